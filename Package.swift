@@ -1,0 +1,72 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "RealtimeIO",
+    products: [
+        .library(name: "RealtimeIO", targets: ["RealtimeIO"]),
+        .executable(name: "rtio-bench", targets: ["rtio-bench"]),
+        .executable(name: "rtio-admin", targets: ["rtio-admin"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    ],
+    targets: [
+        // The only C in the project: thin wrappers over syscalls and macros Swift cannot reach.
+        .target(name: "CRealtimeIOShims"),
+        // libcap, found through pkg-config; `tools/setup` installs libcap-dev.
+        .systemLibrary(
+            name: "CLibcap",
+            pkgConfig: "libcap",
+            providers: [.apt(["libcap-dev"])]
+        ),
+        .target(
+            name: "RealtimeIO",
+            dependencies: [
+                "CRealtimeIOShims",
+                "CLibcap",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .executableTarget(
+            name: "rtio-bench",
+            dependencies: [
+                "RealtimeIO",
+                "CRealtimeIOShims",
+                "CMallocCounter",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "tools/rtio-bench",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .executableTarget(
+            name: "rtio-admin",
+            dependencies: [
+                "RealtimeIO",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "tools/rtio-admin",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Measurement-only C (tests and rtio-bench, never the library): a malloc interposer
+        // that counts heap allocations made by opted-in threads.
+        .target(name: "CMallocCounter"),
+        .testTarget(
+            name: "RealtimeIOTests",
+            dependencies: [
+                "RealtimeIO",
+                "CRealtimeIOShims",
+                "CMallocCounter",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+    ]
+)

@@ -1,0 +1,98 @@
+// CRealtimeIOShims — the few Linux calls and macros Swift cannot reach directly.
+//
+// Every function is a thin, allocation-free wrapper. Functions return 0 (or a
+// non-negative value) on success and -errno on failure unless documented
+// otherwise; none of them touch errno's meaning for the caller.
+#ifndef CREALTIMEIO_SHIMS_H
+#define CREALTIMEIO_SHIMS_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <sched.h>
+#include <pthread.h>
+#include <time.h>
+#include <sys/types.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+
+// MARK: futex (private, 32-bit word)
+
+/// FUTEX_WAIT_PRIVATE on `word` while it still holds `expected`.
+/// `timeout_ns` < 0 waits forever. Returns 0 when woken (or spuriously),
+/// -EAGAIN when the word no longer held `expected`, -ETIMEDOUT, -EINTR.
+int rtio_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
+
+/// FUTEX_WAKE_PRIVATE: wakes up to `count` waiters. Returns the number woken or -errno.
+int rtio_futex_wake(uint32_t *word, int count);
+
+// MARK: thread identity
+
+pid_t rtio_gettid(void);
+/// The CPU the calling thread is running on, or -errno.
+int rtio_sched_getcpu(void);
+
+// MARK: CPU sets (cpu_set_t of CPU_SETSIZE bits; the macros are not importable)
+
+void rtio_cpuset_zero(cpu_set_t *set);
+void rtio_cpuset_add(cpu_set_t *set, int cpu);
+bool rtio_cpuset_contains(const cpu_set_t *set, int cpu);
+int rtio_cpuset_count(const cpu_set_t *set);
+int rtio_cpuset_capacity(void);
+
+/// pthread_attr_setaffinity_np. Returns 0 or a positive pthread error code.
+int rtio_pthread_attr_setaffinity(pthread_attr_t *attr, const cpu_set_t *set);
+/// sched_setaffinity / sched_getaffinity on a thread id (0 = calling thread).
+int rtio_sched_setaffinity_tid(pid_t tid, const cpu_set_t *set);
+int rtio_sched_getaffinity_tid(pid_t tid, cpu_set_t *set);
+
+// MARK: sched_setattr / sched_getattr (no glibc wrapper before 2.41)
+
+/// The kernel's `struct sched_attr` (SCHED_ATTR_SIZE_VER0 fields).
+typedef struct rtio_sched_attr {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime;
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+} rtio_sched_attr;
+
+int rtio_sched_setattr(pid_t tid, const rtio_sched_attr *attr, unsigned int flags);
+int rtio_sched_getattr(pid_t tid, rtio_sched_attr *attr, unsigned int flags);
+
+// MARK: resource usage of the calling thread
+
+/// getrusage(RUSAGE_THREAD). Returns 0 or -errno.
+int rtio_thread_rusage(struct rusage *usage);
+
+// MARK: malloc tuning for locked memory
+
+/// mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, -1): keep freed memory
+/// in the (locked) heap instead of returning it to the kernel. Returns true on success.
+bool rtio_malloc_keep_heap(void);
+
+// MARK: inline helpers for hot loops
+
+/// A spin-wait hint (PAUSE on x86, YIELD on arm64).
+static inline void rtio_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/// CLOCK_MONOTONIC in nanoseconds (vDSO; no syscall).
+static inline uint64_t rtio_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#endif

@@ -1,0 +1,73 @@
+#include "CRealtimeIOShims.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int rtio_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
+    struct timespec ts;
+    struct timespec *tsp = NULL;
+    if (timeout_ns >= 0) {
+        ts.tv_sec = (time_t)(timeout_ns / 1000000000);
+        ts.tv_nsec = (long)(timeout_ns % 1000000000);
+        tsp = &ts;
+    }
+    long rc = syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, tsp, NULL, 0);
+    return rc == -1 ? -errno : 0;
+}
+
+int rtio_futex_wake(uint32_t *word, int count) {
+    long rc = syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, count, NULL, NULL, 0);
+    return rc == -1 ? -errno : (int)rc;
+}
+
+pid_t rtio_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+int rtio_sched_getcpu(void) {
+    int cpu = sched_getcpu();
+    return cpu < 0 ? -errno : cpu;
+}
+
+void rtio_cpuset_zero(cpu_set_t *set) { CPU_ZERO(set); }
+void rtio_cpuset_add(cpu_set_t *set, int cpu) {
+    if (cpu >= 0 && cpu < CPU_SETSIZE) CPU_SET(cpu, set);
+}
+bool rtio_cpuset_contains(const cpu_set_t *set, int cpu) {
+    return cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET(cpu, set);
+}
+int rtio_cpuset_count(const cpu_set_t *set) { return CPU_COUNT(set); }
+int rtio_cpuset_capacity(void) { return CPU_SETSIZE; }
+
+int rtio_pthread_attr_setaffinity(pthread_attr_t *attr, const cpu_set_t *set) {
+    return pthread_attr_setaffinity_np(attr, sizeof(cpu_set_t), set);
+}
+
+int rtio_sched_setaffinity_tid(pid_t tid, const cpu_set_t *set) {
+    return sched_setaffinity(tid, sizeof(cpu_set_t), set) == 0 ? 0 : -errno;
+}
+
+int rtio_sched_getaffinity_tid(pid_t tid, cpu_set_t *set) {
+    return sched_getaffinity(tid, sizeof(cpu_set_t), set) == 0 ? 0 : -errno;
+}
+
+int rtio_sched_setattr(pid_t tid, const rtio_sched_attr *attr, unsigned int flags) {
+    rtio_sched_attr copy = *attr;
+    copy.size = sizeof(copy);
+    return syscall(SYS_sched_setattr, tid, &copy, flags) == 0 ? 0 : -errno;
+}
+
+int rtio_sched_getattr(pid_t tid, rtio_sched_attr *attr, unsigned int flags) {
+    return syscall(SYS_sched_getattr, tid, attr, (unsigned int)sizeof(*attr), flags) == 0 ? 0 : -errno;
+}
+
+int rtio_thread_rusage(struct rusage *usage) {
+    return getrusage(RUSAGE_THREAD, usage) == 0 ? 0 : -errno;
+}
+
+bool rtio_malloc_keep_heap(void) {
+    int a = mallopt(M_MMAP_MAX, 0);
+    int b = mallopt(M_TRIM_THRESHOLD, -1);
+    return a == 1 && b == 1;
+}

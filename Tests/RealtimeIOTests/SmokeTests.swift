@@ -1,0 +1,3 @@
+import Testing
+@testable import RealtimeIO
+@Test func versionIsSet() { #expect(!RealtimeIOVersion.string.isEmpty) }

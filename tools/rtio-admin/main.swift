@@ -1,0 +1,1 @@
+print("rtio-admin: not yet")

@@ -1,0 +1,1 @@
+print("rtio-bench: not yet")
