@@ -1,3 +1,4 @@
+#define _GNU_SOURCE 1
 #include "CRealtimeIOShims.h"
 
 #include <errno.h>
@@ -30,26 +31,30 @@ int rtio_sched_getcpu(void) {
     return cpu < 0 ? -errno : cpu;
 }
 
-void rtio_cpuset_zero(cpu_set_t *set) { CPU_ZERO(set); }
-void rtio_cpuset_add(cpu_set_t *set, int cpu) {
-    if (cpu >= 0 && cpu < CPU_SETSIZE) CPU_SET(cpu, set);
+_Static_assert(sizeof(rtio_cpu_set) == sizeof(cpu_set_t), "rtio_cpu_set must match cpu_set_t");
+#define AS_CPU_SET(s) ((cpu_set_t *)(void *)(s))
+#define AS_CONST_CPU_SET(s) ((const cpu_set_t *)(const void *)(s))
+
+void rtio_cpuset_zero(rtio_cpu_set *set) { CPU_ZERO(AS_CPU_SET(set)); }
+void rtio_cpuset_add(rtio_cpu_set *set, int cpu) {
+    if (cpu >= 0 && cpu < CPU_SETSIZE) CPU_SET(cpu, AS_CPU_SET(set));
 }
-bool rtio_cpuset_contains(const cpu_set_t *set, int cpu) {
-    return cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET(cpu, set);
+bool rtio_cpuset_contains(const rtio_cpu_set *set, int cpu) {
+    return cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET(cpu, AS_CONST_CPU_SET(set));
 }
-int rtio_cpuset_count(const cpu_set_t *set) { return CPU_COUNT(set); }
+int rtio_cpuset_count(const rtio_cpu_set *set) { return CPU_COUNT(AS_CONST_CPU_SET(set)); }
 int rtio_cpuset_capacity(void) { return CPU_SETSIZE; }
 
-int rtio_pthread_attr_setaffinity(pthread_attr_t *attr, const cpu_set_t *set) {
-    return pthread_attr_setaffinity_np(attr, sizeof(cpu_set_t), set);
+int rtio_pthread_attr_setaffinity(pthread_attr_t *attr, const rtio_cpu_set *set) {
+    return pthread_attr_setaffinity_np(attr, sizeof(cpu_set_t), AS_CONST_CPU_SET(set));
 }
 
-int rtio_sched_setaffinity_tid(pid_t tid, const cpu_set_t *set) {
-    return sched_setaffinity(tid, sizeof(cpu_set_t), set) == 0 ? 0 : -errno;
+int rtio_sched_setaffinity_tid(pid_t tid, const rtio_cpu_set *set) {
+    return sched_setaffinity(tid, sizeof(cpu_set_t), AS_CONST_CPU_SET(set)) == 0 ? 0 : -errno;
 }
 
-int rtio_sched_getaffinity_tid(pid_t tid, cpu_set_t *set) {
-    return sched_getaffinity(tid, sizeof(cpu_set_t), set) == 0 ? 0 : -errno;
+int rtio_sched_getaffinity_tid(pid_t tid, rtio_cpu_set *set) {
+    return sched_getaffinity(tid, sizeof(cpu_set_t), AS_CPU_SET(set)) == 0 ? 0 : -errno;
 }
 
 int rtio_sched_setattr(pid_t tid, const rtio_sched_attr *attr, unsigned int flags) {

@@ -6,10 +6,6 @@
 #ifndef CREALTIMEIO_SHIMS_H
 #define CREALTIMEIO_SHIMS_H
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1
-#endif
-
 #include <stdint.h>
 #include <stdbool.h>
 #include <sched.h>
@@ -17,6 +13,7 @@
 #include <time.h>
 #include <sys/types.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <sys/resource.h>
 
 // MARK: futex (private, 32-bit word)
@@ -35,19 +32,26 @@ pid_t rtio_gettid(void);
 /// The CPU the calling thread is running on, or -errno.
 int rtio_sched_getcpu(void);
 
-// MARK: CPU sets (cpu_set_t of CPU_SETSIZE bits; the macros are not importable)
+// MARK: CPU sets
+// The layout of glibc's rtio_cpu_set (1024 bits), declared here so that this
+// header needs no _GNU_SOURCE (which would make its system types differ from
+// Swift's Glibc module).
 
-void rtio_cpuset_zero(cpu_set_t *set);
-void rtio_cpuset_add(cpu_set_t *set, int cpu);
-bool rtio_cpuset_contains(const cpu_set_t *set, int cpu);
-int rtio_cpuset_count(const cpu_set_t *set);
+typedef struct rtio_cpu_set {
+    unsigned long bits[1024 / (8 * sizeof(unsigned long))];
+} rtio_cpu_set;
+
+void rtio_cpuset_zero(rtio_cpu_set *set);
+void rtio_cpuset_add(rtio_cpu_set *set, int cpu);
+bool rtio_cpuset_contains(const rtio_cpu_set *set, int cpu);
+int rtio_cpuset_count(const rtio_cpu_set *set);
 int rtio_cpuset_capacity(void);
 
 /// pthread_attr_setaffinity_np. Returns 0 or a positive pthread error code.
-int rtio_pthread_attr_setaffinity(pthread_attr_t *attr, const cpu_set_t *set);
+int rtio_pthread_attr_setaffinity(pthread_attr_t *attr, const rtio_cpu_set *set);
 /// sched_setaffinity / sched_getaffinity on a thread id (0 = calling thread).
-int rtio_sched_setaffinity_tid(pid_t tid, const cpu_set_t *set);
-int rtio_sched_getaffinity_tid(pid_t tid, cpu_set_t *set);
+int rtio_sched_setaffinity_tid(pid_t tid, const rtio_cpu_set *set);
+int rtio_sched_getaffinity_tid(pid_t tid, rtio_cpu_set *set);
 
 // MARK: sched_setattr / sched_getattr (no glibc wrapper before 2.41)
 

@@ -1,0 +1,129 @@
+import Synchronization
+
+/// The sleep/wake handshake between one consuming thread and any number of
+/// producers — the `IORING_SQ_NEED_WAKEUP` pattern, built on a private futex.
+///
+/// `ConsumerWakeup` is a non-owning view of one 128-byte line inside memory
+/// owned by a ``SubmissionRing``; it lives exactly as long as that ring.
+///
+/// ## Protocol
+/// The word is `awake` (0) or `sleeping` (1).
+///
+/// Consumer (one thread only):
+/// 1. drains its queue, spins up to its budget, then
+/// 2. stores `sleeping` with **sequentially consistent** ordering,
+/// 3. re-checks its queue with a sequentially consistent load — if anything
+///    was published it stores `awake` and goes back to work (a cancelled park),
+/// 4. otherwise `futex_wait(word, sleeping)`; the kernel re-checks the word
+///    atomically with queueing the waiter, so a wake between 3 and 4 is not lost.
+///
+/// Producer, after publishing an entry with a sequentially consistent store
+/// (or a release store followed by a sequentially consistent fence):
+/// 1. loads the word; while it reads `awake` the producer is done — no syscall,
+///    no read-modify-write;
+/// 2. if `sleeping`, one producer wins a compare-exchange to `awake` and makes
+///    the `futex_wake` syscall; losers do nothing.
+///
+/// ## Why no wake-up is lost
+/// The consumer's store of `sleeping` (C2) and its re-check load (C3), and the
+/// producer's publish (P0) and its load of the word (P1), are all
+/// sequentially consistent, so they appear in one total order. If P1 reads
+/// `awake` then P1 precedes C2, hence P0 precedes C3 and the consumer's re-check
+/// sees the entry. Otherwise P1 sees `sleeping` and a producer wakes it.
+///
+/// ## Counters
+/// `parks` (futex waits entered) and `wakes` (returns to work after parking)
+/// are written by the consumer only; `wakeSyscalls` by the producer that won
+/// the wake. All are relaxed and only for observation.
+public struct ConsumerWakeup: @unchecked Sendable {
+    @usableFromInline static let awake: UInt32 = 0
+    @usableFromInline static let sleeping: UInt32 = 1
+
+    /// Bytes this view occupies in its owner's memory.
+    static let byteCount = CacheLine.separation
+
+    @usableFromInline let state: UnsafeMutablePointer<Atomic<UInt32>>
+    @usableFromInline let parkCount: UnsafeMutablePointer<Atomic<Int>>
+    @usableFromInline let wakeCount: UnsafeMutablePointer<Atomic<Int>>
+    @usableFromInline let wakeSyscallCount: UnsafeMutablePointer<Atomic<Int>>
+
+    /// Binds and initialises the word and counters at `memory` (128 bytes, 8-aligned).
+    init(initializing memory: UnsafeMutableRawPointer) {
+        state = memory.bindMemory(to: Atomic<UInt32>.self, capacity: 1)
+        state.initialize(to: Atomic(Self.awake))
+        let counters = (memory + 8).bindMemory(to: Atomic<Int>.self, capacity: 3)
+        counters.initialize(to: Atomic(0))
+        (counters + 1).initialize(to: Atomic(0))
+        (counters + 2).initialize(to: Atomic(0))
+        parkCount = counters
+        wakeCount = counters + 1
+        wakeSyscallCount = counters + 2
+    }
+
+    /// The futex word's address (same memory as `state`).
+    @usableFromInline var futexWord: UnsafeMutablePointer<UInt32> {
+        UnsafeMutableRawPointer(state).assumingMemoryBound(to: UInt32.self)
+    }
+
+    // MARK: consumer side
+
+    /// Step 2: announce the intent to sleep. Follow with a sequentially
+    /// consistent re-check of the queue, then ``cancelPark()`` or ``park(timeoutNanoseconds:)``.
+    @inlinable
+    func prepareToPark() {
+        state.pointee.store(Self.sleeping, ordering: .sequentiallyConsistent)
+    }
+
+    /// Step 3, work found: back to `awake` without a syscall.
+    @inlinable
+    func cancelPark() {
+        state.pointee.store(Self.awake, ordering: .relaxed)
+    }
+
+    /// Step 4: sleeps until a producer wakes the consumer, the timeout passes
+    /// (< 0: none) or a spurious wake-up. Always returns with the word `awake`;
+    /// the caller re-checks its queue.
+    @inlinable
+    func park(timeoutNanoseconds: Int64 = -1) {
+        parkCount.pointee.add(1, ordering: .relaxed)
+        while state.pointee.load(ordering: .acquiring) == Self.sleeping {
+            let result = Futex.wait(on: futexWord, whileEquals: Self.sleeping, timeoutNanoseconds: timeoutNanoseconds)
+            if result == .timedOut || result == .interrupted { break }
+        }
+        // Harmless if a producer already stored awake; if we left by timeout the
+        // word is still sleeping and a concurrent producer may also swap it and
+        // make one unneeded wake syscall.
+        state.pointee.store(Self.awake, ordering: .relaxed)
+        wakeCount.pointee.add(1, ordering: .relaxed)
+    }
+
+    // MARK: producer side
+
+    /// After a sequentially consistent publish: wakes the consumer if, and only
+    /// if, it announced sleep. Costs one plain load while the consumer is awake.
+    @inlinable
+    func wakeIfParked() {
+        if state.pointee.load(ordering: .sequentiallyConsistent) == Self.sleeping {
+            wakeParked()
+        }
+    }
+
+    /// Unconditional wake (shutdown, or a caller that did its own check).
+    @inlinable
+    func wakeParked() {
+        if state.pointee.compareExchange(
+            expected: Self.sleeping, desired: Self.awake, ordering: .acquiringAndReleasing
+        ).exchanged {
+            wakeSyscallCount.pointee.add(1, ordering: .relaxed)
+            Futex.wake(futexWord, count: 1)
+        }
+    }
+
+    // MARK: observation
+
+    /// True while the consumer has announced sleep and not been woken.
+    public var isParked: Bool { state.pointee.load(ordering: .relaxed) == Self.sleeping }
+    public var parks: Int { parkCount.pointee.load(ordering: .relaxed) }
+    public var wakes: Int { wakeCount.pointee.load(ordering: .relaxed) }
+    public var wakeSyscalls: Int { wakeSyscallCount.pointee.load(ordering: .relaxed) }
+}

@@ -1,0 +1,286 @@
+import CRealtimeIOShims
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A bounded, preallocated, lock-free queue of 64-bit entries with many
+/// producers and one consumer, and a futex-based park/wake for the consumer.
+///
+/// This is the submission path of RealtimeIO: host threads push request-slot
+/// indices, one worker drains them. Pushing to an awake consumer takes no lock,
+/// allocates nothing and makes no syscall.
+///
+/// ## Algorithm
+/// D. Vyukov's bounded MPMC queue specialised to one consumer. Each cell holds
+/// a sequence number and a payload. For the cell of position `p`:
+/// - `sequence == p`: free for the producer that claims `p`;
+/// - `sequence == p + 1`: published, ready for the consumer;
+/// - `sequence == p + capacity`: consumed, free for position `p + capacity`.
+///
+/// Producers claim positions by compare-exchange on `enqueuePosition` (never
+/// past a cell that is not free, so a full ring is a clean `false`, not a wait),
+/// write the payload, then publish by storing `p + 1` into the cell's sequence.
+///
+/// ## Memory ordering — which operation pairs with which
+/// - Producer publish (`sequence = p + 1`, release or stronger) pairs with the
+///   consumer's acquire load of that sequence: the payload is visible before
+///   the consumer reads it.
+/// - Consumer release (`sequence = p + capacity`) pairs with the acquire load a
+///   producer does before claiming position `p + capacity`: the consumer's read
+///   of the old payload happens before the new payload is written.
+/// - Publish (sequentially consistent) pairs with ``ConsumerWakeup``'s
+///   sequentially consistent `sleeping` store and re-check; see that type.
+///
+/// ## Ownership
+/// - `enqueuePosition`: shared by producers (CAS).
+/// - `dequeuePosition`: the consumer's alone; producers never read it.
+/// - A cell between claim and publish belongs to its claiming producer; between
+///   publish and release, to the consumer.
+/// - Only one thread at a time may call the consumer methods (`tryPop`,
+///   `drain`, `waitForEntries`); any thread may call the producer methods.
+///
+/// ## Hazard: a producer stopped between claim and publish
+/// A preempted low-priority producer leaves its claimed cell unpublished and
+/// the consumer cannot pass it (entries are consumed in claim order). The
+/// consumer never spins on it without bound: ``waitForEntries(spinNanoseconds:timeoutNanoseconds:)``
+/// spins for its budget, then parks; the late publish wakes it through the
+/// same handshake as any other publish. ``claimedButUnpublished`` exposes the
+/// condition for diagnostics.
+public final class SubmissionRing: @unchecked Sendable {
+    /// Number of cells; a power of two.
+    public let capacity: Int
+    @usableFromInline let mask: Int
+
+    @usableFromInline let memory: UnsafeMutableRawPointer
+    @usableFromInline let enqueuePosition: UnsafeMutablePointer<Atomic<Int>>
+    @usableFromInline let dequeuePosition: UnsafeMutablePointer<Int>
+    @usableFromInline let consumedCount: UnsafeMutablePointer<Atomic<Int>>
+    @usableFromInline let cells: UnsafeMutablePointer<Cell>
+    /// The consumer's park/wake handshake.
+    public let wakeup: ConsumerWakeup
+
+    /// One queue cell: 16 bytes, four to a cache line.
+    @usableFromInline
+    struct Cell: ~Copyable {
+        @usableFromInline let sequence: Atomic<Int>
+        /// Written by the claiming producer, read by the consumer; relaxed,
+        /// ordered by `sequence`.
+        @usableFromInline let payload: Atomic<UInt64>
+        init(position: Int) {
+            sequence = Atomic(position)
+            payload = Atomic(0)
+        }
+    }
+
+    /// Errors from ``init(capacity:)``.
+    public enum ConfigurationError: Error, Equatable, CustomStringConvertible {
+        case capacityNotPowerOfTwo(Int)
+        public var description: String {
+            switch self {
+            case .capacityNotPowerOfTwo(let c):
+                return "ring capacity \(c) is not a power of two between 2 and 2^24; use e.g. 64, 256 or 1024"
+            }
+        }
+    }
+
+    /// Allocates and touches (prefaults) all memory of a ring of `capacity` cells.
+    public init(capacity: Int) throws {
+        guard capacity >= 2, capacity <= 1 << 24, capacity & (capacity - 1) == 0 else {
+            throw ConfigurationError.capacityNotPowerOfTwo(capacity)
+        }
+        self.capacity = capacity
+        self.mask = capacity - 1
+        let line = CacheLine.separation
+        let cellBytes = capacity * MemoryLayout<Cell>.stride
+        let total = 3 * line + cellBytes
+        memory = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: line)
+        memset(memory, 0, total)  // touch every page now, not on the hot path
+
+        enqueuePosition = memory.bindMemory(to: Atomic<Int>.self, capacity: 1)
+        enqueuePosition.initialize(to: Atomic(0))
+        dequeuePosition = (memory + line).bindMemory(to: Int.self, capacity: 1)
+        dequeuePosition.initialize(to: 0)
+        consumedCount = (memory + line + 8).bindMemory(to: Atomic<Int>.self, capacity: 1)
+        consumedCount.initialize(to: Atomic(0))
+        wakeup = ConsumerWakeup(initializing: memory + 2 * line)
+        cells = (memory + 3 * line).bindMemory(to: Cell.self, capacity: capacity)
+        for i in 0..<capacity {
+            (cells + i).initialize(to: Cell(position: i))
+        }
+    }
+
+    deinit {
+        cells.deinitialize(count: capacity)
+        memory.deallocate()
+    }
+
+    // MARK: producers
+
+    /// Pushes one entry. Returns false, changing nothing, when the ring is full.
+    /// Wakes the consumer if it is parked (the only case with a syscall).
+    @inlinable
+    public func tryPush(_ value: UInt64) -> Bool {
+        var position = enqueuePosition.pointee.load(ordering: .relaxed)
+        while true {
+            let cell = cells + (position & mask)
+            let difference = cell.pointee.sequence.load(ordering: .acquiring) &- position
+            if difference == 0 {
+                let (exchanged, current) = enqueuePosition.pointee.compareExchange(
+                    expected: position, desired: position &+ 1, ordering: .relaxed)
+                if exchanged {
+                    cell.pointee.payload.store(value, ordering: .relaxed)
+                    cell.pointee.sequence.store(position &+ 1, ordering: .sequentiallyConsistent)
+                    wakeup.wakeIfParked()
+                    return true
+                }
+                position = current
+            } else if difference < 0 {
+                return false  // the cell still holds the previous lap's entry: full
+            } else {
+                position = enqueuePosition.pointee.load(ordering: .relaxed)
+            }
+        }
+    }
+
+    /// A run of consecutive positions claimed by one producer; publish each
+    /// with ``publish(_:at:_:)``, then call ``finishPublishing(_:)`` once.
+    public struct Claim: Sendable {
+        public let start: Int
+        public let count: Int
+        @inlinable init(start: Int, count: Int) {
+            self.start = start
+            self.count = count
+        }
+    }
+
+    /// Claims `count` consecutive cells with one atomic operation, or none:
+    /// returns nil when fewer than `count` cells are free.
+    ///
+    /// The consumer frees cells in order, so if the last cell of the run is
+    /// free for this lap, every earlier one is too.
+    @inlinable
+    public func tryClaim(_ count: Int) -> Claim? {
+        precondition(count >= 1 && count <= capacity, "claim of \(count) cells from a ring of \(capacity)")
+        var position = enqueuePosition.pointee.load(ordering: .relaxed)
+        while true {
+            let last = position &+ count &- 1
+            let difference = cells[last & mask].sequence.load(ordering: .acquiring) &- last
+            if difference == 0 {
+                let (exchanged, current) = enqueuePosition.pointee.compareExchange(
+                    expected: position, desired: position &+ count, ordering: .relaxed)
+                if exchanged { return Claim(start: position, count: count) }
+                position = current
+            } else if difference < 0 {
+                return nil
+            } else {
+                position = enqueuePosition.pointee.load(ordering: .relaxed)
+            }
+        }
+    }
+
+    /// Publishes entry `index` (0..<claim.count) of a claim. The consumer may
+    /// take it at once; entries are consumed in position order.
+    @inlinable
+    public func publish(_ claim: Claim, at index: Int, _ value: UInt64) {
+        precondition(index >= 0 && index < claim.count)
+        let position = claim.start &+ index
+        let cell = cells + (position & mask)
+        cell.pointee.payload.store(value, ordering: .relaxed)
+        cell.pointee.sequence.store(position &+ 1, ordering: .releasing)
+    }
+
+    /// After the last ``publish(_:at:_:)`` of a claim: a sequentially consistent
+    /// fence (pairs with the consumer's `sleeping` store, see ``ConsumerWakeup``),
+    /// then a wake only if the consumer is parked.
+    @inlinable
+    public func finishPublishing(_ claim: Claim) {
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        wakeup.wakeIfParked()
+    }
+
+    // MARK: consumer (one thread at a time)
+
+    /// Takes the oldest published entry, or nil if none is ready.
+    @inlinable
+    public func tryPop() -> UInt64? {
+        let position = dequeuePosition.pointee
+        let cell = cells + (position & mask)
+        guard cell.pointee.sequence.load(ordering: .acquiring) == position &+ 1 else { return nil }
+        let value = cell.pointee.payload.load(ordering: .relaxed)
+        cell.pointee.sequence.store(position &+ capacity, ordering: .releasing)
+        dequeuePosition.pointee = position &+ 1
+        consumedCount.pointee.store(position &+ 1, ordering: .relaxed)
+        return value
+    }
+
+    /// Takes up to `maximum` published entries in order, calling `body` for
+    /// each; returns how many were taken.
+    @inlinable
+    public func drain(maximum: Int, _ body: (UInt64) throws -> Void) rethrows -> Int {
+        var taken = 0
+        while taken < maximum, let value = tryPop() {
+            taken &+= 1
+            try body(value)
+        }
+        return taken
+    }
+
+    /// True if the entry at the consumer's position is published (sequentially
+    /// consistent: this is the re-check of the park handshake).
+    @inlinable
+    func hasPublishedEntry() -> Bool {
+        let position = dequeuePosition.pointee
+        return cells[position & mask].sequence.load(ordering: .sequentiallyConsistent) == position &+ 1
+    }
+
+    /// Waits until an entry is ready: spins (with a CPU pause hint) up to
+    /// `spinNanoseconds`, then parks on the futex for at most `timeoutNanoseconds`
+    /// (< 0: no limit). Returns true if an entry is ready, false on timeout or when
+    /// `shouldStop` returns true after a wake-up.
+    @inlinable
+    public func waitForEntries(
+        spinNanoseconds: Int64, timeoutNanoseconds: Int64 = -1, shouldStop: () -> Bool = { false }
+    ) -> Bool {
+        if hasPublishedEntry() { return true }
+        if spinNanoseconds > 0 {
+            let deadline = rtio_monotonic_ns() &+ UInt64(spinNanoseconds)
+            while true {
+                for _ in 0..<32 {
+                    rtio_cpu_relax()
+                    if hasPublishedEntryRelaxed() { return true }
+                }
+                if rtio_monotonic_ns() >= deadline || shouldStop() { break }
+            }
+        }
+        if shouldStop() { return hasPublishedEntry() }
+        wakeup.prepareToPark()
+        if hasPublishedEntry() || shouldStop() {
+            wakeup.cancelPark()
+            return hasPublishedEntry()
+        }
+        wakeup.park(timeoutNanoseconds: timeoutNanoseconds)
+        return hasPublishedEntry()
+    }
+
+    @inlinable
+    func hasPublishedEntryRelaxed() -> Bool {
+        let position = dequeuePosition.pointee
+        return cells[position & mask].sequence.load(ordering: .relaxed) == position &+ 1
+    }
+
+    // MARK: observation (any thread; approximate while producers run)
+
+    /// Entries claimed and not yet consumed (includes claimed-but-unpublished).
+    public var approximateCount: Int {
+        max(0, enqueuePosition.pointee.load(ordering: .relaxed) &- consumedCount.pointee.load(ordering: .relaxed))
+    }
+
+    /// Consumer view: true when the next position is claimed but not published
+    /// (a producer stopped between claim and publish). Consumer thread only.
+    public var claimedButUnpublished: Bool {
+        let position = dequeuePosition.pointee
+        return enqueuePosition.pointee.load(ordering: .acquiring) != position && !hasPublishedEntry()
+    }
+}
