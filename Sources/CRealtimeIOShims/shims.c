@@ -6,6 +6,9 @@
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <string.h>
 
 int rtio_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
     struct timespec ts;
@@ -25,6 +28,24 @@ int rtio_futex_wake(uint32_t *word, int count) {
 }
 
 pid_t rtio_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+int rtio_set_thread_name(const char *name) {
+    char buf[16];
+    strncpy(buf, name, 15);
+    buf[15] = 0;
+    return prctl(PR_SET_NAME, buf, 0, 0, 0) == 0 ? 0 : -errno;
+}
+
+int rtio_set_thread_nice(pid_t tid, int nice) {
+    return setpriority(PRIO_PROCESS, (id_t)tid, nice) == 0 ? 0 : -errno;
+}
+
+int rtio_get_thread_nice(pid_t tid) {
+    errno = 0;
+    int n = getpriority(PRIO_PROCESS, (id_t)tid);
+    if (n == -1 && errno != 0) return -1000 - errno;
+    return n;
+}
 
 int rtio_sched_getcpu(void) {
     int cpu = sched_getcpu();
@@ -75,4 +96,8 @@ bool rtio_malloc_keep_heap(void) {
     int a = mallopt(M_MMAP_MAX, 0);
     int b = mallopt(M_TRIM_THRESHOLD, -1);
     return a == 1 && b == 1;
+}
+
+int rtio_fallocate(int fd, int mode, int64_t offset, int64_t length) {
+    return fallocate(fd, mode, (off_t)offset, (off_t)length) == 0 ? 0 : -errno;
 }

@@ -29,6 +29,12 @@ int rtio_futex_wake(uint32_t *word, int count);
 // MARK: thread identity
 
 pid_t rtio_gettid(void);
+/// Names the calling thread (PR_SET_NAME; truncated to 15 bytes). Returns 0 or -errno.
+int rtio_set_thread_name(const char *name);
+/// setpriority(PRIO_PROCESS, tid, nice): the nice value of one thread. Returns 0 or -errno.
+int rtio_set_thread_nice(pid_t tid, int nice);
+/// getpriority(PRIO_PROCESS, tid). Returns the nice value, or -1000 - errno on failure.
+int rtio_get_thread_nice(pid_t tid);
 /// The CPU the calling thread is running on, or -errno.
 int rtio_sched_getcpu(void);
 
@@ -69,6 +75,11 @@ typedef struct rtio_sched_attr {
 
 int rtio_sched_setattr(pid_t tid, const rtio_sched_attr *attr, unsigned int flags);
 int rtio_sched_getattr(pid_t tid, rtio_sched_attr *attr, unsigned int flags);
+
+// MARK: file space
+
+/// fallocate(2) (a GNU extension Swift's Glibc module hides). Returns 0 or -errno.
+int rtio_fallocate(int fd, int mode, int64_t offset, int64_t length);
 
 // MARK: resource usage of the calling thread
 

@@ -1,0 +1,74 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A single-producer single-consumer ring of slot indices: one worker (the
+/// producer) hands finished requests back to the host (the consumer).
+///
+/// The capacity is at least the engine's slot count, so a push can never find
+/// it full: at most `requestsInFlight` requests exist at once.
+///
+/// ## Ordering
+/// The producer writes the entry, then stores `tail` with release; the consumer
+/// loads `tail` with acquire before reading entries — the release/acquire pair
+/// that hands over the slot and its record. The consumer stores `head` with
+/// release after reading; the producer never needs it (no full check) except in
+/// debug assertions.
+///
+/// ## Ownership
+/// `tail` and the entries past it belong to the worker; `head` to whichever
+/// thread reaps (one at a time; the engine serialises reapers).
+final class CompletionRing: @unchecked Sendable {
+    let capacity: Int
+    let mask: Int
+    private let memory: UnsafeMutableRawPointer
+    private let head: UnsafeMutablePointer<Atomic<Int>>
+    private let tail: UnsafeMutablePointer<Atomic<Int>>
+    private let entries: UnsafeMutablePointer<UInt32>
+
+    init(minimumCapacity: Int) {
+        var c = 2
+        while c < minimumCapacity { c <<= 1 }
+        capacity = c
+        mask = c - 1
+        let line = CacheLine.separation
+        let total = 2 * line + c * MemoryLayout<UInt32>.stride
+        memory = .allocate(byteCount: total, alignment: line)
+        memset(memory, 0, total)
+        head = memory.bindMemory(to: Atomic<Int>.self, capacity: 1)
+        head.initialize(to: Atomic(0))
+        tail = (memory + line).bindMemory(to: Atomic<Int>.self, capacity: 1)
+        tail.initialize(to: Atomic(0))
+        entries = (memory + 2 * line).bindMemory(to: UInt32.self, capacity: c)
+    }
+
+    deinit { memory.deallocate() }
+
+    /// Producer (worker) only.
+    @inline(__always)
+    func push(_ slot: UInt32) {
+        let t = tail.pointee.load(ordering: .relaxed)
+        assert(t - head.pointee.load(ordering: .relaxed) < capacity, "completion ring overflow")
+        entries[t & mask] = slot
+        tail.pointee.store(t &+ 1, ordering: .releasing)
+    }
+
+    /// Consumer only: takes up to `maximum` entries in order.
+    @inline(__always)
+    func drain(maximum: Int, _ body: (UInt32) -> Void) -> Int {
+        let h = head.pointee.load(ordering: .relaxed)
+        let available = tail.pointee.load(ordering: .acquiring) &- h
+        let n = min(available, maximum)
+        if n <= 0 { return 0 }
+        for i in 0..<n { body(entries[(h &+ i) & mask]) }
+        head.pointee.store(h &+ n, ordering: .releasing)
+        return n
+    }
+
+    /// Sequentially consistent emptiness check (the reaper's re-check).
+    var isEmpty: Bool {
+        tail.pointee.load(ordering: .sequentiallyConsistent) == head.pointee.load(ordering: .relaxed)
+    }
+}

@@ -1,0 +1,154 @@
+import CRealtimeIOShims
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One preallocated worker: its submission ring, completion ring, counters
+/// and thread. The run loop is the only code that runs on the thread.
+///
+/// ## Ownership
+/// - `ring`: many producers (host threads), this worker consumes.
+/// - `completions`: this worker produces, the reaping host thread consumes.
+/// - `counters`: this worker writes; anyone reads.
+/// - `core` is unowned: the engine joins every worker thread before it
+///   releases the core.
+final class Worker: @unchecked Sendable {
+    let index: Int
+    let groupIndex: Int
+    let name: String
+    let requestedCPUs: CPUList?
+    let requestedScheduling: SchedulingPolicy
+    let stackPrefaultBytes: Int
+    let ring: SubmissionRing
+    let completions: CompletionRing
+    let counters: WorkerCounters
+    unowned(unsafe) let core: EngineCore
+    /// 0 until the thread has finished its start-up (tid recorded, stack touched).
+    let started = Atomic<Int>(0)
+    var thread: NativeThread?
+    /// What the engine asked pthread_create for after any best-effort fallback.
+    var bornWith: ThreadAttributes = ThreadAttributes()
+
+    init(
+        index: Int, groupIndex: Int, name: String, requestedCPUs: CPUList?, requestedScheduling: SchedulingPolicy,
+        stackPrefaultBytes: Int, ring: SubmissionRing, completions: CompletionRing, counters: WorkerCounters,
+        core: EngineCore
+    ) {
+        self.index = index
+        self.groupIndex = groupIndex
+        self.name = name
+        self.requestedCPUs = requestedCPUs
+        self.requestedScheduling = requestedScheduling
+        self.stackPrefaultBytes = stackPrefaultBytes
+        self.ring = ring
+        self.completions = completions
+        self.counters = counters
+        self.core = core
+    }
+
+    var tid: pid_t { pid_t(truncatingIfNeeded: counters[.tid]) }
+
+    /// The thread's body.
+    func run() {
+        counters.set(.tid, UInt64(rtio_gettid()))
+        counters.set(.firstCPU, UInt64(max(0, rtio_sched_getcpu())))
+        prefaultStack()
+        if let hook = core.workerStartHook { hook.function(hook.context) }
+        counters.set(.state, WorkerCounters.State.spinning.rawValue)
+        started.store(1, ordering: .releasing)
+        loop()
+        counters.set(.lastCPU, UInt64(max(0, rtio_sched_getcpu())))
+        counters.set(.state, WorkerCounters.State.exited.rawValue)
+    }
+
+    /// Touches `stackPrefaultBytes` below the current frame so later calls never fault.
+    @inline(never)
+    private func prefaultStack() {
+        guard stackPrefaultBytes > 0 else { return }
+        var anchor: UInt8 = 0
+        withUnsafeMutablePointer(to: &anchor) { p in
+            let top = UnsafeMutableRawPointer(p) - 512
+            let page = 4096
+            var offset = 0
+            // Stores below the stack pointer in this thread's own mapped stack:
+            // nothing lives there yet; the kernel allocates (and, under
+            // mlockall, locks) each page now instead of on first use.
+            while offset < stackPrefaultBytes {
+                (top - offset).storeBytes(of: 0, as: UInt8.self)
+                offset += page
+            }
+        }
+    }
+
+    private func loop() {
+        let spin = core.spinBudgetNanoseconds
+        let core = self.core
+        while true {
+            let ready = ring.waitForEntries(spinNanoseconds: spin, shouldStop: { core.stopRequested })
+            counters.set(.parks, UInt64(ring.wakeup.parks))
+            counters.set(.wakes, UInt64(ring.wakeup.wakes))
+            if !ready {
+                if core.stopRequested && ring.approximateCount == 0 { return }
+                continue
+            }
+            counters.set(.state, WorkerCounters.State.busy.rawValue)
+            let depth = UInt64(ring.approximateCount)
+            counters.set(.queueDepth, depth)
+            if depth > counters[.maxQueueDepth] { counters.set(.maxQueueDepth, depth) }
+            let cancel = core.cancelQueued
+            var posted = false
+            _ = ring.drain(maximum: 32) { value in
+                if process(UInt32(truncatingIfNeeded: value), cancel: cancel) { posted = true }
+            }
+            if posted { core.notifyHost() }
+            counters.set(.queueDepth, UInt64(ring.approximateCount))
+            counters.set(.state, WorkerCounters.State.spinning.rawValue)
+        }
+    }
+
+    /// Runs (or cancels) one request and delivers its completion. Returns true
+    /// if the completion went to the host's completion ring.
+    @inline(__always)
+    private func process(_ slot: UInt32, cancel: Bool) -> Bool {
+        let slab = core.slab
+        let record = slab.record(slot)
+        let start = rtio_monotonic_ns()
+        let result: Int
+        if cancel {
+            result = -Int(ECANCELED)
+            record.pointee.flags |= RequestFlags.cancelled
+            counters.add(.cancelled, 1)
+        } else {
+            result = RequestExecution.run(record)
+        }
+        let end = rtio_monotonic_ns()
+        record.pointee.result = result
+        record.pointee.startedAt = start
+        record.pointee.finishedAt = end
+        counters.add(.completed, 1)
+        if result < 0 { counters.add(.errors, 1) }
+        counters.add(.busyNanoseconds, end &- start)
+        let submitted = record.pointee.submittedAt
+        counters.record(queueWait: start > submitted ? start &- submitted : 0, service: end &- start)
+
+        if record.pointee.flags & RequestFlags.resumesContinuation != 0 {
+            let box = record.pointee.continuation!
+            record.pointee.continuation = nil
+            slab.release(slot)
+            ContinuationBox.resume(box, result: result)
+            return false
+        }
+        switch core.delivery {
+        case .workerHandler:
+            let completion = IOCompletion(tag: record.pointee.tag, result: result, worker: index)
+            slab.release(slot)
+            core.handler?(completion)
+            return false
+        case .eventfd:
+            completions.push(slot)
+            return true
+        }
+    }
+}

@@ -1,0 +1,270 @@
+import CMallocCounter
+import CRealtimeIOShims
+import Foundation
+import RealtimeIO
+import Synchronization
+import Testing
+
+/// Payload layout used by the MPSC tests: producer id in the top 16 bits, sequence below.
+private func entry(producer: Int, sequence: Int) -> UInt64 { UInt64(producer) << 48 | UInt64(sequence) }
+private func producer(of value: UInt64) -> Int { Int(value >> 48) }
+private func sequence(of value: UInt64) -> Int { Int(value & 0xFFFF_FFFF_FFFF) }
+
+@Suite("Concurrency: submission ring")
+struct SubmissionRingConcurrencyTests {
+    /// P producers push `perProducer` entries each; the consumer (a real thread
+    /// that spins briefly then parks) checks every value arrives exactly once
+    /// and in per-producer order.
+    @Test("exactly once, per-producer FIFO", arguments: [2, 4, 8], [64, 1024])
+    func exactlyOnce(producers: Int, capacity: Int) throws {
+        let ring = try SubmissionRing(capacity: capacity)
+        let total = scaled(1_000_000, tsanDivisor: 20)
+        let perProducer = total / producers
+        let failures = FailureLog()
+        let received = SharedCounter()
+        let consumer = startThread(name: "ring-consumer") {
+            var next = [Int](repeating: 0, count: producers)
+            var count = 0
+            while count < perProducer * producers {
+                guard ring.waitForEntries(spinNanoseconds: 2_000, timeoutNanoseconds: 2_000_000_000) else {
+                    failures.record("consumer waited 2 s with \(count) of \(perProducer * producers) received")
+                    return
+                }
+                count += ring.drain(maximum: 64) { value in
+                    let p = producer(of: value), s = sequence(of: value)
+                    if p >= producers || s != next[p] {
+                        failures.record("producer \(p): got sequence \(s), expected \(p < producers ? next[p] : -1)")
+                    } else {
+                        next[p] += 1
+                    }
+                }
+            }
+            received.store(count)
+        }
+        var threads: [NativeThread] = []
+        for p in 0..<producers {
+            threads.append(startThread(name: "ring-prod-\(p)") {
+                for s in 0..<perProducer {
+                    while !ring.tryPush(entry(producer: p, sequence: s)) { sched_yield() }
+                    // Idle gaps so the consumer parks and is woken many times.
+                    if s % 2048 == 2047 { usleep(200) }
+                }
+            })
+        }
+        threads.forEach { $0.join() }
+        consumer.join()
+        #expect(failures.all.isEmpty, "\(failures.all.prefix(5))")
+        #expect(received.value == perProducer * producers)
+        #expect(ring.tryPop() == nil, "nothing may be left or duplicated")
+        #expect(ring.wakeup.parks > 10, "the consumer should have parked many times, parked \(ring.wakeup.parks)")
+        #expect(ring.wakeup.wakeSyscalls <= ring.wakeup.parks + producers,
+                "wake syscalls \(ring.wakeup.wakeSyscalls) should not exceed parks \(ring.wakeup.parks)")
+    }
+
+    /// Bursts alternate with gaps long enough for the consumer to park; a lost
+    /// wake-up shows as an entry not consumed within 1 s (the watchdog).
+    @Test("no lost wake-up across ≥ 10⁴ park/wake cycles")
+    func noLostWakeup() throws {
+        let ring = try SubmissionRing(capacity: 64)
+        let cycles = scaled(10_000, tsanDivisor: 5)
+        let consumed = SharedCounter()
+        let stop = SharedFlag()
+        let consumer = startThread(name: "ring-consumer") {
+            while !stop.isSet {
+                _ = ring.waitForEntries(spinNanoseconds: 0, shouldStop: { stop.isSet })
+                let n = ring.drain(maximum: 64) { _ in }
+                if n > 0 { consumed.add(n) }
+            }
+        }
+        var pushed = 0
+        var lost: [Int] = []
+        var rng = SystemRandomNumberGenerator()
+        for cycle in 0..<cycles {
+            // Gap: wait until the consumer has announced sleep (it parks at once: spin budget 0).
+            guard waitUntil(seconds: 1, { ring.wakeup.isParked }) else {
+                lost.append(cycle)
+                break
+            }
+            let burst = Int.random(in: 1...16, using: &rng)
+            if cycle % 2 == 0 {
+                for _ in 0..<burst { #expect(ring.tryPush(UInt64(pushed))); pushed += 1 }
+            } else {
+                let claim = try #require(ring.tryClaim(burst))
+                for i in 0..<burst { ring.publish(claim, at: i, UInt64(pushed + i)) }
+                ring.finishPublishing(claim)
+                pushed += burst
+            }
+            let target = pushed
+            if !waitUntil(seconds: 1, { consumed.value == target }) {
+                lost.append(cycle)
+                break
+            }
+        }
+        stop.set()
+        ring.wakeup.wakeParked()
+        consumer.join()
+        #expect(lost.isEmpty, "entries waited more than 1 s (lost wake-up) in cycle \(lost)")
+        #expect(consumed.value == pushed)
+        #expect(ring.wakeup.parks >= cycles, "parks: \(ring.wakeup.parks)")
+        #expect(ring.wakeup.wakeSyscalls >= cycles)
+    }
+
+    /// A producer stopped between claim and publish: the consumer must park,
+    /// not burn the CPU, and must take the entry once it is published.
+    @Test("preempted producer between claim and publish")
+    func preemptedProducer() throws {
+        let ring = try SubmissionRing(capacity: 64)
+        let consumed = Mutex<[UInt64]>([])
+        let stop = SharedFlag()
+        let cpuNanoseconds = SharedCounter()
+        let consumer = startThread(name: "ring-consumer") {
+            while !stop.isSet {
+                _ = ring.waitForEntries(spinNanoseconds: 20_000, shouldStop: { stop.isSet })
+                _ = ring.drain(maximum: 64) { v in consumed.withLock { $0.append(v) } }
+            }
+            var ts = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+            cpuNanoseconds.store(ts.tv_sec * 1_000_000_000 + ts.tv_nsec)
+        }
+        // The "low-priority producer" claims position 0 and stalls.
+        let stalled = try #require(ring.tryClaim(1))
+        // Others publish behind it.
+        for v in 1...10 { #expect(ring.tryPush(UInt64(v))) }
+        // The consumer cannot pass the stalled cell: it must end up parked.
+        #expect(waitUntil(seconds: 2) { ring.wakeup.isParked }, "consumer did not park behind the stalled cell")
+        let parksBefore = ring.wakeup.parks
+        usleep(300_000)
+        #expect(consumed.withLock { $0.isEmpty }, "nothing can be consumed past an unpublished cell")
+        #expect(ring.wakeup.parks == parksBefore, "the parked consumer must stay asleep, not spin")
+        // The late publish wakes it; everything arrives once, in claim order.
+        ring.publish(stalled, at: 0, 0)
+        ring.finishPublishing(stalled)
+        #expect(waitUntil(seconds: 2) { consumed.withLock { $0.count } == 11 })
+        stop.set()
+        ring.wakeup.wakeParked()
+        consumer.join()
+        #expect(consumed.withLock { $0 } == Array(0...10).map(UInt64.init))
+        // Spin budget 20 µs, then asleep for ~300 ms: a spinning consumer would use ~300 ms of CPU.
+        #expect(cpuNanoseconds.value < 100_000_000, "consumer used \(cpuNanoseconds.value) ns of CPU while stalled")
+    }
+}
+
+@Suite("Submission ring and slab: limits")
+struct SubmissionRingLimitTests {
+    @Test("a full ring refuses pushes and claims without changing anything")
+    func fullRing() throws {
+        let ring = try SubmissionRing(capacity: 8)
+        for v in 0..<8 { #expect(ring.tryPush(UInt64(v))) }
+        #expect(!ring.tryPush(99))
+        #expect(ring.tryClaim(1) == nil)
+        #expect(ring.tryPop() == 0)
+        #expect(ring.tryClaim(2) == nil, "one free cell cannot satisfy a claim of two")
+        let claim = try #require(ring.tryClaim(1))
+        ring.publish(claim, at: 0, 8)
+        ring.finishPublishing(claim)
+        var values: [UInt64] = []
+        _ = ring.drain(maximum: 100) { values.append($0) }
+        #expect(values == Array(1...8).map(UInt64.init))
+        #expect(ring.tryPop() == nil)
+    }
+
+    @Test("capacity must be a power of two", arguments: [0, 1, 3, 100, 1 << 25])
+    func badCapacity(capacity: Int) {
+        #expect(throws: SubmissionRing.ConfigurationError.capacityNotPowerOfTwo(capacity)) {
+            _ = try SubmissionRing(capacity: capacity)
+        }
+    }
+
+    @Test("an exhausted slab says so; slots are handed out once")
+    func exhaustedSlab() throws {
+        let slab = try RequestSlab(count: 100)
+        var taken = Set<UInt32>()
+        while let index = slab.acquire() { #expect(taken.insert(index).inserted) }
+        #expect(taken.count == 100)
+        #expect(slab.acquire() == nil)
+        slab.release(42)
+        #expect(slab.acquire() == 42)
+        for index in taken { slab.release(index) }
+        #expect(slab.quiescentFreeCount() == 100)
+    }
+
+    @Test("slab records are cache-line aligned and distinct")
+    func slabLayout() throws {
+        let slab = try RequestSlab(count: 16)
+        for i in 0..<16 {
+            #expect(Int(bitPattern: slab.record(UInt32(i))) % 64 == 0)
+        }
+        slab.record(3).pointee.tag = 7
+        #expect(slab.record(4).pointee.tag == 0)
+    }
+}
+
+@Suite("Concurrency: request slab")
+struct RequestSlabConcurrencyTests {
+    /// Threads acquire and release concurrently; an owner table detects any
+    /// slot handed to two threads at once (ABA on the free list would do that).
+    @Test("no slot is owned twice under contention")
+    func noDoubleOwnership() throws {
+        let slots = 64
+        let slab = try RequestSlab(count: slots)
+        let owners = (0..<slots).map { _ in SharedCounter() }
+        let failures = FailureLog()
+        let iterations = scaled(200_000)
+        let threads = (0..<4).map { t in
+            startThread(name: "slab-\(t)") {
+                var held: [UInt32] = []
+                held.reserveCapacity(8)
+                for i in 0..<iterations {
+                    if held.count < 8, i % 3 != 2, let s = slab.acquire() {
+                        if owners[Int(s)].atomic.exchange(t + 1, ordering: .acquiringAndReleasing) != 0 {
+                            failures.record("slot \(s) handed out while owned")
+                        }
+                        held.append(s)
+                    } else if let s = held.popLast() {
+                        owners[Int(s)].atomic.store(0, ordering: .releasing)
+                        slab.release(s)
+                    }
+                }
+                for s in held { owners[Int(s)].atomic.store(0, ordering: .releasing); slab.release(s) }
+            }
+        }
+        threads.forEach { $0.join() }
+        #expect(failures.all.isEmpty, "\(failures.all.prefix(3))")
+        #expect(slab.quiescentFreeCount() == slots)
+    }
+}
+
+@Suite("Submission ring: allocations")
+struct SubmissionRingAllocationTests {
+    @Test("10⁵ push/pop pairs and slot cycles allocate nothing")
+    func zeroAllocations() throws {
+        let ring = try SubmissionRing(capacity: 1024)
+        let slab = try RequestSlab(count: 256)
+        // Warm up (first calls may resolve lazy symbols).
+        for i in 0..<1000 { _ = ring.tryPush(UInt64(i)); _ = ring.tryPop() }
+        // Positive control: the counter sees an allocation on this thread.
+        let controlBefore = rtio_malloc_counter_thread_allocations()
+        let array = [Int](repeating: 1, count: Int.random(in: 10...20))
+        #expect(rtio_malloc_counter_thread_allocations() > controlBefore, "malloc counter is not counting")
+        #expect(array.count >= 10)
+
+        var checksum: UInt64 = 0
+        let before = rtio_malloc_counter_thread_allocations()
+        for i in 0..<100_000 {
+            guard let slot = slab.acquire() else { break }
+            _ = ring.tryPush(UInt64(slot))
+            if let value = ring.tryPop() {
+                checksum &+= value
+                slab.release(UInt32(value))
+            }
+            if i % 16 == 0, let claim = ring.tryClaim(4) {
+                for k in 0..<4 { ring.publish(claim, at: k, UInt64(k)) }
+                ring.finishPublishing(claim)
+                _ = ring.drain(maximum: 4) { checksum &+= $0 }
+            }
+        }
+        let after = rtio_malloc_counter_thread_allocations()
+        #expect(after - before == 0, "heap allocations in steady state: \(after - before)")
+        #expect(checksum > 0)
+    }
+}

@@ -1,0 +1,50 @@
+import CRealtimeIOShims
+import Foundation
+import RealtimeIO
+import Synchronization
+
+/// A shared integer for test threads.
+final class SharedCounter: Sendable {
+    let atomic = Atomic<Int>(0)
+    var value: Int { atomic.load(ordering: .acquiring) }
+    func add(_ n: Int = 1) { atomic.add(n, ordering: .acquiringAndReleasing) }
+    func store(_ n: Int) { atomic.store(n, ordering: .releasing) }
+}
+
+/// A shared flag for test threads.
+final class SharedFlag: Sendable {
+    let atomic = Atomic<Bool>(false)
+    var isSet: Bool { atomic.load(ordering: .acquiring) }
+    func set() { atomic.store(true, ordering: .releasing) }
+}
+
+/// Thread-safe list of failure messages collected on worker threads and
+/// reported by the test thread (Swift Testing's #expect is fine off the main
+/// thread, but collecting keeps hot loops free of it).
+final class FailureLog: Sendable {
+    private let messages = Mutex<[String]>([])
+    func record(_ message: String) { messages.withLock { $0.append(message) } }
+    var all: [String] { messages.withLock { $0 } }
+}
+
+/// Spawns a real pthread (no async tasks for spinning producers).
+@discardableResult
+func startThread(name: String? = nil, _ body: @escaping @Sendable () -> Void) -> NativeThread {
+    try! NativeThread.spawn(attributes: ThreadAttributes(name: name), body)
+}
+
+/// Scales loop counts down under ThreadSanitizer (RTIO_TSAN=1 in .ci/run),
+/// which slows atomics-heavy code by 10-50×.
+func scaled(_ n: Int, tsanDivisor: Int = 10) -> Int {
+    ProcessInfo.processInfo.environment["RTIO_TSAN"] == "1" ? max(1, n / tsanDivisor) : n
+}
+
+/// Polls `condition` until true or `seconds` elapse.
+func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = rtio_monotonic_ns() + UInt64(seconds * 1e9)
+    while rtio_monotonic_ns() < deadline {
+        if condition() { return true }
+        usleep(100)
+    }
+    return condition()
+}

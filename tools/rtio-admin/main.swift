@@ -1,1 +1,0 @@
-print("rtio-admin: not yet")

@@ -1,1 +1,0 @@
-print("rtio-bench: not yet")
