@@ -58,10 +58,18 @@ let package = Package(
         // Measurement-only C (tests and rtio-bench, never the library): a malloc interposer
         // that counts heap allocations made by opted-in threads.
         .target(name: "CMallocCounter"),
+        // A host process with an engine, driven by the tests (unprivileged runs, rtio-admin).
+        .executableTarget(
+            name: "rtio-testhost",
+            dependencies: ["RealtimeIO", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Tests/rtio-testhost",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .testTarget(
             name: "RealtimeIOTests",
             dependencies: [
                 "RealtimeIO",
+                "rtio-testhost",
                 "CRealtimeIOShims",
                 "CMallocCounter",
                 .product(name: "SystemPackage", package: "swift-system"),

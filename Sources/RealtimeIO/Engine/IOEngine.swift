@@ -423,7 +423,7 @@ public final class IOEngine: @unchecked Sendable {
         if delivered == 0 && rearm {
             if core.hostNotified.pointee.exchange(false, ordering: .acquiringAndReleasing) {
                 var counter: UInt64 = 0
-                if !core.isClosedForReap { _ = read(core.eventFD, &counter, 8) }
+                if !core.isClosedForReap { _ = Glibc.read(core.eventFD, &counter, 8) }
             }
             atomicMemoryFence(ordering: .sequentiallyConsistent)
             delivered = drainCompletions(maximum: maximum, body)
@@ -465,7 +465,7 @@ public final class IOEngine: @unchecked Sendable {
         for worker in workers { worker.ring.wakeup.wakeParked() }
         for worker in workers { worker.thread?.join() }
         var one: UInt64 = 1
-        _ = write(core.eventFD, &one, 8)  // wake a host blocked in poll to reap the last completions
+        _ = Glibc.write(core.eventFD, &one, 8)  // wake a host blocked in poll to reap the last completions
         core.markEventFDClosed()
         close(core.eventFD)
     }

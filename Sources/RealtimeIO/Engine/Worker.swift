@@ -97,10 +97,10 @@ final class Worker: @unchecked Sendable {
             let depth = UInt64(ring.approximateCount)
             counters.set(.queueDepth, depth)
             if depth > counters[.maxQueueDepth] { counters.set(.maxQueueDepth, depth) }
-            let cancel = core.cancelQueued
             var posted = false
             _ = ring.drain(maximum: 32) { value in
-                if process(UInt32(truncatingIfNeeded: value), cancel: cancel) { posted = true }
+                // Read per request: a shutdown(.cancel) that lands mid-batch cancels the rest of it.
+                if process(UInt32(truncatingIfNeeded: value), cancel: core.cancelQueued) { posted = true }
             }
             if posted { core.notifyHost() }
             counters.set(.queueDepth, UInt64(ring.approximateCount))
