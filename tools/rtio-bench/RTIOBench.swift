@@ -229,8 +229,10 @@ func runPlans(_ plans: [ScenarioPlan], options: CommonOptions) throws {
 
 /// Burst scenario for one engine: `reps` fresh engines, each measured on a CPU-1-pinned thread.
 func runBurst(name: String, file: TestFile, reps: Int, burst: Int) -> EngineResult {
-    var result = EngineResult(name: name)
-    if let reason = makeEngine(named: name)?.skipReason { result.skipped = reason; return result }
+    if let reason = makeEngine(named: name)?.skipReason { return EngineResult(name: name, skipped: reason) }
+    // One owner for the result across reps: a second reference would make the first record() of
+    // every rep copy the histograms (copy-on-write), inside the measured window.
+    let resultBox = UnsafeTransfer(EngineResult(name: name))
     var submitTotals: [Double] = [], firsts: [Double] = [], lasts: [Double] = []
     var threads: [Double] = [], inSubmit: [Double] = []
     var cpus = Set<String>(), taskNames = Set<String>()
@@ -238,12 +240,10 @@ func runBurst(name: String, file: TestFile, reps: Int, burst: Int) -> EngineResu
     for _ in 0..<reps {
         let engine = makeEngine(named: name)!
         let box = UnsafeTransfer(engine)
-        let resultBox = UnsafeTransfer(result)
         let rep = BenchThread.run(cpu: nil) {
             runBurstRep(engine: box.value, file: file, burst: burst, cpu: 1, into: &resultBox.value)
         }
-        result = resultBox.value
-        guard let rep else { return result }
+        guard let rep else { return resultBox.value }
         submitTotals.append(Double(rep.submitTotalNs))
         firsts.append(Double(rep.firstNs))
         lasts.append(Double(rep.lastNs))
@@ -254,6 +254,8 @@ func runBurst(name: String, file: TestFile, reps: Int, burst: Int) -> EngineResu
         // Fresh means cold: let the engine's threads (e.g. glibc's lingering AIO helpers) go.
         waitForTasksToExit(rep.createdDuringLife, maxSeconds: 1.5)
     }
+    var result = resultBox.value
+    resultBox.value = EngineResult(name: name)
     result.elapsedNs = lastSum
     result.burstSubmitTotalNs = median(submitTotals)
     result.burstFirstNs = median(firsts)
