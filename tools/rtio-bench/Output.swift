@@ -347,10 +347,12 @@ func latencyPlotSVG(title: String, series: [(String, Histogram<UInt64>)]) -> Str
     // Lines and legend.
     for (i, (name, pts)) in lines.enumerated() {
         let color = palette[i % palette.count]
+        let pattern = ["", "7 4", "2 3"][(i / palette.count) % 3]  // solid, dashed, dotted cycles
+        let dash = pattern.isEmpty ? "" : " stroke-dasharray=\"\(pattern)\""
         let path = pts.map { String(format: "%.1f,%.1f", sx($0.0), sy($0.1)) }.joined(separator: " ")
-        s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(path)\"/>\n"
-        let ly = top + 10 + Double(i) * 20
-        s += "<line x1=\"\(left + plotW + 15)\" y1=\"\(ly)\" x2=\"\(left + plotW + 40)\" y2=\"\(ly)\" stroke=\"\(color)\" stroke-width=\"3\"/>\n"
+        s += "<polyline fill=\"none\" stroke=\"\(color)\"\(dash) stroke-width=\"2\" points=\"\(path)\"/>\n"
+        let ly = top + 10 + Double(i) * min(20, (plotH - 10) / Double(max(1, lines.count)))
+        s += "<line x1=\"\(left + plotW + 15)\" y1=\"\(ly)\" x2=\"\(left + plotW + 40)\" y2=\"\(ly)\" stroke=\"\(color)\"\(dash) stroke-width=\"3\"/>\n"
         s += "<text x=\"\(left + plotW + 46)\" y=\"\(ly + 4)\">\(esc(name))</text>\n"
     }
     s += "</svg>\n"
