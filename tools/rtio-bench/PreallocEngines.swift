@@ -1,0 +1,157 @@
+// The product's engines: RealtimeIO's `IOEngine` (preallocated workers, lock-free submission
+// ring, coalesced eventfd completions), in two flavours that differ only in the worker's idle
+// policy.
+//
+// * `prealloc-spin`: one worker, pinned to the CPU that is not the submitter's, SCHED_FIFO 10
+//   when privileges allow (`privilegePolicy: .bestEffort`, so it degrades to SCHED_OTHER
+//   cleanly), spin budget 200 µs: an idle worker polls its ring for 200 µs, then parks on its
+//   futex, so it can never monopolise its core for more than 200 µs after the last request.
+// * `prealloc-park`: the same with spin budget 0: the worker parks as soon as its ring is empty,
+//   so (at low rates) every submit pays the futex wake syscall and the worker's wake-up latency.
+//
+// Configuration choices, so the numbers can be judged:
+// * `memoryLocking: .none`. mlockall(MCL_CURRENT|MCL_FUTURE) would lock the whole bench process
+//   (NIO, io_uring rings, the 64 MiB test file mapping, every later malloc) for the other
+//   engines too, which changes their numbers; the engine's own memory is prefaulted at init
+//   anyway (slab, rings, worker stack prefault), so there is nothing to fault on the hot path.
+// * `tuneMalloc: false` (it only matters with memory locked, and it is process-global).
+// * ring capacity = next power of two >= queue depth; request slots = queue depth: the harness
+//   never has more in flight, so `submit` can never see `.full` from the engine's side.
+// * `placement: .worker(0)`: the single worker, no least-loaded scan.
+//
+// Submit: `IOEngine.submit(.read(...), tag:)` — no allocation, no lock, and no syscall unless the
+// worker is parked (then one futex wake). `SubmitError` (typed throw, no existential box) maps to
+// `false` (busy).
+//
+// Completions:
+// * `wait: false`: `reap(rearm: false)` — a pure poll of the completion ring; neither side makes a
+//   syscall (the worker writes the eventfd at most once until the host re-arms).
+// * `wait: true`: poll `reap(rearm: false)` for up to `reapSpinNanoseconds` (20 µs, the same budget
+//   the glibc-aio and nio-pool baselines use on the submitter side), then loop
+//   `reap(rearm: true)` + poll(2) on `completionFD`: a reap that finds nothing re-arms the eventfd
+//   (reads it, clears the coalescing flag, re-checks), so the worker's next completion makes the
+//   fd readable. A plain `reap(rearm: false)` + poll would sleep forever after the first
+//   notification: the worker only writes the eventfd again after a re-arm.
+//   (Measured both on the 2-CPU VM: without the 20 µs spin every `wait: true` costs an eventfd
+//   read + poll sleep + worker eventfd write, which roughly halves depth-1 throughput; see the
+//   report in the commit message.)
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import SystemPackage
+import RealtimeIO
+import CRealtimeIOShims
+
+func preallocBenchEngines() -> [any BenchEngine] {
+    [
+        PreallocEngine(name: "prealloc-spin", spinBudgetNanoseconds: 200_000),
+        PreallocEngine(name: "prealloc-park", spinBudgetNanoseconds: 0),
+    ]
+}
+
+final class PreallocEngine: BenchEngine {
+    let name: String
+    var skipReason: String? { nil }
+    private(set) var threadsCreated = 0
+    var workerThreadIDs: [Int32] { engine?.workerThreadIDs ?? [] }
+    /// What `IOEngine` could not apply (e.g. SCHED_FIFO without privileges); empty when all applied.
+    private(set) var degradations: [String] = []
+
+    private let spinBudgetNanoseconds: Int
+    private var engine: IOEngine?
+    private var fd = FileDescriptor(rawValue: -1)
+    private var inFlight = 0
+    /// Submitter-side spin before sleeping on the eventfd in `reapCompletions(wait: true)`.
+    /// `RTIO_BENCH_PREALLOC_REAP_SPIN_NS` overrides it (the experiment behind the default).
+    private var reapSpin = reapSpinNanoseconds
+
+    /// Cheap: no engine, no threads until `start`.
+    init(name: String, spinBudgetNanoseconds: Int) {
+        self.name = name
+        self.spinBudgetNanoseconds = spinBudgetNanoseconds
+    }
+
+    deinit { engine?.shutdown(.cancel) }
+
+    /// The first online CPU that is not the submitter's (nil on a 1-CPU machine: float).
+    private static func workerCPU(avoiding submitter: Int32) -> CPUList? {
+        guard let online = try? SystemTopology.onlineCPUs(),
+              let cpu = online.cpus.first(where: { $0 != Int(submitter) }) else { return nil }
+        return try? CPUList([cpu])
+    }
+
+    func start(file: FileDescriptor, config: BenchEngineConfig) throws {
+        fd = file
+        inFlight = 0
+        if let text = getenv("RTIO_BENCH_PREALLOC_REAP_SPIN_NS"), let ns = UInt64(String(cString: text)) { reapSpin = ns }
+        let depth = max(1, config.queueDepth)
+        var ring = 2
+        while ring < depth { ring <<= 1 }
+        let configuration = EngineConfiguration(
+            groups: [.init(name: "bench", workers: 1, cpus: Self.workerCPU(avoiding: config.submitterCPU),
+                           scheduling: .fifo(priority: 10))],
+            ringCapacity: ring, requestsInFlight: depth, memoryLocking: .none,
+            privilegePolicy: .bestEffort, spinBudgetNanoseconds: spinBudgetNanoseconds,
+            completionDelivery: .eventfd, tuneMalloc: false)
+        do {
+            let engine = try IOEngine(configuration: configuration)
+            self.engine = engine
+            degradations = engine.degradations
+            for line in degradations { fputs("   \(name): degraded: \(line)\n", standardError()) }
+            threadsCreated = engine.workerCount
+        } catch {
+            throw BenchEngineSkip("IOEngine init failed: \(error)")
+        }
+    }
+
+    @inline(__always)
+    func submitRead(offset: Int64, buffer: UnsafeMutableRawPointer, length: Int, tag: UInt64) -> Bool {
+        guard let engine else { return false }
+        do {
+            try engine.submit(.read(fd, into: UnsafeMutableRawBufferPointer(start: buffer, count: length), at: offset),
+                              tag: tag, placement: .worker(0))
+        } catch {
+            return false
+        }
+        inFlight += 1
+        return true
+    }
+
+    @inline(__always)
+    private func reap(_ engine: IOEngine, rearm: Bool, _ body: (UInt64, Int) -> Void) -> Int {
+        let n = engine.reap(rearm: rearm) { completion in body(completion.tag, completion.result) }
+        inFlight -= n
+        return n
+    }
+
+    func reapCompletions(wait: Bool, _ body: (UInt64, Int) -> Void) -> Int {
+        guard let engine else { return 0 }
+        var delivered = reap(engine, rearm: false, body)
+        guard wait, delivered == 0, inFlight > 0 else { return delivered }
+        // Bounded spin on the submitter's own CPU...
+        if reapSpin > 0 {
+            let spinUntil = rtio_monotonic_ns() &+ reapSpin
+            repeat {
+                rtio_cpu_relax()
+                delivered = reap(engine, rearm: false, body)
+                if delivered > 0 { return delivered }
+            } while rtio_monotonic_ns() < spinUntil
+        }
+        // ...then sleep on the eventfd. A reap that finds nothing re-arms it first.
+        var pfd = pollfd(fd: engine.completionFD.rawValue, events: Int16(POLLIN), revents: 0)
+        while true {
+            delivered = reap(engine, rearm: true, body)
+            if delivered > 0 { return delivered }
+            _ = poll(&pfd, 1, 100)
+        }
+    }
+
+    func stop() {
+        guard let engine else { return }
+        while inFlight > 0 { _ = reapCompletions(wait: true) { _, _ in } }
+        engine.shutdown(.drain)  // joins the worker
+        self.engine = nil
+        fd = FileDescriptor(rawValue: -1)
+    }
+}
