@@ -48,3 +48,12 @@ func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
     }
     return condition()
 }
+
+/// An unsafe pointer shared with test threads; the test owns the memory and
+/// joins the threads before freeing it.
+struct SendablePointer<T: ~Copyable>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<T>
+    init(_ base: UnsafeMutablePointer<T>) { self.base = base }
+    subscript(i: Int) -> UnsafeMutablePointer<T> { base + i }
+    var pointee: UnsafeMutablePointer<T> { base }
+}

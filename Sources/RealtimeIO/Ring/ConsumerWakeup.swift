@@ -32,8 +32,8 @@ import Synchronization
 /// sees the entry. Otherwise P1 sees `sleeping` and a producer wakes it.
 ///
 /// ## Counters
-/// `parks` (futex waits entered) and `wakes` (returns to work after parking)
-/// are written by the consumer only; `wakeSyscalls` by the producer that won
+/// `parks` (futex waits entered), `wakes` (returns to work after parking) and
+/// `cancelledParks` are written by the consumer only; `wakeSyscalls` by the producer that won
 /// the wake. All are relaxed and only for observation.
 public struct ConsumerWakeup: @unchecked Sendable {
     @usableFromInline static let awake: UInt32 = 0
@@ -46,18 +46,18 @@ public struct ConsumerWakeup: @unchecked Sendable {
     @usableFromInline let parkCount: UnsafeMutablePointer<Atomic<Int>>
     @usableFromInline let wakeCount: UnsafeMutablePointer<Atomic<Int>>
     @usableFromInline let wakeSyscallCount: UnsafeMutablePointer<Atomic<Int>>
+    @usableFromInline let cancelledParkCount: UnsafeMutablePointer<Atomic<Int>>
 
     /// Binds and initialises the word and counters at `memory` (128 bytes, 8-aligned).
     init(initializing memory: UnsafeMutableRawPointer) {
         state = memory.bindMemory(to: Atomic<UInt32>.self, capacity: 1)
         state.initialize(to: Atomic(Self.awake))
-        let counters = (memory + 8).bindMemory(to: Atomic<Int>.self, capacity: 3)
-        counters.initialize(to: Atomic(0))
-        (counters + 1).initialize(to: Atomic(0))
-        (counters + 2).initialize(to: Atomic(0))
+        let counters = (memory + 8).bindMemory(to: Atomic<Int>.self, capacity: 4)
+        for i in 0..<4 { (counters + i).initialize(to: Atomic(0)) }
         parkCount = counters
         wakeCount = counters + 1
         wakeSyscallCount = counters + 2
+        cancelledParkCount = counters + 3
     }
 
     /// The futex word's address (same memory as `state`).
@@ -78,6 +78,7 @@ public struct ConsumerWakeup: @unchecked Sendable {
     @inlinable
     func cancelPark() {
         state.pointee.store(Self.awake, ordering: .relaxed)
+        cancelledParkCount.pointee.add(1, ordering: .relaxed)
     }
 
     /// Step 4: sleeps until a producer wakes the consumer, the timeout passes
@@ -110,7 +111,7 @@ public struct ConsumerWakeup: @unchecked Sendable {
 
     /// Unconditional wake (shutdown, or a caller that did its own check).
     @inlinable
-    func wakeParked() {
+    public func wakeParked() {
         if state.pointee.compareExchange(
             expected: Self.sleeping, desired: Self.awake, ordering: .acquiringAndReleasing
         ).exchanged {
@@ -126,4 +127,7 @@ public struct ConsumerWakeup: @unchecked Sendable {
     public var parks: Int { parkCount.pointee.load(ordering: .relaxed) }
     public var wakes: Int { wakeCount.pointee.load(ordering: .relaxed) }
     public var wakeSyscalls: Int { wakeSyscallCount.pointee.load(ordering: .relaxed) }
+    /// Sleep announcements withdrawn because the re-check found work. A
+    /// producer may still have made one (unneeded) wake syscall for each.
+    public var cancelledParks: Int { cancelledParkCount.pointee.load(ordering: .relaxed) }
 }

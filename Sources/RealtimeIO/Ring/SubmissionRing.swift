@@ -236,32 +236,46 @@ public final class SubmissionRing: @unchecked Sendable {
     }
 
     /// Waits until an entry is ready: spins (with a CPU pause hint) up to
-    /// `spinNanoseconds`, then parks on the futex for at most `timeoutNanoseconds`
-    /// (< 0: no limit). Returns true if an entry is ready, false on timeout or when
-    /// `shouldStop` returns true after a wake-up.
+    /// `spinNanoseconds`, then parks on the futex, for at most
+    /// `timeoutNanoseconds` in all (< 0: no limit). Returns true if an entry is
+    /// ready, false on timeout or when `shouldStop` returns true.
+    ///
+    /// A wake-up does not always mean the head entry is ready: a later
+    /// position may have been published while the head's producer is still
+    /// between claim and publish. Then the consumer parks again; that
+    /// producer's publish wakes it.
     @inlinable
     public func waitForEntries(
         spinNanoseconds: Int64, timeoutNanoseconds: Int64 = -1, shouldStop: () -> Bool = { false }
     ) -> Bool {
         if hasPublishedEntry() { return true }
+        let start = rtio_monotonic_ns()
         if spinNanoseconds > 0 {
-            let deadline = rtio_monotonic_ns() &+ UInt64(spinNanoseconds)
+            let spinDeadline = start &+ UInt64(spinNanoseconds)
             while true {
                 for _ in 0..<32 {
                     rtio_cpu_relax()
                     if hasPublishedEntryRelaxed() { return true }
                 }
-                if rtio_monotonic_ns() >= deadline || shouldStop() { break }
+                if rtio_monotonic_ns() >= spinDeadline || shouldStop() { break }
             }
         }
-        if shouldStop() { return hasPublishedEntry() }
-        wakeup.prepareToPark()
-        if hasPublishedEntry() || shouldStop() {
-            wakeup.cancelPark()
-            return hasPublishedEntry()
+        while true {
+            if shouldStop() { return hasPublishedEntry() }
+            var remaining: Int64 = -1
+            if timeoutNanoseconds >= 0 {
+                let elapsed = Int64(rtio_monotonic_ns() &- start)
+                if elapsed >= timeoutNanoseconds { return hasPublishedEntry() }
+                remaining = timeoutNanoseconds - elapsed
+            }
+            wakeup.prepareToPark()
+            if hasPublishedEntry() || shouldStop() {
+                wakeup.cancelPark()
+                return hasPublishedEntry()
+            }
+            wakeup.park(timeoutNanoseconds: remaining)
+            if hasPublishedEntry() { return true }
         }
-        wakeup.park(timeoutNanoseconds: timeoutNanoseconds)
-        return hasPublishedEntry()
     }
 
     @inlinable

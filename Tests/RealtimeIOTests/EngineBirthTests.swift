@@ -1,0 +1,155 @@
+import CRealtimeIOShims
+import Foundation
+import RealtimeIO
+import Synchronization
+import Testing
+
+@Suite("Engine: birth attributes and privileges", .serialized)
+struct EngineBirthTests {
+    /// The creating thread is pinned to CPU 0 under SCHED_OTHER; workers asked
+    /// for FIFO 40 on CPU 1 must be born there, not inherit the creator's.
+    @Test("workers are born FIFO 40 on CPU 1 whatever the creator's attributes")
+    func bornPinnedAndPrioritised() throws {
+        let online = try SystemTopology.onlineCPUs()
+        try #require(online.contains(1), "this test needs CPU 1 (online: \(online))")
+        let result = Mutex<Result<[WorkerSnapshot], EngineError>?>(nil)
+        let creator = try NativeThread.spawn(
+            attributes: ThreadAttributes(cpus: [0], scheduling: .other(nice: 0), name: "creator")
+        ) {
+            #expect(rtio_sched_getcpu() == 0)
+            do {
+                let engine = try IOEngine(configuration: EngineConfiguration(
+                    groups: [.init(name: "rt", workers: 2, cpus: try! CPUList(parsing: "1"), scheduling: .fifo(priority: 40))],
+                    privilegePolicy: .required, spinBudgetNanoseconds: 0))
+                let snapshots = engine.workerSnapshots()
+                engine.shutdown()
+                result.withLock { $0 = .success(snapshots) }
+            } catch let error as EngineError {
+                result.withLock { $0 = .failure(error) }
+            } catch {
+                Issue.record("\(error)")
+            }
+        }
+        creator.join()
+        let snapshots = try result.withLock { $0 }!.get()
+        #expect(snapshots.count == 2)
+        for s in snapshots {
+            // Snapshots were read from the kernel by the creator thread while the workers ran.
+            #expect(s.appliedScheduling == .fifo(priority: 40), "\(s.name): \(String(describing: s.appliedScheduling))")
+            #expect(s.appliedCPUs == (try CPUList(parsing: "1")), "\(s.name): \(String(describing: s.appliedCPUs))")
+            #expect(s.firstCPU == 1, "\(s.name) first ran on CPU \(s.firstCPU)")
+            #expect(s.name.hasPrefix("rtio-rt-"))
+        }
+    }
+
+    @Test("the kernel's view: /proc stat and sched_getaffinity agree while running")
+    func procStatAgrees() throws {
+        let engine = try IOEngine(configuration: EngineConfiguration(
+            groups: [.init(name: "p", workers: 1, cpus: try CPUList(parsing: "1"), scheduling: .rr(priority: 12))],
+            privilegePolicy: .required, spinBudgetNanoseconds: 0))
+        defer { engine.shutdown() }
+        let tid = engine.workerThreadIDs[0]
+        let stat = try #require(ThreadStat.read(tid: tid))
+        #expect(stat.policy == Int(SCHED_RR))
+        #expect(stat.realtimePriority == 12)
+        #expect(try SystemTopology.allowedCPUs(tid: tid) == CPUList(parsing: "1"))
+        let name = try String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8)
+        #expect(name.trimmingCharacters(in: .whitespacesAndNewlines) == "rtio-p-0")
+    }
+
+    @Test("SCHED_OTHER workers get their nice value")
+    func niceApplied() throws {
+        let engine = try IOEngine(configuration: testConfiguration(workers: 1, scheduling: .other(nice: 5)))
+        defer { engine.shutdown() }
+        #expect(ThreadScheduling.read(tid: engine.workerThreadIDs[0]) == .other(nice: 5))
+    }
+
+    /// A child process without CAP_SYS_NICE/CAP_IPC_LOCK and with RLIMIT_RTPRIO=0.
+    @Test("unprivileged: .required fails clearly, .bestEffort runs I/O and reports")
+    func unprivileged() throws {
+        let host = builtProduct("rtio-testhost")
+        let drop = ["--drop=cap_sys_nice,cap_ipc_lock", "--", "-c"]
+        let (_, required) = try runProcess("/usr/sbin/capsh", drop + ["ulimit -r 0; exec \(host) --policy required"])
+        let r = try JSONSerialization.jsonObject(with: Data(required.utf8)) as! [String: Any]
+        #expect(r["started"] as? Bool == false)
+        let message = r["error"] as? String ?? ""
+        #expect(message.contains("CAP_SYS_NICE"), "\(message)")
+        #expect(message.contains("RLIMIT_RTPRIO"), "\(message)")
+        #expect(message.contains("setcap cap_sys_nice,cap_ipc_lock+ep"), "\(message)")
+
+        let (_, best) = try runProcess("/usr/sbin/capsh", drop + ["ulimit -r 0; exec \(host) --policy bestEffort"])
+        let b = try JSONSerialization.jsonObject(with: Data(best.utf8)) as! [String: Any]
+        #expect(b["started"] as? Bool == true, "\(best)")
+        #expect(b["io_ok"] as? Bool == true, "\(best)")
+        let degradations = b["degradations"] as? [String] ?? []
+        #expect(degradations.contains { $0.contains("fifo:40 not applied") }, "\(degradations)")
+        #expect(degradations.contains { $0.contains("memory locking") }, "\(degradations)")
+        let workers = b["workers"] as? [[String: Any]] ?? []
+        #expect(workers.first?["applied"] as? String == "other:0")
+    }
+}
+
+@Suite("Engine: configuration errors")
+struct EngineConfigurationTests {
+    func field(of configuration: EngineConfiguration) -> String? {
+        do throws(EngineError) {
+            _ = try IOEngine(configuration: configuration)
+            return nil
+        } catch {
+            if case .configuration(let e) = error { return e.field }
+            return "unexpected: \(error)"
+        }
+    }
+
+    @Test("each invalid field is named")
+    func invalidFields() throws {
+        var c = testConfiguration()
+        c.groups[0].cpus = try CPUList(parsing: "64")
+        #expect(field(of: c) == "groups[0].cpus")
+        c = testConfiguration(); c.groups[0].scheduling = .fifo(priority: 0)
+        #expect(field(of: c) == "groups[0].scheduling")
+        c = testConfiguration(); c.groups[0].scheduling = .rr(priority: 100)
+        #expect(field(of: c) == "groups[0].scheduling")
+        c = testConfiguration(); c.groups[0].scheduling = .other(nice: 20)
+        #expect(field(of: c) == "groups[0].scheduling")
+        c = testConfiguration(); c.ringCapacity = 100
+        #expect(field(of: c) == "ringCapacity")
+        c = testConfiguration(); c.groups[0].workers = 0
+        #expect(field(of: c) == "groups[0].workers")
+        c = testConfiguration(); c.groups[0].name = "much-too-long"
+        #expect(field(of: c) == "groups[0].name")
+        c = testConfiguration(); c.groups = []
+        #expect(field(of: c) == "groups")
+        c = testConfiguration(); c.requestsInFlight = 0
+        #expect(field(of: c) == "requestsInFlight")
+    }
+
+    @Test("an error message names the field, the problem and the remedy")
+    func messageIsClear() throws {
+        var c = testConfiguration()
+        c.groups[0].cpus = try CPUList(parsing: "7")
+        let online = try CPUList(parsing: "0-1")
+        do throws(ConfigurationError) {
+            try c.validate(onlineCPUs: online)
+            Issue.record("should have thrown")
+        } catch {
+            #expect(error.description.contains("groups[0].cpus"))
+            #expect(error.description.contains("not online"))
+            #expect(error.description.contains("0-1"))
+        }
+    }
+
+    @Test("configuration round-trips through JSON and loads from a layout file")
+    func codable() throws {
+        let c = EngineConfiguration(
+            groups: [.init(name: "io", workers: 2, cpus: try CPUList(parsing: "1"), scheduling: .fifo(priority: 40)),
+                     .init(name: "bg", workers: 1, scheduling: .other(nice: 10))],
+            ringCapacity: 512, memoryLocking: .currentAndFuture, privilegePolicy: .required)
+        let data = try JSONEncoder().encode(c)
+        #expect(try JSONDecoder().decode(EngineConfiguration.self, from: data) == c)
+        let minimal = #"{"groups":[{"name":"io","workers":1,"cpus":"1","scheduling":{"rr":5}}]}"#
+        let m = try JSONDecoder().decode(EngineConfiguration.self, from: Data(minimal.utf8))
+        #expect(m.groups[0].scheduling == .rr(priority: 5))
+        #expect(m.ringCapacity == 256)
+    }
+}

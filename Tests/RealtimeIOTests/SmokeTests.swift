@@ -1,3 +1,0 @@
-import Testing
-@testable import RealtimeIO
-@Test func versionIsSet() { #expect(!RealtimeIOVersion.string.isEmpty) }
