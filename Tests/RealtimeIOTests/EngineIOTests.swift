@@ -124,7 +124,11 @@ struct EngineIOTests {
         release.initialize(to: Atomic(false))
         defer { release.deallocate() }
         try engine.submit(.custom(blockUntilReleased, context: UnsafeMutableRawPointer(release)), tag: 0, placement: .worker(0))
-        #expect(waitUntil(seconds: 2) { engine.workerSnapshots()[0].state == "busy" })
+        // Running (busy) and taken off the ring (depth 0).
+        #expect(waitUntil(seconds: 2) {
+            let s = engine.workerSnapshots()[0]
+            return s.state == "busy" && s.queueDepth == 0
+        })
         var accepted = 1
         var refused = 0
         let file = try TemporaryFile()

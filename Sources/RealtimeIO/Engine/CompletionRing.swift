@@ -62,7 +62,11 @@ final class CompletionRing: @unchecked Sendable {
         let available = tail.pointee.load(ordering: .acquiring) &- h
         let n = min(available, maximum)
         if n <= 0 { return 0 }
-        for i in 0..<n { body(entries[(h &+ i) & mask]) }
+        var i = 0
+        while i < n {
+            body(entries[(h &+ i) & mask])
+            i &+= 1
+        }
         head.pointee.store(h &+ n, ordering: .releasing)
         return n
     }
