@@ -11,6 +11,11 @@ struct RTIOAdmin: ParsableCommand {
         abstract: "Inspect and prepare a Linux host for RealtimeIO.",
         subcommands: [
             CheckCommand.self,
+            ListCommand.self,
+            ShowCommand.self,
+            SetAffinityCommand.self,
+            SetPriorityCommand.self,
+            PlanCommand.self,
         ]
     )
 }

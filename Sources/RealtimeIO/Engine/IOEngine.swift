@@ -44,6 +44,8 @@ public final class IOEngine: @unchecked Sendable {
     /// Engine-wide worker indices of each group, in configuration order.
     let groupWorkers: [[Int]]
     private let countersMemory: UnsafeMutableRawPointer
+    /// Owns `countersMemory` when the counters are published (unmapped when released).
+    private let statusFile: StatusFile?
     private let roundRobin: UnsafeMutablePointer<Atomic<Int>>
     private let lifecycle = Mutex<Lifecycle>(.running)
     /// What could not be applied as requested (`.bestEffort` only), one line each.
@@ -58,6 +60,10 @@ public final class IOEngine: @unchecked Sendable {
     public var completionFD: FileDescriptor { FileDescriptor(rawValue: core.eventFD) }
 
     public var workerCount: Int { workers.count }
+
+    /// The status file `rtio-admin` reads (see ``StatusFile``); nil if it could not
+    /// be created (``degradations`` says why). Unlinked by ``shutdown(_:)``.
+    public var statusFilePath: String? { statusFile?.path }
 
     /// Starts an engine.
     ///
@@ -134,7 +140,15 @@ public final class IOEngine: @unchecked Sendable {
             delivery: configuration.completionDelivery, handler: completionHandler, workerStartHook: workerStartHook)
         self.core = core
         let total = configuration.workerCount
-        countersMemory = .allocate(byteCount: max(1, total) * WorkerCounters.byteCount, alignment: CacheLine.separation)
+        do {
+            let file = try StatusFile(configuration: configuration)
+            statusFile = file
+            countersMemory = file.countersMemory
+        } catch {
+            statusFile = nil
+            degradations.append("status file not published (\(error)); rtio-admin cannot see this engine")
+            countersMemory = .allocate(byteCount: max(1, total) * WorkerCounters.byteCount, alignment: CacheLine.separation)
+        }
         roundRobin = .allocate(capacity: max(1, configuration.groups.count))
         for g in 0..<configuration.groups.count { (roundRobin + g).initialize(to: Atomic(0)) }
         var workers: [Worker] = []
@@ -243,7 +257,7 @@ public final class IOEngine: @unchecked Sendable {
 
     deinit {
         shutdown(.drain)
-        countersMemory.deallocate()
+        if statusFile == nil { countersMemory.deallocate() }  // else unmapped when statusFile is released
         roundRobin.deallocate()
     }
 
@@ -468,6 +482,7 @@ public final class IOEngine: @unchecked Sendable {
         _ = Glibc.write(core.eventFD, &one, 8)  // wake a host blocked in poll to reap the last completions
         core.markEventFDClosed()
         close(core.eventFD)
+        statusFile?.unlink()
     }
 
     /// True after ``shutdown(_:)`` began.

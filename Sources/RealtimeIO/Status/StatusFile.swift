@@ -1,0 +1,322 @@
+import Synchronization
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// StatusFile — an engine's live status, published as a memory-mapped file
+/// that `rtio-admin` (or any reader) maps read-only.
+///
+/// SYNOPSIS
+///
+///     let file = try StatusFile(configuration: config)      // engine start
+///     let counters = WorkerCounters(initializing: file.countersMemory + i * WorkerCounters.byteCount)
+///     file.unlink()                                          // engine shutdown
+///
+///     for engine in StatusFile.list() where !engine.stale { … }   // readers
+///     for reader in try StatusFile.open(pid: pid) { reader.workers … }
+///
+/// DESCRIPTION
+///
+/// The file lives in ``directory`` (`$XDG_RUNTIME_DIR/rtio`, else `/dev/shm/rtio`,
+/// created mode 0700) and is named `<pid>-<engine name>.status`, mode 0600. The
+/// engine name is its group names joined with `+` (e.g. `io+log`); a second
+/// engine with the same name in the same process gets a `-N` suffix.
+///
+/// The workers' ``WorkerCounters`` blocks live *in* the mapping: workers update
+/// the file directly, with the same relaxed stores as anonymous memory — no copy,
+/// no syscall, nothing extra on the I/O path. Under `mlockall` the pages are
+/// locked like any other engine memory (tmpfs pages, never written back).
+///
+/// FORMAT (version 1; all integers little-endian host order, offsets in bytes)
+///
+///     header (256 bytes)
+///       0   magic "RTIOSTAT"          8   version u32 (1)     12  header size u32 (256)
+///       16  pid i64                   24  process start time u64 (/proc/PID/stat field 22, clock ticks)
+///       32  worker count u32          36  record size u32 (128)
+///       40  records offset u64        48  counters offset u64  56  counters size u32 (1024)
+///       64  engine name [32]          96  mode [16] ("prealloc")
+///       112 memory locking [16]       128 privilege policy [16]   144… reserved (0)
+///     worker records (record size each, at records offset)
+///       0   thread name [16]          16  group name [16]
+///       32  worker index u32          36  group index u32     40… reserved (0)
+///       64  requested [64]: "cpus=LIST|any sched=POLICY"
+///     counters (counters size each, at counters offset, 128-byte aligned)
+///       the ``WorkerCounters`` layout; the worker's tid is its `.tid` word,
+///       written by the worker itself once it runs (0 before).
+///
+/// Text fields are NUL-padded UTF-8, truncated to fit. The magic is written last,
+/// so a reader that sees it sees a complete header.
+///
+/// STALE FILES
+///
+/// A file whose process is gone, or whose pid now belongs to a process with a
+/// different start time (pid reuse), is stale: an engine that crashed never
+/// unlinked it. ``list()`` flags such files; ``removeStale()`` deletes them.
+///
+/// ERRORS
+///
+/// ``StatusFileError``, one line naming the path and the failed call.
+public final class StatusFile: @unchecked Sendable {
+    /// Where the file is.
+    public let path: String
+    /// The engine name in the file (and its name).
+    public let engineName: String
+    /// The first counters block; worker `i`'s is at `+ i * WorkerCounters.byteCount`.
+    public let countersMemory: UnsafeMutableRawPointer
+    private let base: UnsafeMutableRawPointer
+    private let length: Int
+    private let unlinked = Atomic<Bool>(false)
+
+    /// Distinguishes same-named engines of one process.
+    private static let sequence = Atomic<Int>(0)
+
+    /// Creates, sizes and maps the file, and fills in the header and worker records.
+    ///
+    /// - Throws: ``StatusFileError`` if the directory or file cannot be created or mapped.
+    public init(configuration: EngineConfiguration) throws(StatusFileError) {
+        let directory = Self.directory
+        try Self.makeDirectory(directory)
+        let workers = configuration.workerCount
+        let layout = StatusFileLayout(workerCount: workers)
+        let baseName = String(decoding: configuration.groups.map(\.name).joined(separator: "+").utf8.prefix(24), as: UTF8.self)
+        var name = baseName.isEmpty ? "engine" : baseName
+        var fd: FileDescriptor?
+        var filePath = ""
+        for _ in 0..<64 {
+            filePath = "\(directory)/\(getpid())-\(name).status"
+            do {
+                fd = try FileDescriptor.open(
+                    FilePath(filePath), .readWrite, options: [.create, .exclusiveCreate, .noFollow, .closeOnExec],
+                    permissions: [.ownerReadWrite])
+                break
+            } catch Errno.fileExists {
+                name = "\(baseName)-\(Self.sequence.add(1, ordering: .relaxed).newValue + 1)"
+            } catch {
+                throw .create(path: filePath, error as? Errno ?? .ioError)
+            }
+        }
+        guard let fd else { throw .create(path: filePath, .fileExists) }
+        defer { _ = try? fd.close() }
+        // Mode 0600 regardless of the umask.
+        guard fchmod(fd.rawValue, 0o600) == 0, ftruncate(fd.rawValue, off_t(layout.fileSize)) == 0 else {
+            let e = Errno(rawValue: errno)
+            Glibc.unlink(filePath)
+            throw .create(path: filePath, e)
+        }
+        guard let mapped = mmap(nil, layout.fileSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd.rawValue, 0),
+              mapped != MAP_FAILED else {
+            let e = Errno(rawValue: errno)
+            Glibc.unlink(filePath)
+            throw .map(path: filePath, e)
+        }
+        base = mapped
+        length = layout.fileSize
+        path = filePath
+        engineName = name
+        countersMemory = mapped + layout.countersOffset
+
+        let h = StatusFileLayout.Header.self
+        mapped.storeBytes(of: UInt32(StatusFileLayout.version), toByteOffset: h.version, as: UInt32.self)
+        mapped.storeBytes(of: UInt32(StatusFileLayout.headerSize), toByteOffset: h.headerSize, as: UInt32.self)
+        mapped.storeBytes(of: Int64(getpid()), toByteOffset: h.pid, as: Int64.self)
+        mapped.storeBytes(of: ProcessStartTime.ofSelf() ?? 0, toByteOffset: h.startTime, as: UInt64.self)
+        mapped.storeBytes(of: UInt32(workers), toByteOffset: h.workerCount, as: UInt32.self)
+        mapped.storeBytes(of: UInt32(StatusFileLayout.recordSize), toByteOffset: h.recordSize, as: UInt32.self)
+        mapped.storeBytes(of: UInt64(layout.recordsOffset), toByteOffset: h.recordsOffset, as: UInt64.self)
+        mapped.storeBytes(of: UInt64(layout.countersOffset), toByteOffset: h.countersOffset, as: UInt64.self)
+        mapped.storeBytes(of: UInt32(WorkerCounters.byteCount), toByteOffset: h.countersSize, as: UInt32.self)
+        StatusFileLayout.storeText(name, at: mapped + h.engineName, capacity: 32)
+        StatusFileLayout.storeText("prealloc", at: mapped + h.mode, capacity: 16)
+        StatusFileLayout.storeText(configuration.memoryLocking.rawValue, at: mapped + h.memoryLocking, capacity: 16)
+        StatusFileLayout.storeText(configuration.privilegePolicy.rawValue, at: mapped + h.privilegePolicy, capacity: 16)
+        var index = 0
+        for (g, group) in configuration.groups.enumerated() {
+            for w in 0..<group.workers {
+                let r = mapped + layout.recordsOffset + index * StatusFileLayout.recordSize
+                let R = StatusFileLayout.Record.self
+                StatusFileLayout.storeText("rtio-\(group.name)-\(w)", at: r + R.name, capacity: 16)
+                StatusFileLayout.storeText(group.name, at: r + R.group, capacity: 16)
+                r.storeBytes(of: UInt32(index), toByteOffset: R.index, as: UInt32.self)
+                r.storeBytes(of: UInt32(g), toByteOffset: R.groupIndex, as: UInt32.self)
+                let cpus = group.requestedCPUs(worker: w).map { "\($0)" } ?? "any"
+                StatusFileLayout.storeText("cpus=\(cpus) sched=\(group.scheduling)", at: r + R.requested, capacity: 64)
+                index += 1
+            }
+        }
+        atomicMemoryFence(ordering: .releasing)
+        StatusFileLayout.storeText(StatusFileLayout.magic, at: mapped, capacity: 8)
+    }
+
+    /// Removes the file from the directory (the mapping stays valid). Idempotent.
+    public func unlink() {
+        guard !unlinked.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        _ = Glibc.unlink(path)
+    }
+
+    /// Unlinks (if not yet done) and unmaps. The counters views die with it.
+    deinit {
+        unlink()
+        munmap(base, length)
+    }
+
+    // MARK: - Directory
+
+    /// `$XDG_RUNTIME_DIR/rtio` if that variable is set, else `/dev/shm/rtio`.
+    public static var directory: String {
+        if let xdg = getenv("XDG_RUNTIME_DIR").map({ String(cString: $0) }), xdg.hasPrefix("/") {
+            return xdg + "/rtio"
+        }
+        return fallbackDirectory
+    }
+
+    /// The directory used without `$XDG_RUNTIME_DIR`.
+    public static let fallbackDirectory = "/dev/shm/rtio"
+
+    /// Every directory readers search: ``directory`` and ``fallbackDirectory`` (an
+    /// engine started with a different environment still shows up).
+    public static var searchDirectories: [String] {
+        directory == fallbackDirectory ? [fallbackDirectory] : [directory, fallbackDirectory]
+    }
+
+    /// Creates `path` mode 0700 if absent; refuses a directory someone else owns or
+    /// others can write (a planted directory could redirect the files).
+    static func makeDirectory(_ path: String) throws(StatusFileError) {
+        if mkdir(path, 0o700) != 0 && errno != EEXIST {
+            throw .directory(path: path, Errno(rawValue: errno), "mkdir")
+        }
+        var st = stat()
+        guard lstat(path, &st) == 0 else { throw .directory(path: path, Errno(rawValue: errno), "lstat") }
+        guard st.st_mode & S_IFMT == S_IFDIR else { throw .unsafeDirectory(path: path, "not a directory") }
+        guard st.st_uid == geteuid() else { throw .unsafeDirectory(path: path, "owned by uid \(st.st_uid), not \(geteuid())") }
+        guard st.st_mode & 0o022 == 0 else {
+            throw .unsafeDirectory(path: path, "writable by group or others (mode \(String(st.st_mode & 0o777, radix: 8)))")
+        }
+    }
+
+    // MARK: - Readers
+
+    /// Every status file in ``searchDirectories``, sorted by pid then engine name.
+    ///
+    /// Unreadable or malformed files are listed as stale only when the pid in their
+    /// name is not running (a file being created right now is skipped, not flagged).
+    public static func list() -> [StatusFileSummary] {
+        var summaries: [StatusFileSummary] = []
+        for directory in searchDirectories {
+            guard let dir = opendir(directory) else { continue }
+            defer { closedir(dir) }
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                guard name.hasSuffix(".status") else { continue }
+                let path = directory + "/" + name
+                if let summary = StatusFileSummary(path: path) { summaries.append(summary) }
+            }
+        }
+        return summaries.sorted { ($0.pid, $0.engineName) < ($1.pid, $1.engineName) }
+    }
+
+    /// Deletes every stale file ``list()`` finds; returns the removed paths.
+    @discardableResult
+    public static func removeStale() -> [String] {
+        list().filter(\.stale).compactMap { Glibc.unlink($0.path) == 0 ? $0.path : nil }
+    }
+
+    /// Maps every live engine of process `pid`, read-only.
+    ///
+    /// - Throws: ``StatusFileError/noEngine(pid:_:)`` if `pid` publishes no live engine
+    ///   (not running, no status file, or only stale ones).
+    public static func open(pid: Int32) throws(StatusFileError) -> [StatusFileReader] {
+        let mine = list().filter { $0.pid == pid }
+        let live = mine.filter { !$0.stale }
+        guard !live.isEmpty else {
+            if let stale = mine.first {
+                throw .noEngine(pid: pid, "only a stale status file (\(stale.staleReason ?? "stale")): \(stale.path)")
+            }
+            let running = access("/proc/\(pid)", F_OK) == 0
+            throw .noEngine(pid: pid, running ? "the process publishes no status file in \(searchDirectories.joined(separator: " or "))" : "no such process")
+        }
+        var readers: [StatusFileReader] = []
+        for summary in live { readers.append(try StatusFileReader(path: summary.path)) }
+        return readers
+    }
+}
+
+/// Offsets of the status-file format (see ``StatusFile``).
+struct StatusFileLayout {
+    static let magic = "RTIOSTAT"
+    static let version = 1
+    static let headerSize = 256
+    static let recordSize = 128
+
+    enum Header {
+        static let magic = 0, version = 8, headerSize = 12, pid = 16, startTime = 24
+        static let workerCount = 32, recordSize = 36, recordsOffset = 40, countersOffset = 48, countersSize = 56
+        static let engineName = 64, mode = 96, memoryLocking = 112, privilegePolicy = 128
+    }
+
+    enum Record {
+        static let name = 0, group = 16, index = 32, groupIndex = 36, requested = 64
+    }
+
+    let recordsOffset: Int
+    let countersOffset: Int
+    let fileSize: Int
+
+    init(workerCount: Int) {
+        recordsOffset = Self.headerSize
+        countersOffset = CacheLine.roundUp(Self.headerSize + workerCount * Self.recordSize, to: CacheLine.separation)
+        fileSize = countersOffset + max(1, workerCount) * WorkerCounters.byteCount
+    }
+
+    static func storeText(_ text: String, at p: UnsafeMutableRawPointer, capacity: Int) {
+        var bytes = Array(text.utf8.prefix(capacity))
+        // Do not cut a multi-byte character in half.
+        while !bytes.isEmpty && String(validating: bytes, as: UTF8.self) == nil { bytes.removeLast() }
+        for i in 0..<capacity { p.storeBytes(of: i < bytes.count ? bytes[i] : 0, toByteOffset: i, as: UInt8.self) }
+    }
+
+    static func loadText(at p: UnsafeRawPointer, capacity: Int) -> String {
+        let bytes = UnsafeRawBufferPointer(start: p, count: capacity)
+        return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+    }
+}
+
+/// The start time of a process, to tell it from a later process with the same pid.
+enum ProcessStartTime {
+    /// Field 22 of `/proc/<pid>/stat` (clock ticks after boot), or nil if there is no such
+    /// process or it has exited (zombie `Z`, dead `X`).
+    static func of(pid: Int32) -> UInt64? {
+        guard let text = try? KernelFile.contents(of: "/proc/\(pid)/stat"),
+              let close = text.lastIndex(of: ")") else { return nil }
+        let rest = text[text.index(after: close)...].split(separator: " ")
+        // rest[0] is field 3 (state); field 22 is rest[19].
+        guard rest.count > 19, rest[0] != "Z", rest[0] != "X" else { return nil }
+        return UInt64(rest[19])
+    }
+
+    static func ofSelf() -> UInt64? { of(pid: getpid()) }
+}
+
+/// Why a status file could not be created, found or read.
+public enum StatusFileError: Error, Hashable, Sendable, CustomStringConvertible {
+    case directory(path: String, Errno, String)
+    case unsafeDirectory(path: String, String)
+    case create(path: String, Errno)
+    case map(path: String, Errno)
+    case malformed(path: String, String)
+    case noEngine(pid: Int32, String)
+
+    public var description: String {
+        switch self {
+        case .directory(let path, let e, let call): return "status directory \(path): \(call) failed: \(e)"
+        case .unsafeDirectory(let path, let why): return "status directory \(path) is unsafe: \(why); remove it or fix its owner and mode (0700)"
+        case .create(let path, let e): return "cannot create status file \(path): \(e)"
+        case .map(let path, let e): return "cannot map status file \(path): \(e)"
+        case .malformed(let path, let why): return "\(path) is not a RealtimeIO status file: \(why)"
+        case .noEngine(let pid, let why): return "no running RealtimeIO engine in pid \(pid): \(why)"
+        }
+    }
+}

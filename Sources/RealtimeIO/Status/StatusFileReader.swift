@@ -1,0 +1,87 @@
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// StatusFileReader — a read-only mapping of another engine's status file.
+///
+/// SYNOPSIS
+///
+///     for reader in try StatusFile.open(pid: pid) {
+///         for w in reader.workers { print(w.name, w.tid, w.counters[.completed]) }
+///     }
+///
+/// DESCRIPTION
+///
+/// The counters are live: every read of `w.counters` loads the engine's current
+/// values (relaxed; fields are not mutually consistent). The views are valid while
+/// the reader lives; the mapping stays valid after the engine unlinks the file
+/// or exits (the counters then simply stop changing).
+public final class StatusFileReader: @unchecked Sendable {
+    /// One worker's record and its live counters.
+    public struct Worker: @unchecked Sendable {
+        public var index: Int
+        public var groupIndex: Int
+        /// Thread name, `rtio-<group>-<n>`.
+        public var name: String
+        public var group: String
+        /// `cpus=LIST|any sched=POLICY`, as configured.
+        public var requested: String
+        public var counters: WorkerCounters
+        /// The kernel thread id (0 until the worker has started).
+        public var tid: Int32 { Int32(truncatingIfNeeded: counters[.tid]) }
+    }
+
+    public let summary: StatusFileSummary
+    public let workers: [Worker]
+    private let base: UnsafeMutableRawPointer
+    private let length: Int
+
+    /// Maps `path` read-only and checks its header and size.
+    public init(path: String) throws(StatusFileError) {
+        guard let summary = StatusFileSummary(path: path) else {
+            throw .malformed(path: path, "header not written yet")
+        }
+        let header = try StatusFileSummary.readHeader(path)
+        try StatusFileSummary.check(header, path: path)
+        let (records, counters, count) = header.withUnsafeBytes { raw in
+            let h = StatusFileLayout.Header.self
+            return (Int(raw.loadUnaligned(fromByteOffset: h.recordsOffset, as: UInt64.self)),
+                    Int(raw.loadUnaligned(fromByteOffset: h.countersOffset, as: UInt64.self)),
+                    Int(raw.loadUnaligned(fromByteOffset: h.workerCount, as: UInt32.self)))
+        }
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.noFollow, .closeOnExec]) } catch {
+            throw .malformed(path: path, "open: \(error)")
+        }
+        defer { _ = try? fd.close() }
+        var st = stat()
+        guard fstat(fd.rawValue, &st) == 0 else { throw .map(path: path, Errno(rawValue: errno)) }
+        let size = Int(st.st_size)
+        guard records >= StatusFileLayout.headerSize, records + count * StatusFileLayout.recordSize <= counters,
+              counters % CacheLine.separation == 0, counters + count * WorkerCounters.byteCount <= size else {
+            throw .malformed(path: path, "offsets do not fit the \(size)-byte file")
+        }
+        guard let mapped = mmap(nil, size, PROT_READ, MAP_SHARED, fd.rawValue, 0), mapped != MAP_FAILED else {
+            throw .map(path: path, Errno(rawValue: errno))
+        }
+        base = mapped
+        length = size
+        self.summary = summary
+        let R = StatusFileLayout.Record.self
+        workers = (0..<count).map { i in
+            let r = UnsafeRawPointer(mapped + records + i * StatusFileLayout.recordSize)
+            return Worker(
+                index: Int(r.loadUnaligned(fromByteOffset: R.index, as: UInt32.self)),
+                groupIndex: Int(r.loadUnaligned(fromByteOffset: R.groupIndex, as: UInt32.self)),
+                name: StatusFileLayout.loadText(at: r + R.name, capacity: 16),
+                group: StatusFileLayout.loadText(at: r + R.group, capacity: 16),
+                requested: StatusFileLayout.loadText(at: r + R.requested, capacity: 64),
+                // Read-only pages: the view only ever loads.
+                counters: WorkerCounters(viewing: mapped + counters + i * WorkerCounters.byteCount))
+        }
+    }
+
+    deinit { munmap(base, length) }
+}
