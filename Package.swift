@@ -5,6 +5,10 @@ let package = Package(
     name: "RealtimeIO",
     products: [
         .library(name: "RealtimeIO", targets: ["RealtimeIO"]),
+        // C ABI: librealtimeio.so + include/realtimeio.h
+        .library(name: "realtimeio", type: .dynamic, targets: ["RealtimeIOC"]),
+        // POSIX AIO drop-in for LD_PRELOAD: librtio-aio.so
+        .library(name: "rtio-aio", type: .dynamic, targets: ["RealtimeIOAIO"]),
         .executable(name: "rtio-bench", targets: ["rtio-bench"]),
         .executable(name: "rtio-admin", targets: ["rtio-admin"]),
     ],
@@ -30,6 +34,18 @@ let package = Package(
                 "CLibcap",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .target(
+            name: "RealtimeIOC",
+            dependencies: ["RealtimeIO", "CRealtimeIOShims", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Sources/RealtimeIOC",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .target(
+            name: "RealtimeIOAIO",
+            dependencies: ["RealtimeIO", "CRealtimeIOShims", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Sources/RealtimeIOAIO",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
@@ -70,6 +86,7 @@ let package = Package(
             dependencies: [
                 "RealtimeIO",
                 "rtio-testhost",
+                "rtio-admin",
                 "CRealtimeIOShims",
                 "CMallocCounter",
                 .product(name: "SystemPackage", package: "swift-system"),
