@@ -387,11 +387,11 @@ public final class IOEngine: @unchecked Sendable {
             guard index >= 0, index < workers.count else { throw .noSuchWorker(index) }
             return index
         case .leastLoaded:
-            return leastLoaded(0..<workers.count)
+            return leastLoaded(0, workers.count - 1)
         case .leastLoadedIn(let group):
             guard group.index >= 0, group.index < groupWorkers.count else { throw .noSuchWorker(group.index) }
             let members = groupWorkers[group.index]
-            return leastLoaded(members[0]...members[members.count - 1])
+            return leastLoaded(members[0], members[members.count - 1])
         case .roundRobin(let group):
             guard group.index >= 0, group.index < groupWorkers.count else { throw .noSuchWorker(group.index) }
             let members = groupWorkers[group.index]
@@ -400,19 +400,23 @@ public final class IOEngine: @unchecked Sendable {
         }
     }
 
-    /// The worker with the fewest queued entries; ties go to the lowest index
-    /// (a lightly loaded engine keeps one worker hot and lets the others park).
+    /// The worker with the fewest queued entries among `first...last`; ties go
+    /// to the lowest index (a lightly loaded engine keeps one worker hot and
+    /// lets the others park). Index loops, not iterators: unspecialised generic
+    /// iteration allocates coroutine frames in debug builds.
     @inline(__always)
-    func leastLoaded<R: Sequence<Int>>(_ candidates: R) -> Int {
-        var best = -1
+    func leastLoaded(_ first: Int, _ last: Int) -> Int {
+        var best = first
         var bestDepth = Int.max
-        for i in candidates {
+        var i = first
+        while i <= last {
             let depth = workers[i].ring.approximateCount
             if depth < bestDepth {
                 best = i
                 bestDepth = depth
                 if depth == 0 { break }
             }
+            i += 1
         }
         return best
     }
@@ -449,13 +453,17 @@ public final class IOEngine: @unchecked Sendable {
     private func drainCompletions(maximum: Int, _ body: (IOCompletion) -> Void) -> Int {
         var delivered = 0
         let slab = core.slab
-        for worker in workers where delivered < maximum {
+        var w = 0
+        let count = workers.count
+        while w < count && delivered < maximum {
+            let worker = workers[w]
             delivered += worker.completions.drain(maximum: maximum - delivered) { slot in
                 let r = slab.record(slot)
                 let completion = IOCompletion(tag: r.pointee.tag, result: r.pointee.result, worker: worker.index)
                 slab.release(slot)
                 body(completion)
             }
+            w += 1
         }
         return delivered
     }
