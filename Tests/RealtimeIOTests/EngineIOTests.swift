@@ -155,7 +155,7 @@ struct EngineIOTests {
     @Test("data: P producers × random operations, verified, each tag once")
     func concurrentDataIntegrity() throws {
         let producers = 4
-        let perProducer = scaled(25_000, tsanDivisor: 25)
+        let perProducer = scaled(25_000, tsanDivisor: 5)
         let engine = try IOEngine(configuration: testConfiguration(workers: 2, ring: 256, slots: 512, spin: 20_000))
         let file = try TemporaryFile()
         let block = 512

@@ -18,7 +18,7 @@ struct SubmissionRingConcurrencyTests {
     @Test("exactly once, per-producer FIFO", arguments: [2, 4, 8], [64, 1024])
     func exactlyOnce(producers: Int, capacity: Int) throws {
         let ring = try SubmissionRing(capacity: capacity)
-        let total = scaled(1_000_000, tsanDivisor: 20)
+        let total = scaled(1_000_000, tsanDivisor: 4)
         let perProducer = total / producers
         let failures = FailureLog()
         let received = SharedCounter()

@@ -86,7 +86,10 @@ final class Worker: @unchecked Sendable {
         let spin = core.spinBudgetNanoseconds
         let core = self.core
         while true {
-            let ready = ring.waitForEntries(spinNanoseconds: spin, shouldStop: { core.stopRequested })
+            let ready = ring.waitForEntries(
+                spinNanoseconds: spin, shouldStop: { core.stopRequested },
+                willPark: { counters.set(.state, WorkerCounters.State.parked.rawValue) })
+            counters.set(.state, WorkerCounters.State.spinning.rawValue)
             counters.set(.parks, UInt64(ring.wakeup.parks))
             counters.set(.wakes, UInt64(ring.wakeup.wakes))
             if !ready {
@@ -104,7 +107,6 @@ final class Worker: @unchecked Sendable {
             }
             if posted { core.notifyHost() }
             counters.set(.queueDepth, UInt64(ring.approximateCount))
-            counters.set(.state, WorkerCounters.State.spinning.rawValue)
         }
     }
 

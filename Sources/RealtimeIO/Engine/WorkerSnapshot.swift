@@ -46,8 +46,7 @@ extension IOEngine {
             let c = w.counters
             let tid = w.tid
             let stat = ThreadStat.read(tid: tid)
-            var parkedState = c.state.description
-            if c.state != .exited && w.ring.wakeup.isParked { parkedState = "parked" }
+            let parkedState = c.state.description
             return WorkerSnapshot(
                 index: w.index, name: w.name, group: configuration.groups[w.groupIndex].name, tid: tid,
                 requestedCPUs: w.requestedCPUs, appliedCPUs: try? SystemTopology.allowedCPUs(tid: tid),

@@ -246,7 +246,8 @@ public final class SubmissionRing: @unchecked Sendable {
     /// producer's publish wakes it.
     @inlinable
     public func waitForEntries(
-        spinNanoseconds: Int64, timeoutNanoseconds: Int64 = -1, shouldStop: () -> Bool = { false }
+        spinNanoseconds: Int64, timeoutNanoseconds: Int64 = -1, shouldStop: () -> Bool = { false },
+        willPark: () -> Void = {}
     ) -> Bool {
         if hasPublishedEntry() { return true }
         let start = rtio_monotonic_ns()
@@ -273,6 +274,7 @@ public final class SubmissionRing: @unchecked Sendable {
                 wakeup.cancelPark()
                 return hasPublishedEntry()
             }
+            willPark()
             wakeup.park(timeoutNanoseconds: remaining)
             if hasPublishedEntry() { return true }
         }
