@@ -20,6 +20,9 @@ final class EngineCore: @unchecked Sendable {
     let slab: RequestSlab
     let eventFD: Int32
     let spinBudgetNanoseconds: Int64
+    /// Spin allowance per ``spinWindowNanoseconds`` window (see `EngineConfiguration.spinDutyCyclePercent`).
+    let spinAllowanceNanoseconds: Int64
+    static let spinWindowNanoseconds: Int64 = 10_000_000
     let delivery: EngineConfiguration.CompletionDelivery
     let handler: (@Sendable (IOCompletion) -> Void)?
     let workerStartHook: WorkerStartHook?
@@ -33,13 +36,14 @@ final class EngineCore: @unchecked Sendable {
     let reapEventFDClosed: UnsafeMutablePointer<Atomic<Bool>>
 
     init(
-        slab: RequestSlab, eventFD: Int32, spinBudgetNanoseconds: Int64,
+        slab: RequestSlab, eventFD: Int32, spinBudgetNanoseconds: Int64, spinDutyCyclePercent: Int = 100,
         delivery: EngineConfiguration.CompletionDelivery, handler: (@Sendable (IOCompletion) -> Void)?,
         workerStartHook: WorkerStartHook?
     ) {
         self.slab = slab
         self.eventFD = eventFD
         self.spinBudgetNanoseconds = spinBudgetNanoseconds
+        self.spinAllowanceNanoseconds = Self.spinWindowNanoseconds * Int64(spinDutyCyclePercent) / 100
         self.delivery = delivery
         self.handler = handler
         self.workerStartHook = workerStartHook

@@ -83,12 +83,29 @@ final class Worker: @unchecked Sendable {
     }
 
     private func loop() {
-        let spin = core.spinBudgetNanoseconds
+        let budget = core.spinBudgetNanoseconds
+        let allowance = core.spinAllowanceNanoseconds
+        let window = EngineCore.spinWindowNanoseconds
         let core = self.core
+        // Spin duty cycle: spinning per 10 ms window is capped, so a worker fed
+        // at a steady rate still sleeps part of the time (see
+        // EngineConfiguration.spinDutyCyclePercent).
+        var windowStart = rtio_monotonic_ns()
+        var spentInWindow: Int64 = 0
         while true {
+            let before = rtio_monotonic_ns()
+            if Int64(before &- windowStart) >= window {
+                windowStart = before
+                spentInWindow = 0
+            }
+            let spin = allowance >= window ? budget : min(budget, max(0, allowance - spentInWindow))
             let ready = ring.waitForEntries(
                 spinNanoseconds: spin, shouldStop: { core.stopRequested },
                 willPark: { counters.set(.state, WorkerCounters.State.parked.rawValue) })
+            if spin > 0 {
+                // Time in the wait, up to the spin budget, was spent spinning.
+                spentInWindow += min(spin, Int64(rtio_monotonic_ns() &- before))
+            }
             counters.set(.state, WorkerCounters.State.spinning.rawValue)
             counters.set(.parks, UInt64(ring.wakeup.parks))
             counters.set(.wakes, UInt64(ring.wakeup.wakes))
