@@ -1,0 +1,304 @@
+// C ABI of RealtimeIO: the functions declared in include/realtimeio.h.
+//
+// No Swift type or error crosses this boundary: engines are opaque pointers
+// (an Unmanaged, retained IOEngine), failures are negative errno values plus,
+// for rtio_engine_create, a message copied into the caller's buffer.
+// The C structs are written field by field at the offsets the header pins
+// with _Static_assert, never through a Swift struct whose layout could drift.
+import FoundationEssentials
+import RealtimeIO
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: handle
+
+@inline(__always)
+private func withEngine<R>(_ handle: UnsafeMutableRawPointer, _ body: (IOEngine) -> R) -> R {
+    Unmanaged<IOEngine>.fromOpaque(handle)._withUnsafeGuaranteedRef(body)
+}
+
+/// Copies `message` (truncated, NUL-terminated) into a caller's buffer.
+private func copyMessage(_ message: String, to buffer: UnsafeMutablePointer<CChar>?, length: Int) {
+    guard let buffer, length > 0 else { return }
+    var utf8 = Array(message.utf8)
+    if utf8.count > length - 1 {
+        utf8.removeSubrange((length - 1)...)
+        // Do not cut a UTF-8 sequence in half.
+        while let last = utf8.last, last & 0xC0 == 0x80 { utf8.removeLast() }
+        if let last = utf8.last, last >= 0xC0 { utf8.removeLast() }
+    }
+    utf8.withUnsafeBufferPointer { src in
+        UnsafeMutableRawPointer(buffer).copyMemory(from: src.baseAddress!, byteCount: src.count)
+    }
+    buffer[utf8.count] = 0
+}
+
+/// The errno a C caller sees for an engine start failure.
+func cErrno(_ error: EngineError) -> Int32 {
+    switch error {
+    case .configuration: return EINVAL
+    case .insufficientPrivilege: return EPERM
+    case .threadCreation(_, let e): return e.rawValue
+    case .eventFD(let e): return e.rawValue
+    case .workerStartTimeout: return ETIMEDOUT
+    }
+}
+
+/// Describes a JSON decoding error with its coding path (e.g. `groups[0].workers`).
+func describe(decodingError error: any Error) -> String {
+    func path(_ keys: [any CodingKey]) -> String {
+        var text = ""
+        for key in keys {
+            if let i = key.intValue { text += "[\(i)]" } else { text += text.isEmpty ? key.stringValue : ".\(key.stringValue)" }
+        }
+        return text.isEmpty ? "<top level>" : text
+    }
+    guard let error = error as? DecodingError else { return "invalid configuration JSON: \(error)" }
+    switch error {
+    case .keyNotFound(let key, let context):
+        let at = path(context.codingPath + [key])
+        return "invalid configuration JSON: \(at): required field missing"
+    case .typeMismatch(let type, let context):
+        return "invalid configuration JSON: \(path(context.codingPath)): expected \(type): \(context.debugDescription)"
+    case .valueNotFound(let type, let context):
+        return "invalid configuration JSON: \(path(context.codingPath)): expected \(type), found null"
+    case .dataCorrupted(let context):
+        var text = "invalid configuration JSON: \(path(context.codingPath)): \(context.debugDescription)"
+        if let underlying = context.underlyingError { text += " (\(underlying))" }
+        return text
+    @unknown default:
+        return "invalid configuration JSON: \(error)"
+    }
+}
+
+/// Parses a configuration for the C ABI and the AIO drop-in.
+func decodeConfiguration(_ json: String) -> Result<EngineConfiguration, ConfigurationParseFailure> {
+    do {
+        let configuration = try JSONDecoder().decode(EngineConfiguration.self, from: Data(json.utf8))
+        return .success(configuration)
+    } catch {
+        return .failure(ConfigurationParseFailure(message: describe(decodingError: error)))
+    }
+}
+
+struct ConfigurationParseFailure: Error { var message: String }
+
+// MARK: create / shutdown / destroy
+
+@_cdecl("rtio_engine_create")
+public func rtio_engine_create(
+    _ json: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+    _ errbuf: UnsafeMutablePointer<CChar>?, _ errlen: Int
+) -> Int32 {
+    out?.pointee = nil
+    guard let json, let out else {
+        copyMessage("rtio_engine_create: json_config and out must not be NULL", to: errbuf, length: errlen)
+        return -EINVAL
+    }
+    let configuration: EngineConfiguration
+    switch decodeConfiguration(String(cString: json)) {
+    case .success(let c): configuration = c
+    case .failure(let f):
+        copyMessage(f.message, to: errbuf, length: errlen)
+        return -EINVAL
+    }
+    if configuration.completionDelivery == .workerHandler {
+        copyMessage(
+            "invalid configuration: completionDelivery: \"workerHandler\" is not available through the C ABI; use \"eventfd\" (the default)",
+            to: errbuf, length: errlen)
+        return -EINVAL
+    }
+    let engine: IOEngine
+    do { engine = try IOEngine(configuration: configuration) } catch {
+        copyMessage(error.description, to: errbuf, length: errlen)
+        return -cErrno(error)
+    }
+    copyMessage(engine.degradations.joined(separator: "\n"), to: errbuf, length: errlen)
+    out.pointee = Unmanaged.passRetained(engine).toOpaque()
+    return 0
+}
+
+@_cdecl("rtio_engine_shutdown")
+public func rtio_engine_shutdown(_ handle: UnsafeMutableRawPointer?, _ mode: Int32) -> Int32 {
+    guard let handle else { return -EINVAL }
+    let m: ShutdownMode
+    switch mode {
+    case 0: m = .drain
+    case 1: m = .cancel
+    default: return -EINVAL
+    }
+    withEngine(handle) { $0.shutdown(m) }
+    return 0
+}
+
+@_cdecl("rtio_engine_destroy")
+public func rtio_engine_destroy(_ handle: UnsafeMutableRawPointer?) {
+    guard let handle else { return }
+    let engine = Unmanaged<IOEngine>.fromOpaque(handle)
+    engine._withUnsafeGuaranteedRef { $0.shutdown(.drain) }
+    engine.release()
+}
+
+// MARK: submit
+
+@inline(__always)
+private func submit(_ handle: UnsafeMutableRawPointer?, _ request: IORequest, _ tag: UInt64) -> Int32 {
+    guard let handle else { return -EINVAL }
+    return withEngine(handle) { engine in
+        do throws(SubmitError) {
+            try engine.submit(request, tag: tag)
+            return 0
+        } catch {
+            return -error.errno.rawValue
+        }
+    }
+}
+
+@_cdecl("rtio_submit_read")
+public func rtio_submit_read(
+    _ handle: UnsafeMutableRawPointer?, _ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ len: Int,
+    _ offset: Int64, _ tag: UInt64
+) -> Int32 {
+    guard len >= 0, buf != nil || len == 0 else { return -EINVAL }  // size_t > SSIZE_MAX arrives negative
+    return submit(handle, .read(FileDescriptor(rawValue: fd), into: UnsafeMutableRawBufferPointer(start: buf, count: len), at: offset), tag)
+}
+
+@_cdecl("rtio_submit_write")
+public func rtio_submit_write(
+    _ handle: UnsafeMutableRawPointer?, _ fd: Int32, _ buf: UnsafeRawPointer?, _ len: Int,
+    _ offset: Int64, _ tag: UInt64
+) -> Int32 {
+    guard len >= 0, buf != nil || len == 0 else { return -EINVAL }
+    return submit(handle, .write(FileDescriptor(rawValue: fd), from: UnsafeRawBufferPointer(start: buf, count: len), at: offset), tag)
+}
+
+@_cdecl("rtio_submit_readv")
+public func rtio_submit_readv(
+    _ handle: UnsafeMutableRawPointer?, _ fd: Int32, _ iov: UnsafePointer<iovec>?, _ iovcnt: Int32,
+    _ offset: Int64, _ tag: UInt64
+) -> Int32 {
+    guard iovcnt >= 0, iovcnt <= 1024, iov != nil || iovcnt == 0 else { return -EINVAL }
+    return submit(handle, .readv(FileDescriptor(rawValue: fd), UnsafeBufferPointer(start: iov, count: Int(iovcnt)), at: offset), tag)
+}
+
+@_cdecl("rtio_submit_writev")
+public func rtio_submit_writev(
+    _ handle: UnsafeMutableRawPointer?, _ fd: Int32, _ iov: UnsafePointer<iovec>?, _ iovcnt: Int32,
+    _ offset: Int64, _ tag: UInt64
+) -> Int32 {
+    guard iovcnt >= 0, iovcnt <= 1024, iov != nil || iovcnt == 0 else { return -EINVAL }
+    return submit(handle, .writev(FileDescriptor(rawValue: fd), UnsafeBufferPointer(start: iov, count: Int(iovcnt)), at: offset), tag)
+}
+
+@_cdecl("rtio_submit_fsync")
+public func rtio_submit_fsync(_ handle: UnsafeMutableRawPointer?, _ fd: Int32, _ tag: UInt64) -> Int32 {
+    submit(handle, .fsync(FileDescriptor(rawValue: fd)), tag)
+}
+
+@_cdecl("rtio_submit_fdatasync")
+public func rtio_submit_fdatasync(_ handle: UnsafeMutableRawPointer?, _ fd: Int32, _ tag: UInt64) -> Int32 {
+    submit(handle, .fdatasync(FileDescriptor(rawValue: fd)), tag)
+}
+
+@_cdecl("rtio_submit_fallocate")
+public func rtio_submit_fallocate(
+    _ handle: UnsafeMutableRawPointer?, _ fd: Int32, _ mode: Int32, _ offset: Int64, _ len: Int64, _ tag: UInt64
+) -> Int32 {
+    let m: FallocateMode
+    switch mode {
+    case 0: m = .allocate
+    case 0x01: m = .allocateKeepSize           // FALLOC_FL_KEEP_SIZE
+    case 0x03: m = .punchHole                  // FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+    case 0x10: m = .zeroRange                  // FALLOC_FL_ZERO_RANGE
+    default: return -EINVAL
+    }
+    return submit(handle, .fallocate(FileDescriptor(rawValue: fd), m, at: offset, length: len), tag)
+}
+
+// MARK: completions
+
+@_cdecl("rtio_completion_fd")
+public func rtio_completion_fd(_ handle: UnsafeMutableRawPointer?) -> Int32 {
+    guard let handle else { return -EINVAL }
+    return withEngine(handle) { $0.isShutDown ? -ESHUTDOWN : $0.completionFD.rawValue }
+}
+
+/// struct rtio_completion: tag @0, result @8, worker @16, reserved @20; 24 bytes.
+@_cdecl("rtio_reap")
+public func rtio_reap(_ handle: UnsafeMutableRawPointer?, _ out: UnsafeMutableRawPointer?, _ max: UInt32) -> Int32 {
+    guard let handle, out != nil || max == 0 else { return -EINVAL }
+    guard max > 0, let out else { return 0 }
+    let limit = Int(Swift.min(max, UInt32(Int32.max)))
+    return withEngine(handle) { engine in
+        var n = 0
+        engine.reap(maximum: limit) { c in
+            let p = out + n * 24
+            p.storeBytes(of: c.tag, toByteOffset: 0, as: UInt64.self)
+            p.storeBytes(of: Int64(c.result), toByteOffset: 8, as: Int64.self)
+            p.storeBytes(of: UInt32(truncatingIfNeeded: c.worker), toByteOffset: 16, as: UInt32.self)
+            p.storeBytes(of: 0, toByteOffset: 20, as: UInt32.self)
+            n += 1
+        }
+        return Int32(n)
+    }
+}
+
+// MARK: workers
+
+@_cdecl("rtio_worker_count")
+public func rtio_worker_count(_ handle: UnsafeMutableRawPointer?) -> Int32 {
+    guard let handle else { return -EINVAL }
+    return withEngine(handle) { Int32($0.workerCount) }
+}
+
+/// struct rtio_worker_info offsets, pinned by _Static_assert in realtimeio.h.
+enum WorkerInfoLayout {
+    static let index = 0, tid = 4, name = 8, group = 24, cpu = 88, policy = 92, priority = 96, nice = 100
+    static let submitted = 104, completed = 112, errors = 120, cancelled = 128, queueDepth = 136
+    static let maxQueueDepth = 144, parks = 152, busyNanoseconds = 160, minorFaults = 168, majorFaults = 176
+    static let size = 184
+}
+
+@_cdecl("rtio_worker_info")
+public func rtio_worker_info(_ handle: UnsafeMutableRawPointer?, _ index: UInt32, _ out: UnsafeMutableRawPointer?) -> Int32 {
+    guard let handle, let out else { return -EINVAL }
+    return withEngine(handle) { engine in
+        guard Int(index) < engine.workerCount else { return -EINVAL }
+        let s = engine.workerSnapshots()[Int(index)]
+        typealias L = WorkerInfoLayout
+        out.initializeMemory(as: UInt8.self, repeating: 0, count: L.size)
+        func string(_ text: String, at offset: Int, capacity: Int) {
+            let bytes = Array(text.utf8.prefix(capacity - 1))
+            for (i, b) in bytes.enumerated() { out.storeBytes(of: b, toByteOffset: offset + i, as: UInt8.self) }
+        }
+        func u64(_ v: Int, _ offset: Int) { out.storeBytes(of: UInt64(clamping: v), toByteOffset: offset, as: UInt64.self) }
+        out.storeBytes(of: UInt32(s.index), toByteOffset: L.index, as: UInt32.self)
+        out.storeBytes(of: s.tid, toByteOffset: L.tid, as: Int32.self)
+        string(s.name, at: L.name, capacity: 16)
+        string(s.group, at: L.group, capacity: 64)
+        out.storeBytes(of: Int32(s.lastCPU ?? -1), toByteOffset: L.cpu, as: Int32.self)
+        var policy: Int32 = -1, priority: Int32 = 0, nice: Int32 = 0
+        if let applied = s.appliedScheduling {
+            policy = applied.kernelPolicy
+            priority = Int32(applied.realtimePriority)
+            if case .other(let n) = applied { nice = Int32(n) }
+        }
+        out.storeBytes(of: policy, toByteOffset: L.policy, as: Int32.self)
+        out.storeBytes(of: priority, toByteOffset: L.priority, as: Int32.self)
+        out.storeBytes(of: nice, toByteOffset: L.nice, as: Int32.self)
+        u64(s.submitted, L.submitted)
+        u64(s.completed, L.completed)
+        u64(s.errors, L.errors)
+        u64(s.cancelled, L.cancelled)
+        u64(s.queueDepth, L.queueDepth)
+        u64(s.maxQueueDepth, L.maxQueueDepth)
+        u64(s.parks, L.parks)
+        out.storeBytes(of: s.busyNanoseconds, toByteOffset: L.busyNanoseconds, as: UInt64.self)
+        out.storeBytes(of: Int64(s.minorFaults ?? -1), toByteOffset: L.minorFaults, as: Int64.self)
+        out.storeBytes(of: Int64(s.majorFaults ?? -1), toByteOffset: L.majorFaults, as: Int64.self)
+        return 0
+    }
+}

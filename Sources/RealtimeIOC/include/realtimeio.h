@@ -1,0 +1,309 @@
+/*
+ * realtimeio.h — C ABI of RealtimeIO (librealtimeio.so)
+ *
+ * A preallocated, real-time I/O engine: worker threads born with their CPUs
+ * and scheduling run blocking file I/O (pread, pwrite, preadv, pwritev, fsync,
+ * fdatasync, fallocate) for the host; completions are collected through one
+ * eventfd and rtio_reap(3).
+ *
+ * Link with -lrealtimeio. The library is written in Swift; it needs the Swift
+ * runtime libraries (libswiftCore.so, …) at run time: either on the loader
+ * path or found through the library's RUNPATH.
+ *
+ * Conventions, for every function below:
+ *   - Functions returning int return 0 (or a count) on success and a negative
+ *     errno value on failure. errno itself is not set.
+ *   - No function allocates or blocks on the submit/reap path:
+ *     rtio_submit_*(3), rtio_reap(3) and rtio_completion_fd(3) take no lock,
+ *     allocate nothing and make a syscall only to wake a parked worker (submit)
+ *     or to re-arm the eventfd (reap).
+ *   - Buffers, and iovec arrays of more than RTIO_INLINE_IOVECS entries, must
+ *     stay valid and untouched until the request's completion has been reaped.
+ *   - Every accepted request (submit returned 0) completes exactly once, also
+ *     when the engine is shut down (with -ECANCELED under RTIO_SHUTDOWN_CANCEL).
+ *   - A request refused at submit (negative return) was not enqueued and never
+ *     completes.
+ */
+#ifndef REALTIMEIO_H
+#define REALTIMEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* An engine. Opaque; created by rtio_engine_create, freed by rtio_engine_destroy. */
+typedef struct rtio_engine rtio_engine;
+
+/* One finished request. */
+struct rtio_completion {
+    uint64_t tag;     /* the tag given at submit */
+    int64_t  result;  /* bytes transferred (0 for fsync/fdatasync/fallocate), or -errno */
+    uint32_t worker;  /* index of the worker that ran it (or would have) */
+    uint32_t reserved;/* 0 */
+};
+
+/* One worker thread, as the kernel and its counters see it now. */
+struct rtio_worker_info {
+    uint32_t index;          /* engine-wide worker index */
+    int32_t  tid;            /* kernel thread id (for chrt, taskset, /proc) */
+    char     name[16];       /* thread name "rtio-<group>-<n>", NUL-terminated */
+    char     group[64];      /* group name, NUL-terminated (truncated if longer) */
+    int32_t  cpu;            /* CPU the thread last ran on, or -1 if unknown */
+    int32_t  policy;         /* applied policy: SCHED_OTHER (0), SCHED_FIFO (1), SCHED_RR (2); -1 if unknown */
+    int32_t  priority;       /* applied real-time priority (1..99) for FIFO/RR, else 0 */
+    int32_t  nice;           /* applied nice value for SCHED_OTHER, else 0 */
+    uint64_t submitted;      /* requests routed to this worker (completed + queued) */
+    uint64_t completed;      /* requests this worker finished (including errors and cancellations) */
+    uint64_t errors;         /* completions with a negative result */
+    uint64_t cancelled;      /* completions with -ECANCELED */
+    uint64_t queue_depth;    /* requests queued now */
+    uint64_t max_queue_depth;/* highest queue depth seen */
+    uint64_t parks;          /* times the worker parked (slept) */
+    uint64_t busy_ns;        /* nanoseconds spent running requests */
+    int64_t  minor_faults;   /* page faults of the thread, -1 if unknown */
+    int64_t  major_faults;
+};
+
+
+/* The layouts are part of the ABI. */
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && !defined(__cplusplus)
+_Static_assert(sizeof(struct rtio_completion) == 24, "rtio_completion layout");
+_Static_assert(offsetof(struct rtio_completion, result) == 8, "rtio_completion layout");
+_Static_assert(offsetof(struct rtio_completion, worker) == 16, "rtio_completion layout");
+_Static_assert(sizeof(struct rtio_worker_info) == 184, "rtio_worker_info layout");
+_Static_assert(offsetof(struct rtio_worker_info, cpu) == 88, "rtio_worker_info layout");
+_Static_assert(offsetof(struct rtio_worker_info, submitted) == 104, "rtio_worker_info layout");
+_Static_assert(offsetof(struct rtio_worker_info, major_faults) == 176, "rtio_worker_info layout");
+#endif
+
+/* iovec arrays of at most this many entries are copied at submit. */
+#define RTIO_INLINE_IOVECS 4
+/* Most iovecs one readv/writev request may carry (IOV_MAX). */
+#define RTIO_MAX_IOVECS 1024
+
+/* rtio_engine_shutdown modes. */
+#define RTIO_SHUTDOWN_DRAIN  0 /* run every queued request, then stop */
+#define RTIO_SHUTDOWN_CANCEL 1 /* complete queued (not yet running) requests with -ECANCELED */
+
+/*
+ * rtio_engine_create — start an engine from a JSON configuration
+ *
+ * SYNOPSIS
+ *   int rtio_engine_create(const char *json_config, rtio_engine **out,
+ *                          char *errbuf, size_t errlen);
+ *
+ * DESCRIPTION
+ *   Parses json_config (the EngineConfiguration layout also used by
+ *   `rtio-admin plan`), e.g.
+ *     {"groups":[{"name":"io","workers":2,"cpus":"1","scheduling":{"fifo":40}}],
+ *      "ringCapacity":256,"requestsInFlight":1024,"memoryLocking":"none",
+ *      "privilegePolicy":"bestEffort","spinBudgetNanoseconds":50000}
+ *   validates it, creates every worker, ring and request slot and the
+ *   completion eventfd, and returns when every worker runs. On success *out
+ *   receives the engine.
+ *
+ *   errbuf (may be NULL when errlen is 0) receives a NUL-terminated message,
+ *   truncated to errlen - 1 bytes: on failure, what went wrong, naming the bad
+ *   field or missing privilege and the remedy; on success, the degradations
+ *   applied under "privilegePolicy":"bestEffort" (one per line), or "" if
+ *   everything was applied as requested.
+ *
+ *   "completionDelivery":"workerHandler" is not available through this ABI.
+ *
+ * RETURN VALUE
+ *   0 on success; a negative errno value on failure (*out is then NULL).
+ *
+ * ERRORS
+ *   -EINVAL   json_config or out is NULL, the JSON is malformed, or a field is invalid.
+ *   -EPERM    "privilegePolicy":"required" and a requested scheduling policy,
+ *             CPU set or memory lock is not permitted.
+ *   -EAGAIN   a worker thread could not be created.
+ *   -EMFILE   the eventfd could not be created (other eventfd errors as returned).
+ *   -ETIMEDOUT a worker did not start within 10 s.
+ *
+ * THREAD SAFETY
+ *   MT-Safe.
+ */
+int rtio_engine_create(const char *json_config, rtio_engine **out, char *errbuf, size_t errlen);
+
+/*
+ * rtio_submit_read, rtio_submit_write, rtio_submit_readv, rtio_submit_writev,
+ * rtio_submit_fsync, rtio_submit_fdatasync, rtio_submit_fallocate
+ *   — queue one request
+ *
+ * SYNOPSIS
+ *   int rtio_submit_read(rtio_engine *e, int fd, void *buf, size_t len, int64_t offset, uint64_t tag);
+ *   int rtio_submit_write(rtio_engine *e, int fd, const void *buf, size_t len, int64_t offset, uint64_t tag);
+ *   int rtio_submit_readv(rtio_engine *e, int fd, const struct iovec *iov, int iovcnt, int64_t offset, uint64_t tag);
+ *   int rtio_submit_writev(rtio_engine *e, int fd, const struct iovec *iov, int iovcnt, int64_t offset, uint64_t tag);
+ *   int rtio_submit_fsync(rtio_engine *e, int fd, uint64_t tag);
+ *   int rtio_submit_fdatasync(rtio_engine *e, int fd, uint64_t tag);
+ *   int rtio_submit_fallocate(rtio_engine *e, int fd, int mode, int64_t offset, int64_t len, uint64_t tag);
+ *
+ * DESCRIPTION
+ *   Queues the operation on the least-loaded worker. Its completion carries
+ *   tag. read runs pread(2) and continues after short reads until len bytes
+ *   or end of file; write runs pwrite(2) until all len bytes are written;
+ *   readv/writev run preadv(2)/pwritev(2). Iovec arrays of at most
+ *   RTIO_INLINE_IOVECS entries are copied (the array may be temporary);
+ *   longer arrays are read by the worker and must stay valid until the
+ *   completion is reaped. fallocate takes fallocate(2) mode flags; supported
+ *   are 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE and
+ *   FALLOC_FL_ZERO_RANGE.
+ *
+ *   The file descriptor is not checked at submit: a bad descriptor completes
+ *   with -EBADF, and every other I/O error arrives as the completion's result.
+ *
+ * RETURN VALUE
+ *   0 if queued; a negative errno value if refused (nothing was queued).
+ *
+ * ERRORS
+ *   -EAGAIN     no request slot is free or the worker's ring is full: reap, then retry.
+ *   -EINVAL     e is NULL; negative offset or length, or offset + length past INT64_MAX;
+ *               len > INT64_MAX; iovcnt < 0 or > RTIO_MAX_IOVECS; iov NULL with
+ *               iovcnt > 0; buf NULL with len > 0; unsupported fallocate mode.
+ *   -ESHUTDOWN  rtio_engine_shutdown was called.
+ *
+ * THREAD SAFETY
+ *   MT-Safe: any number of threads may submit at once. Lock-free and
+ *   allocation-free; async-signal-safe in practice (no locks, no malloc).
+ */
+int rtio_submit_read(rtio_engine *e, int fd, void *buf, size_t len, int64_t offset, uint64_t tag);
+int rtio_submit_write(rtio_engine *e, int fd, const void *buf, size_t len, int64_t offset, uint64_t tag);
+int rtio_submit_readv(rtio_engine *e, int fd, const struct iovec *iov, int iovcnt, int64_t offset, uint64_t tag);
+int rtio_submit_writev(rtio_engine *e, int fd, const struct iovec *iov, int iovcnt, int64_t offset, uint64_t tag);
+int rtio_submit_fsync(rtio_engine *e, int fd, uint64_t tag);
+int rtio_submit_fdatasync(rtio_engine *e, int fd, uint64_t tag);
+int rtio_submit_fallocate(rtio_engine *e, int fd, int mode, int64_t offset, int64_t len, uint64_t tag);
+
+/*
+ * rtio_completion_fd — the descriptor to poll for completions
+ *
+ * SYNOPSIS
+ *   int rtio_completion_fd(rtio_engine *e);
+ *
+ * DESCRIPTION
+ *   Returns a non-blocking eventfd owned by the engine. It becomes readable
+ *   (POLLIN) when completions are ready; notifications are coalesced, so
+ *   after it polls readable call rtio_reap(3) until it returns 0 — that call
+ *   also re-arms the descriptor. Do not read(2) or close(2) it yourself.
+ *   rtio_engine_shutdown(3) makes it readable one last time and closes it:
+ *   remove it from any epoll set before shutting down.
+ *
+ * RETURN VALUE
+ *   The descriptor (>= 0), or a negative errno value.
+ *
+ * ERRORS
+ *   -EINVAL     e is NULL.
+ *   -ESHUTDOWN  the engine was shut down; the descriptor is closed.
+ *
+ * THREAD SAFETY
+ *   MT-Safe.
+ */
+int rtio_completion_fd(rtio_engine *e);
+
+/*
+ * rtio_reap — collect completions
+ *
+ * SYNOPSIS
+ *   int rtio_reap(rtio_engine *e, struct rtio_completion *out, unsigned max);
+ *
+ * DESCRIPTION
+ *   Copies up to max finished requests into out[0..] and frees their request
+ *   slots (their buffers may then be reused). When none are ready it re-arms
+ *   the completion eventfd and checks once more, so a host that sleeps in
+ *   poll(2) on rtio_completion_fd(3) never misses a completion. Completions
+ *   of one worker arrive in the order that worker finished them. Completions
+ *   remain reapable after rtio_engine_shutdown(3).
+ *
+ * RETURN VALUE
+ *   The number of completions stored (0..max), or a negative errno value.
+ *
+ * ERRORS
+ *   -EINVAL  e is NULL, or out is NULL with max > 0.
+ *
+ * THREAD SAFETY
+ *   MT-Safe, but one reaper at a time: a call made while another thread is
+ *   inside rtio_reap returns 0 at once. Lock-free and allocation-free.
+ */
+int rtio_reap(rtio_engine *e, struct rtio_completion *out, unsigned max);
+
+/*
+ * rtio_worker_count, rtio_worker_info — inspect the workers
+ *
+ * SYNOPSIS
+ *   int rtio_worker_count(rtio_engine *e);
+ *   int rtio_worker_info(rtio_engine *e, unsigned index, struct rtio_worker_info *out);
+ *
+ * DESCRIPTION
+ *   rtio_worker_count returns the number of worker threads. rtio_worker_info
+ *   fills *out for worker index: thread id and name, the scheduling and CPU
+ *   read back from the kernel (live changes by chrt/taskset/rtio-admin show),
+ *   and the worker's counters.
+ *
+ * RETURN VALUE
+ *   rtio_worker_count: the count (>= 1), or -EINVAL if e is NULL.
+ *   rtio_worker_info: 0, or a negative errno value.
+ *
+ * ERRORS
+ *   -EINVAL  e or out is NULL, or index >= rtio_worker_count(e).
+ *
+ * THREAD SAFETY
+ *   MT-Safe. rtio_worker_info reads /proc and allocates: not for the I/O path.
+ */
+int rtio_worker_count(rtio_engine *e);
+int rtio_worker_info(rtio_engine *e, unsigned index, struct rtio_worker_info *out);
+
+/*
+ * rtio_engine_shutdown — stop an engine
+ *
+ * SYNOPSIS
+ *   int rtio_engine_shutdown(rtio_engine *e, int mode);
+ *
+ * DESCRIPTION
+ *   Refuses new submits (-ESHUTDOWN), then with RTIO_SHUTDOWN_DRAIN runs
+ *   every queued request, or with RTIO_SHUTDOWN_CANCEL completes every
+ *   queued, not yet running request with -ECANCELED; joins the workers and
+ *   closes the completion eventfd. Returns when all workers have exited.
+ *   Completions not yet reaped stay reapable with rtio_reap(3).
+ *   Idempotent: later calls return 0 and do nothing.
+ *
+ * RETURN VALUE
+ *   0, or a negative errno value.
+ *
+ * ERRORS
+ *   -EINVAL  e is NULL or mode is not RTIO_SHUTDOWN_DRAIN / RTIO_SHUTDOWN_CANCEL.
+ *
+ * THREAD SAFETY
+ *   MT-Safe. Blocks until the workers exit; may be called while other
+ *   threads submit (they get -ESHUTDOWN) or reap.
+ */
+int rtio_engine_shutdown(rtio_engine *e, int mode);
+
+/*
+ * rtio_engine_destroy — free an engine
+ *
+ * SYNOPSIS
+ *   void rtio_engine_destroy(rtio_engine *e);
+ *
+ * DESCRIPTION
+ *   Shuts the engine down with RTIO_SHUTDOWN_DRAIN if that has not happened,
+ *   then frees it; unreaped completions are discarded. e must not be used
+ *   afterwards. NULL is ignored.
+ *
+ * THREAD SAFETY
+ *   MT-Unsafe with respect to e: no other thread may use e during or after
+ *   the call.
+ */
+void rtio_engine_destroy(rtio_engine *e);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REALTIMEIO_H */

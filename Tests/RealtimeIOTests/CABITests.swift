@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The C ABI (librealtimeio.so + Sources/RealtimeIOC/include/realtimeio.h), driven
+// from C: the programs in Tests/CPrograms are compiled with `cc` during the test
+// and linked against the built librealtimeio.so, which `swift build --build-tests`
+// / `swift test` build next to the test bundle (the test build includes every product).
+
+/// The package root (this file is Tests/RealtimeIOTests/CABITests.swift).
+let cPackageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+
+/// The directory holding the built products (librealtimeio.so, librtio-aio.so, executables).
+func cProductsDirectory() -> String {
+    URL(fileURLWithPath: builtProduct("librealtimeio.so")).deletingLastPathComponent().path
+}
+
+/// A built shared library of this package, or nil (with the reason recorded) if it was not built.
+func cBuiltLibrary(_ name: String) -> String? {
+    let path = cProductsDirectory() + "/" + name
+    guard FileManager.default.fileExists(atPath: path) else {
+        Issue.record("\(path) not built; run `swift build --build-tests` (it builds every product)")
+        return nil
+    }
+    return path
+}
+
+struct CProcessResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var timedOut: Bool
+}
+
+/// Runs a program with extra environment, killing it after `timeout` seconds.
+@discardableResult
+func cRun(_ executable: String, _ arguments: [String] = [], environment: [String: String] = [:],
+          timeout: Double = 60) throws -> CProcessResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v }
+    p.environment = env
+    let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("rtio-c-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).out")
+    let errFile = outFile.appendingPathExtension("err")
+    FileManager.default.createFile(atPath: outFile.path, contents: nil)
+    FileManager.default.createFile(atPath: errFile.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: outFile); try? FileManager.default.removeItem(at: errFile) }
+    p.standardOutput = try FileHandle(forWritingTo: outFile)
+    p.standardError = try FileHandle(forWritingTo: errFile)
+    try p.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    var timedOut = false
+    while p.isRunning {
+        if Date() > deadline { timedOut = true; kill(p.processIdentifier, SIGKILL) }
+        usleep(10_000)
+    }
+    p.waitUntilExit()
+    let out = (try? String(contentsOf: outFile, encoding: .utf8)) ?? ""
+    let err = (try? String(contentsOf: errFile, encoding: .utf8)) ?? ""
+    return CProcessResult(status: p.terminationStatus, stdout: out, stderr: err, timedOut: timedOut)
+}
+
+/// Compiles C sources with `cc` into a temporary executable; records the compiler output on failure.
+func cCompile(_ sources: [String], name: String, flags: [String]) throws -> String? {
+    let output = NSTemporaryDirectory() + "rtio-\(name)-\(getpid())"
+    let args = ["-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror"] + sources + ["-o", output] + flags
+    let r = try cRun("/usr/bin/cc", args, timeout: 120)
+    guard r.status == 0 else {
+        Issue.record("cc \(args.joined(separator: " ")) failed (\(r.status)):\n\(r.stderr)")
+        return nil
+    }
+    return output
+}
+
+/// Compiles a program from Tests/CPrograms against librealtimeio.so.
+private func compileAgainstLibrary(_ program: String) throws -> String? {
+    guard cBuiltLibrary("librealtimeio.so") != nil else { return nil }
+    let dir = cProductsDirectory()
+    return try cCompile(
+        ["\(cPackageRoot)/Tests/CPrograms/\(program).c"], name: program,
+        flags: ["-I\(cPackageRoot)/Sources/RealtimeIOC/include", "-L\(dir)", "-lrealtimeio", "-Wl,-rpath,\(dir)", "-lpthread"])
+}
+
+@Suite("CABI", .serialized)
+struct CABITests {
+    @Test("realtimeio.h compiles standalone as strict C11 and as C++")
+    func headerCompiles() throws {
+        let dir = NSTemporaryDirectory() + "rtio-hdr-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "#include <realtimeio.h>\nint main(void) { return sizeof(struct rtio_completion) == 24 ? 0 : 1; }\n"
+            .write(toFile: dir + "/h.c", atomically: true, encoding: .utf8)
+        let include = "-I\(cPackageRoot)/Sources/RealtimeIOC/include"
+        let c = try cRun("/usr/bin/cc", ["-std=c11", "-pedantic", "-Wall", "-Wextra", "-Werror", include, "-c", dir + "/h.c", "-o", dir + "/h.o"])
+        #expect(c.status == 0, "\(c.stderr)")
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/c++") {
+            let cpp = try cRun("/usr/bin/c++", ["-x", "c++", "-std=c++11", "-Wall", "-Wextra", "-Werror", include, "-c", dir + "/h.c", "-o", dir + "/hpp.o"])
+            #expect(cpp.status == 0, "\(cpp.stderr)")
+        }
+    }
+
+    @Test("librealtimeio.so exports every function of realtimeio.h")
+    func exportedSymbols() throws {
+        guard let lib = cBuiltLibrary("librealtimeio.so") else { return }
+        let header = try String(contentsOfFile: "\(cPackageRoot)/Sources/RealtimeIOC/include/realtimeio.h", encoding: .utf8)
+        // Declarations: lines "int rtio_x(" / "void rtio_x(" at the start of a line.
+        let declared = Set(header.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("int rtio_") || line.hasPrefix("void rtio_") else { return nil }
+            let name = line.drop { $0 != " " }.dropFirst().prefix { $0 != "(" }
+            return String(name)
+        })
+        #expect(declared.count == 14, "declared: \(declared.sorted())")
+        let nm = try cRun("/usr/bin/nm", ["-D", "--defined-only", lib])
+        let exported = Set(nm.stdout.split(separator: "\n").compactMap { line -> String? in
+            let f = line.split(separator: " ")
+            return f.count == 3 && f[1] == "T" ? String(f[2]) : nil
+        })
+        for name in declared.sorted() { #expect(exported.contains(name), "\(name) not exported by \(lib)") }
+    }
+
+    @Test("host_example.c (the README example): create from JSON, write, fdatasync, read back, verify")
+    func hostExample() throws {
+        guard let exe = try compileAgainstLibrary("host_example") else { return }
+        defer { unlink(exe) }
+        let file = NSTemporaryDirectory() + "rtio-hostexample-\(getpid()).dat"
+        let r = try cRun(exe, [file])
+        #expect(!r.timedOut)
+        #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
+        #expect(r.stdout.contains("OK 64 blocks verified"), "\(r.stdout)")
+        #expect(r.stdout.contains("worker 0 rtio-io-0 tid"), "\(r.stdout)")
+    }
+
+    @Test("error paths: bad JSON message, EBADF completion, -EINVAL ranges, -EAGAIN full, -ESHUTDOWN, cancel")
+    func errorPaths() throws {
+        guard let exe = try compileAgainstLibrary("c_abi_errors") else { return }
+        defer { unlink(exe) }
+        let r = try cRun(exe)
+        #expect(!r.timedOut)
+        #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
+        #expect(r.stdout.hasSuffix("OK\n"), "\(r.stdout)")
+        for check in ["malformed JSON -> -EINVAL", "bad fd -> EBADF completion", "negative offset -> -EINVAL",
+                      "full -> -EAGAIN", "after shutdown -> -ESHUTDOWN", "every request completed once; queued ones cancelled"] {
+            #expect(r.stdout.contains("PASS \(check)\n"), "missing: \(check)")
+        }
+    }
+}
