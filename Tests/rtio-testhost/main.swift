@@ -4,12 +4,17 @@
 // Usage: rtio-testhost [--policy required|bestEffort] [--fifo N] [--cpus LIST]
 //                      [--lock none|current|currentAndFuture|onFault] [--workers N]
 //                      [--hold SECONDS] [--name GROUP]
+//        rtio-testhost --ondemand …  (see OnDemandMode.swift)
 // Prints one JSON object: {"started":…, "error":…, "degradations":[…], "io_ok":…,
 // "workers":[{"name","tid","applied":…}]}, then (with --hold) keeps the engine
 // alive for SECONDS, serving reads, and shuts it down.
 import Foundation
 import RealtimeIO
 import SystemPackage
+
+if CommandLine.arguments.dropFirst().first == "--ondemand" {
+    runOnDemandMode(Array(CommandLine.arguments.dropFirst(2)))  // OnDemandMode.swift
+}
 
 var policy = EngineConfiguration.PrivilegePolicy.bestEffort
 var scheduling = SchedulingPolicy.fifo(priority: 40)

@@ -7,6 +7,11 @@
 ///  "ringCapacity":256,"requestsInFlight":1024,"memoryLocking":"currentAndFuture",
 ///  "privilegePolicy":"bestEffort","spinBudgetNanoseconds":50000}
 /// ```
+///
+/// With `"onDemand"` (``OnDemandSettings``) the engine can also run requests on
+/// workers created on demand: with no groups (pure on-demand mode), as overflow
+/// of full rings (hybrid), or instead of workers that cannot get real-time
+/// scheduling (`degradeToOnDemand`).
 public struct EngineConfiguration: Sendable, Codable, Equatable {
     /// A set of identical workers: same CPUs (or one CPU list per worker), same scheduling.
     public struct WorkerGroup: Sendable, Codable, Equatable {
@@ -101,12 +106,20 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
     public var completionDelivery: CompletionDelivery
     /// With memory locked: keep freed heap memory (M_MMAP_MAX=0, M_TRIM_THRESHOLD=-1).
     public var tuneMalloc: Bool
+    /// The share (1...100 %) of each 10 ms window a worker may spend spinning;
+    /// past it the worker parks at once until the window ends. Under steady
+    /// arrivals a spin budget alone never expires: a SCHED_FIFO worker would
+    /// then own its CPU, starve kernel threads and run into RT throttling
+    /// (`sched_rt_runtime_us`), stalling for tens of ms. 100 = no limit.
+    public var spinDutyCyclePercent: Int
+    /// On-demand workers (fallback mode, overflow, degradation); nil: preallocated workers only.
+    public var onDemand: OnDemandSettings?
 
     public init(
         groups: [WorkerGroup], ringCapacity: Int = 256, requestsInFlight: Int = 1024,
         memoryLocking: MemoryLocking = .none, privilegePolicy: PrivilegePolicy = .bestEffort,
         spinBudgetNanoseconds: Int = 50_000, completionDelivery: CompletionDelivery = .eventfd,
-        tuneMalloc: Bool = true
+        tuneMalloc: Bool = true, onDemand: OnDemandSettings? = nil, spinDutyCyclePercent: Int = 50
     ) {
         self.groups = groups
         self.ringCapacity = ringCapacity
@@ -116,11 +129,13 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
         self.spinBudgetNanoseconds = spinBudgetNanoseconds
         self.completionDelivery = completionDelivery
         self.tuneMalloc = tuneMalloc
+        self.onDemand = onDemand
+        self.spinDutyCyclePercent = spinDutyCyclePercent
     }
 
     enum CodingKeys: String, CodingKey {
         case groups, ringCapacity, requestsInFlight, memoryLocking, privilegePolicy
-        case spinBudgetNanoseconds, completionDelivery, tuneMalloc
+        case spinBudgetNanoseconds, completionDelivery, tuneMalloc, onDemand, spinDutyCyclePercent
     }
 
     public init(from decoder: any Decoder) throws {
@@ -134,6 +149,8 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
         spinBudgetNanoseconds = try c.decodeIfPresent(Int.self, forKey: .spinBudgetNanoseconds) ?? d.spinBudgetNanoseconds
         completionDelivery = try c.decodeIfPresent(CompletionDelivery.self, forKey: .completionDelivery) ?? d.completionDelivery
         tuneMalloc = try c.decodeIfPresent(Bool.self, forKey: .tuneMalloc) ?? d.tuneMalloc
+        onDemand = try c.decodeIfPresent(OnDemandSettings.self, forKey: .onDemand)
+        spinDutyCyclePercent = try c.decodeIfPresent(Int.self, forKey: .spinDutyCyclePercent) ?? d.spinDutyCyclePercent
     }
 
     /// Longest group name that keeps `rtio-<group>-<n>` within the kernel's 15-byte thread name.
@@ -146,8 +163,19 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
 
     /// Checks every field against this machine; throws naming the first bad field.
     public func validate(onlineCPUs: CPUList? = nil) throws(ConfigurationError) {
-        guard !groups.isEmpty else {
-            throw ConfigurationError(field: "groups", problem: "no worker groups", remedy: "add at least one group with workers >= 1")
+        // No groups is pure on-demand mode, and only that.
+        guard !groups.isEmpty || onDemand != nil else {
+            throw ConfigurationError(
+                field: "groups", problem: "no worker groups",
+                remedy: "add at least one group with workers >= 1, or set \"onDemand\" for on-demand mode")
+        }
+        if let onDemand {
+            try onDemand.validate()
+            guard !onDemand.degradeToOnDemand || privilegePolicy == .bestEffort else {
+                throw ConfigurationError(
+                    field: "onDemand.degradeToOnDemand", problem: "needs privilegePolicy bestEffort",
+                    remedy: "use \"privilegePolicy\":\"bestEffort\", or drop degradeToOnDemand (\"required\" throws instead)")
+            }
         }
         let online: CPUList
         if let onlineCPUs { online = onlineCPUs } else {
@@ -193,6 +221,9 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
         }
         guard requestsInFlight >= 1, requestsInFlight <= 1 << 20 else {
             throw ConfigurationError(field: "requestsInFlight", problem: "\(requestsInFlight)", remedy: "use 1...1048576 request slots")
+        }
+        guard (1...100).contains(spinDutyCyclePercent) else {
+            throw ConfigurationError(field: "spinDutyCyclePercent", problem: "\(spinDutyCyclePercent)", remedy: "use 1...100 (100: spin without a duty limit)")
         }
         guard spinBudgetNanoseconds >= 0, spinBudgetNanoseconds <= 1_000_000_000 else {
             throw ConfigurationError(field: "spinBudgetNanoseconds", problem: "\(spinBudgetNanoseconds)", remedy: "use 0...1000000000 (1 s); spinning longer only burns the CPU")

@@ -28,6 +28,10 @@ import Glibc
 /// completions to per-worker rings; the host learns of them through one
 /// coalesced eventfd and collects them with `reap` on its own thread.
 ///
+/// With ``EngineConfiguration/onDemand`` the engine also (or only) runs
+/// requests on an ``OnDemandPool``; see ``EngineMode`` and ``OnDemandSettings``.
+/// Those workers' completions arrive through the same eventfd and `reap`.
+///
 /// ## Thread safety
 /// `submit` may be called from any number of threads. `reap` may be called
 /// from any thread, but one at a time: a concurrent second caller returns 0.
@@ -52,6 +56,14 @@ public final class IOEngine: @unchecked Sendable {
     public let degradations: [String]
     /// The privileges seen at start.
     public let privileges: PrivilegeReport
+    /// Which workers run requests: preallocated, on-demand, or both (hybrid).
+    public let mode: EngineMode
+    /// On-demand workers (on-demand and hybrid modes); see IOEngine+OnDemand.swift.
+    let onDemand: OnDemandPool?
+    /// On-demand completions waiting for `reap`.
+    let onDemandCompletions: OnDemandCompletionQueue?
+    /// Requests that overflowed to `onDemand` (``overflowCount``).
+    let overflowCounter = Atomic<Int>(0)
 
     enum Lifecycle { case running, shutDown }
 
@@ -91,6 +103,7 @@ public final class IOEngine: @unchecked Sendable {
 
         // 1. Privileges, before anything is created.
         var scheduling: [SchedulingPolicy] = []
+        var realtimeRefused: String? = nil
         for group in configuration.groups {
             let verdict: PrivilegeVerdict
             switch group.scheduling {
@@ -103,10 +116,28 @@ public final class IOEngine: @unchecked Sendable {
                 throw .insufficientPrivilege(
                     what: "scheduling \(group.scheduling) for group '\(group.name)'", reason: verdict.reason,
                     remedy: verdict.remedy ?? "")
+            } else if configuration.onDemand?.degradeToOnDemand == true, group.scheduling.isRealtime {
+                scheduling.append(.other(nice: 0))
+                realtimeRefused = realtimeRefused ?? "group \(group.name): scheduling \(group.scheduling) not applied (\(verdict.reason))"
             } else {
                 scheduling.append(.other(nice: 0))
                 degradations.append("group \(group.name): scheduling \(group.scheduling) not applied (\(verdict.reason)); workers run other:0")
             }
+        }
+        // The groups that get preallocated workers: none in on-demand mode, also when
+        // `degradeToOnDemand` replaces workers that cannot get real-time scheduling.
+        var effective = configuration
+        if let refused = realtimeRefused {
+            degradations.append("\(refused); started in on-demand mode instead (onDemand.degradeToOnDemand)")
+            effective.groups = []
+        }
+        let groups = effective.groups
+        if groups.isEmpty {
+            mode = .onDemand
+        } else if configuration.onDemand?.overflow == true {
+            mode = .hybrid
+        } else {
+            mode = .preallocated
         }
         var lockFlags: Int32 = 0
         switch configuration.memoryLocking {
@@ -137,11 +168,12 @@ public final class IOEngine: @unchecked Sendable {
         guard efd >= 0 else { throw .eventFD(Errno(rawValue: errno)) }
         let core = EngineCore(
             slab: slab, eventFD: efd, spinBudgetNanoseconds: Int64(configuration.spinBudgetNanoseconds),
+            spinDutyCyclePercent: configuration.spinDutyCyclePercent,
             delivery: configuration.completionDelivery, handler: completionHandler, workerStartHook: workerStartHook)
         self.core = core
-        let total = configuration.workerCount
+        let total = effective.workerCount
         do {
-            let file = try StatusFile(configuration: configuration)
+            let file = try StatusFile(configuration: effective)
             statusFile = file
             countersMemory = file.countersMemory
         } catch {
@@ -149,11 +181,11 @@ public final class IOEngine: @unchecked Sendable {
             degradations.append("status file not published (\(error)); rtio-admin cannot see this engine")
             countersMemory = .allocate(byteCount: max(1, total) * WorkerCounters.byteCount, alignment: CacheLine.separation)
         }
-        roundRobin = .allocate(capacity: max(1, configuration.groups.count))
-        for g in 0..<configuration.groups.count { (roundRobin + g).initialize(to: Atomic(0)) }
+        roundRobin = .allocate(capacity: max(1, groups.count))
+        for g in 0..<groups.count { (roundRobin + g).initialize(to: Atomic(0)) }
         var workers: [Worker] = []
         var groupWorkers: [[Int]] = []
-        for (g, group) in configuration.groups.enumerated() {
+        for (g, group) in groups.enumerated() {
             var indices: [Int] = []
             for w in 0..<group.workers {
                 let index = workers.count
@@ -193,7 +225,7 @@ public final class IOEngine: @unchecked Sendable {
 
         // 4. Workers, born with their attributes.
         for worker in workers {
-            let group = configuration.groups[worker.groupIndex]
+            let group = groups[worker.groupIndex]
             var attributes = ThreadAttributes(
                 cpus: worker.requestedCPUs?.cpus, scheduling: scheduling[worker.groupIndex],
                 stackSize: group.stackSize, name: worker.name)
@@ -229,6 +261,21 @@ public final class IOEngine: @unchecked Sendable {
             worker.thread = thread
             worker.bornWith = attributes
         }
+
+        // 4b. The on-demand pool (no worker yet; with "spawnerThread", its spawner thread).
+        if mode != .preallocated, let settings = configuration.onDemand {
+            do {
+                let (pool, queue) = try Self.makeOnDemandPool(settings: settings, core: core)
+                onDemand = pool
+                onDemandCompletions = queue
+            } catch {
+                Self.abandon(workers: workers, core: core)
+                throw error
+            }
+        } else {
+            onDemand = nil
+            onDemandCompletions = nil
+        }
         self.degradations = degradations
 
         // 5. Wait until every worker runs (tid known, stack touched).
@@ -236,6 +283,7 @@ public final class IOEngine: @unchecked Sendable {
         for worker in workers {
             while worker.started.load(ordering: .acquiring) == 0 {
                 if rtio_monotonic_ns() > deadline {
+                    onDemand?.shutdown(.cancel)
                     Self.abandon(workers: workers, core: core)
                     throw .workerStartTimeout(worker: worker.name)
                 }
@@ -295,9 +343,31 @@ public final class IOEngine: @unchecked Sendable {
         record.pointee.continuation = continuation
         if continuation != nil { record.pointee.flags |= RequestFlags.resumesContinuation }
         record.pointee.submittedAt = rtio_monotonic_ns()
+        if target == Self.onDemandTarget {
+            try submitOnDemand(slot)
+            return
+        }
         guard workers[target].ring.tryPush(UInt64(slot)) else {
+            // Hybrid: the chosen ring is full; overflow to the on-demand pool. Slots are
+            // shared: with none free the submit failed with .full above (no reserve).
+            if onDemand != nil, mayOverflow(placement) {
+                try submitOnDemand(slot)
+                overflowCounter.add(1, ordering: .relaxed)
+                return
+            }
             core.slab.release(slot)
             throw .full
+        }
+    }
+
+    /// Hands a filled slot to the on-demand pool; releases it if refused.
+    @usableFromInline
+    func submitOnDemand(_ slot: UInt32) throws(SubmitError) {
+        do {
+            try onDemand!.submit(slot)
+        } catch {
+            core.slab.release(slot)
+            throw error
         }
     }
 
@@ -382,6 +452,11 @@ public final class IOEngine: @unchecked Sendable {
 
     @usableFromInline
     func chooseWorker(_ placement: Placement) throws(SubmitError) -> Int {
+        if workers.isEmpty {
+            // On-demand mode: any placement but one naming a worker goes to the pool.
+            if case .worker(let index) = placement { throw .noSuchWorker(index) }
+            return Self.onDemandTarget
+        }
         switch placement {
         case .worker(let index):
             guard index >= 0, index < workers.count else { throw .noSuchWorker(index) }
@@ -433,8 +508,10 @@ public final class IOEngine: @unchecked Sendable {
     /// then never write the eventfd and neither side makes a syscall.
     ///
     /// One caller at a time: a second concurrent caller returns 0 at once.
+    /// Runs ``processEvents()`` first (on-demand spawns of a `hostLoop` pool).
     @discardableResult
     public func reap(maximum: Int = .max, rearm: Bool = true, _ body: (IOCompletion) -> Void) -> Int {
+        processEvents()
         guard !core.reaping.pointee.exchange(true, ordering: .acquiring) else { return 0 }
         defer { core.reaping.pointee.store(false, ordering: .releasing) }
         var delivered = drainCompletions(maximum: maximum, body)
@@ -465,6 +542,9 @@ public final class IOEngine: @unchecked Sendable {
             }
             w += 1
         }
+        if delivered < maximum {
+            delivered += drainOnDemandCompletions(maximum: maximum - delivered, body)
+        }
         return delivered
     }
 
@@ -486,6 +566,8 @@ public final class IOEngine: @unchecked Sendable {
         core.stopFlag.pointee.store(true, ordering: .sequentiallyConsistent)
         for worker in workers { worker.ring.wakeup.wakeParked() }
         for worker in workers { worker.thread?.join() }
+        // On-demand workers post to the eventfd too: all joined before it closes.
+        onDemand?.shutdown(mode)
         var one: UInt64 = 1
         _ = Glibc.write(core.eventFD, &one, 8)  // wake a host blocked in poll to reap the last completions
         core.markEventFDClosed()

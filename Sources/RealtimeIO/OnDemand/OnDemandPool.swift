@@ -1,0 +1,553 @@
+import CRealtimeIOShims
+import Synchronization
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A thread pool that creates its workers on demand, for hosts that cannot
+/// (or need not) preallocate: the fallback mode and the overflow of an
+/// ``IOEngine``.
+///
+/// ## Synopsis
+/// ```swift
+/// let pool = try OnDemandPool(slab: slab, configuration: .init(spawner: .hostLoop),
+///                             onCompletion: { slot in … },        // on the worker thread
+///                             onSpawnRequested: { wakeMyLoop() })  // hostLoop only
+/// try pool.submit(slot)
+/// // in the host loop, on the host thread:
+/// pool.processPendingSpawns()
+/// pool.shutdown(.drain)
+/// ```
+///
+/// ## Description
+/// Requests are slot indices of a ``RequestSlab``; a worker runs the slot's
+/// record, stores `result`, `startedAt` and `finishedAt`, and hands the slot to
+/// `onCompletion` on its own thread. The queue and every counter live under one
+/// `Mutex` (priority-inheriting on Linux); idle workers sleep on a futex
+/// semaphore and exit after `idleTimeout`.
+///
+/// Thread creation follows QEMU's 2011 posix-aio-compat latency fix:
+///
+/// - Counters: `current` (workers alive or owed), `idle`, `new` (the backlog
+///   of threads to create) and `pending` (created, not yet running).
+/// - ``submit(_:)``: with no idle worker and `current < maxThreads` it adds one
+///   to `current` and to `new`, and only if `pending == 0` schedules the spawn
+///   "bottom half". The submitting thread never creates a thread, so no worker
+///   inherits its CPU affinity and a burst never pays for `pthread_create` on
+///   the submitter.
+/// - The bottom half (``processPendingSpawns()`` on the host's loop thread, or
+///   the pool's spawner thread) runs `doSpawnThread`: under the lock take one
+///   from `new` and add one to `pending`; unlock; create the thread.
+/// - Each newborn first takes `pending -= 1` and runs `doSpawnThread` itself
+///   (the chain), then takes work. So one bottom half creates one thread and
+///   a burst's backlog is created by the newborns, one at a time, never more
+///   than one `pthread_create` in flight and never under the lock.
+///
+/// Workers are created with every signal blocked (the creator blocks all
+/// signals around `pthread_create`; the newborn inherits the mask) and, unless
+/// ``Configuration/threadAttributes`` says otherwise, inherit the creator's
+/// affinity and scheduling: that of the host loop or spawner thread, or of an
+/// earlier worker — never of a submitter.
+///
+/// ## Thread creation failure
+/// If `pthread_create` fails (EAGAIN under RLIMIT_NPROC, ENOMEM), the pool
+/// undoes `pending` and `current` for that thread and drops the rest of the
+/// backlog (each would fail the same way and nobody would retry; the next
+/// submit starts a new one). Queued requests stay queued while any worker
+/// exists or is being born; when none does, each queued request completes
+/// with `-errno` of the failure (normally `-EAGAIN`). Nothing is lost.
+///
+/// ## Shutdown
+/// ``shutdown(_:)`` refuses new submits, runs (`.drain`) or completes with
+/// ECANCELED (`.cancel`) every queued request, waits until every worker — also
+/// one being born — has exited, and joins all of them.
+///
+/// ## Instrumentation
+/// ``statistics`` (counters, peak, threads created) and
+/// ``creationsByThread`` (threads created per creating thread id) are exact
+/// counts for tests and benchmarks. A creation is counted before
+/// `pthread_create` returns (and uncounted if it fails).
+///
+/// ## Thread safety
+/// ``submit(_:)`` from any thread; ``processPendingSpawns()`` from the host
+/// loop (any thread, but it is where workers inherit their attributes from);
+/// ``shutdown(_:)`` from any thread but a worker.
+public final class OnDemandPool: @unchecked Sendable {
+    /// Who runs the spawn bottom half.
+    public enum Spawner: String, Sendable, Codable, Equatable {
+        /// The host: `onSpawnRequested` asks it to call ``OnDemandPool/processPendingSpawns()``
+        /// on its loop thread (an ``IOEngine`` does this in `reap`/`processEvents`).
+        case hostLoop
+        /// A dedicated spawner thread, created by the thread that creates the pool,
+        /// for hosts without a loop.
+        case spawnerThread
+    }
+
+    public struct Configuration: Sendable {
+        /// Most workers alive at once (≥ 1).
+        public var maxThreads: Int
+        /// How long an idle worker waits for work before it exits.
+        public var idleTimeout: Duration
+        /// Explicit attributes for workers (beyond QEMU's patch); nil inherits the
+        /// creator's CPUs and scheduling, 256 KiB stack, name `rtio-od`.
+        public var threadAttributes: ThreadAttributes?
+        public var spawner: Spawner
+
+        public init(
+            maxThreads: Int = 64, idleTimeout: Duration = .seconds(10), threadAttributes: ThreadAttributes? = nil,
+            spawner: Spawner = .hostLoop
+        ) {
+            self.maxThreads = maxThreads
+            self.idleTimeout = idleTimeout
+            self.threadAttributes = threadAttributes
+            self.spawner = spawner
+        }
+    }
+
+    /// A consistent snapshot of the pool's counters (taken under its lock).
+    public struct Statistics: Sendable, Equatable {
+        /// Workers alive, being born, or owed by the backlog (QEMU's `cur_threads`).
+        public var currentThreads: Int
+        /// Workers waiting for work (`idle_threads`).
+        public var idleThreads: Int
+        /// Created, not yet running (`pending_threads`).
+        public var pendingThreads: Int
+        /// Backlog still to create (`new_threads`).
+        public var newThreads: Int
+        /// Highest `currentThreads` seen.
+        public var peakThreads: Int
+        /// Workers successfully created over the pool's life.
+        public var threadsCreated: Int
+        /// `pthread_create` failures.
+        public var creationFailures: Int
+        /// Requests completed with an error because no worker could be created.
+        public var failedForNoThread: Int
+        /// Requests waiting in the queue.
+        public var queued: Int
+        /// Requests run (or cancelled) and handed to `onCompletion`.
+        public var completed: Int
+    }
+
+    /// How workers are born.
+    enum SpawnStrategy {
+        /// The patched algorithm: bottom half plus chain.
+        case bottomHalf
+        /// The 2011 bug, for `_PrePatchBaselinePool_BenchmarkOnly`: the submitting
+        /// thread creates the worker inside `submit`, under the queue lock.
+        case inSubmitUnderLock
+    }
+
+    enum Lifecycle: Equatable { case running, draining, cancelling, stopped }
+
+    /// Everything the lock guards.
+    struct State: ~Copyable {
+        var queue: SlotFIFO
+        var lifecycle: Lifecycle = .running
+        var current = 0
+        var idle = 0
+        var new = 0
+        var pending = 0
+        var peak = 0
+        var created = 0
+        var failures = 0
+        var failedForNoThread = 0
+        var completed = 0
+        var lastCreationError: Errno? = nil
+        /// Set under the lock when the bottom half is scheduled, cleared by whoever runs it.
+        var bottomHalfScheduled = false
+        /// Tids of running workers (capacity maxThreads, reserved at init).
+        var liveTIDs: [pid_t]
+        /// The last worker to exit, joined by the next one to exit or by shutdown:
+        /// at most one exited worker is ever unjoined, and no thread joins itself.
+        var lastExited: pthread_t? = nil
+
+        init(capacity: Int, maxThreads: Int) {
+            queue = SlotFIFO(capacity: capacity)
+            liveTIDs = []
+            liveTIDs.reserveCapacity(maxThreads)
+        }
+    }
+
+    public let configuration: Configuration
+    let slab: RequestSlab
+    let strategy: SpawnStrategy
+    private let state: Mutex<State>
+    private let creators = Mutex<[pid_t: Int]>([:])
+    private let idleWake = FutexSemaphore()
+    private let spawnerWake = FutexSemaphore()
+    private let spawnerStop = Atomic<Bool>(false)
+    /// Mirrors `State.bottomHalfScheduled` (written under the lock) so that
+    /// ``processPendingSpawns()`` costs one load when nothing is scheduled.
+    private let bottomHalfHint = Atomic<Bool>(false)
+    private var spawnerThread: NativeThread?
+    private let onCompletion: @Sendable (UInt32) -> Void
+    private let onSpawnRequested: (@Sendable () -> Void)?
+    private let idleTimeoutNanoseconds: UInt64
+    private let workerAttributes: ThreadAttributes
+
+    /// Creates a pool (and, with `.spawnerThread`, its spawner thread). No worker
+    /// exists until the first submit.
+    ///
+    /// - Parameters:
+    ///   - slab: the records submitted slot indices refer to; outlives the pool.
+    ///   - onCompletion: runs on the worker thread once per submitted slot, after
+    ///     `result`, `startedAt` and `finishedAt` are set (`result` is `-ECANCELED`
+    ///     and the record flagged cancelled on `shutdown(.cancel)`, `-EAGAIN` if no
+    ///     worker could ever be created). Runs on the shutdown or spawning thread in
+    ///     those two cases. It must not block.
+    ///   - onSpawnRequested: `.hostLoop`: called (on the submitting thread) when the
+    ///     bottom half has been scheduled; wake the host loop so it calls
+    ///     ``processPendingSpawns()``.
+    /// - Throws: `Errno` when `maxThreads < 1` (EINVAL) or the spawner thread cannot be created.
+    public convenience init(
+        slab: RequestSlab, configuration: Configuration = Configuration(),
+        onCompletion: @escaping @Sendable (UInt32) -> Void, onSpawnRequested: (@Sendable () -> Void)? = nil
+    ) throws(Errno) {
+        try self.init(slab: slab, configuration: configuration, strategy: .bottomHalf,
+                      onCompletion: onCompletion, onSpawnRequested: onSpawnRequested)
+    }
+
+    init(
+        slab: RequestSlab, configuration: Configuration, strategy: SpawnStrategy,
+        onCompletion: @escaping @Sendable (UInt32) -> Void, onSpawnRequested: (@Sendable () -> Void)?
+    ) throws(Errno) {
+        guard configuration.maxThreads >= 1, configuration.idleTimeout > .zero else { throw .invalidArgument }
+        self.configuration = configuration
+        self.slab = slab
+        self.strategy = strategy
+        self.onCompletion = onCompletion
+        self.onSpawnRequested = onSpawnRequested
+        let (seconds, attoseconds) = configuration.idleTimeout.components
+        idleTimeoutNanoseconds = UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
+        var attributes = configuration.threadAttributes ?? ThreadAttributes(stackSize: 256 * 1024)
+        if attributes.name == nil { attributes.name = "rtio-od" }
+        workerAttributes = attributes
+        state = Mutex(State(capacity: slab.count, maxThreads: configuration.maxThreads))
+        if strategy == .bottomHalf && configuration.spawner == .spawnerThread {
+            // Created by (and inheriting the CPUs and scheduling of) the thread that creates
+            // the pool — the stand-in for QEMU's main loop in hosts without one.
+            spawnerThread = try Self.withSignalsBlocked { () throws(Errno) in
+                try NativeThread.spawn(attributes: ThreadAttributes(stackSize: 256 * 1024, name: "rtio-od-spawn")) { [self] in
+                    spawnerLoop()
+                }
+            }.get()
+        }
+    }
+
+    deinit {
+        // Workers hold the pool strongly, so this runs only once none is left;
+        // stop the spawner thread if `shutdown` was never called.
+        shutdown(.drain)
+    }
+
+    // MARK: submit
+
+    /// Queues the request in `slot` (owned by the caller until now; by the pool
+    /// until `onCompletion`). Never creates a thread (bottom-half strategy).
+    /// - Throws: ``SubmitError/shutDown`` after ``shutdown(_:)`` began; nothing was queued.
+    public func submit(_ slot: UInt32) throws(SubmitError) {
+        enum Outcome { case refused, queued(wakeIdle: Bool, scheduled: Bool, failQueue: Bool) }
+        let outcome = state.withLock { s -> Outcome in
+            guard s.lifecycle == .running else { return .refused }
+            let pushed = s.queue.push(slot)
+            precondition(pushed, "on-demand queue overflow: slot \(slot) submitted twice")
+            // QEMU counts idle workers itself (a woken worker leaves `idle` when it runs),
+            // so several submits in a row may all see the same idle worker and spawn
+            // nothing: that worker then runs them in turn. Kept as in the patch.
+            guard s.idle == 0 && s.current < configuration.maxThreads else {
+                return .queued(wakeIdle: s.idle > 0, scheduled: false, failQueue: false)
+            }
+            s.current += 1
+            s.peak = max(s.peak, s.current)
+            switch strategy {
+            case .bottomHalf:
+                s.new += 1
+                guard s.pending == 0, !s.bottomHalfScheduled else {
+                    // A newborn's chain (or the bottom half already scheduled) creates it.
+                    return .queued(wakeIdle: false, scheduled: false, failQueue: false)
+                }
+                s.bottomHalfScheduled = true
+                bottomHalfHint.store(true, ordering: .releasing)
+                return .queued(wakeIdle: false, scheduled: true, failQueue: false)
+            case .inSubmitUnderLock:
+                // The bug, on purpose: pthread_create on the submitting thread, under the lock.
+                s.pending += 1
+                let failed = !createWorkerUnderLock(&s)
+                return .queued(wakeIdle: false, scheduled: false, failQueue: failed && s.current == 0)
+            }
+        }
+        switch outcome {
+        case .refused:
+            throw .shutDown
+        case .queued(let wakeIdle, let scheduled, let failQueue):
+            if wakeIdle { idleWake.post() }
+            if scheduled {
+                switch configuration.spawner {
+                case .hostLoop: onSpawnRequested?()
+                case .spawnerThread: spawnerWake.post()
+                }
+            }
+            if failQueue { failQueuedForNoThread() }
+        }
+    }
+
+    // MARK: spawning
+
+    /// The spawn bottom half: if one is scheduled, creates one worker on the
+    /// calling thread (which the worker inherits its CPUs and scheduling from).
+    /// The rest of the backlog is created by the newborns. Cheap when nothing is
+    /// scheduled (one atomic load, no lock). Returns the number of threads created (0 or 1).
+    @discardableResult
+    public func processPendingSpawns() -> Int {
+        guard bottomHalfHint.load(ordering: .acquiring) else { return 0 }
+        let run = state.withLock { s -> Bool in
+            guard s.bottomHalfScheduled else { return false }
+            s.bottomHalfScheduled = false
+            bottomHalfHint.store(false, ordering: .relaxed)
+            return Self.takeFromBacklog(&s)
+        }
+        guard run else { return 0 }
+        return finishSpawn() ? 1 : 0
+    }
+
+    /// True while a bottom half is scheduled and has not run.
+    public var hasPendingSpawns: Bool { state.withLock { $0.bottomHalfScheduled } }
+
+    /// `do_spawn_thread`, first half (under the lock): one thread from `new` to
+    /// `pending`, counted as created before `pthread_create` is even called (so a
+    /// shutdown or a test never misses a thread that is being born).
+    private static func takeFromBacklog(_ s: inout State) -> Bool {
+        guard s.new > 0 else { return false }
+        s.new -= 1
+        s.pending += 1
+        s.created += 1
+        return true
+    }
+
+    /// `do_spawn_thread`, second half (lock dropped): creates the thread taken from the backlog.
+    private func finishSpawn() -> Bool {
+        let tid = rtio_gettid()
+        creators.withLock { $0[tid, default: 0] += 1 }
+        guard case .failure(let error) = spawnWorker() else { return true }
+        creators.withLock { $0[tid, default: 1] -= 1 }
+        let failQueue = state.withLock { s -> Bool in
+            Self.creationFailed(&s, error)
+            return s.current == 0
+        }
+        if failQueue { failQueuedForNoThread() }
+        return false
+    }
+
+    /// Creates one worker while the caller holds the lock (pre-patch strategy only);
+    /// `s.pending` and `s.current` already count it. Returns false on failure.
+    private func createWorkerUnderLock(_ s: inout State) -> Bool {
+        let tid = rtio_gettid()
+        creators.withLock { $0[tid, default: 0] += 1 }  // lock order: state, then creators
+        s.created += 1
+        guard case .failure(let error) = spawnWorker() else { return true }
+        creators.withLock { $0[tid, default: 1] -= 1 }
+        Self.creationFailed(&s, error)
+        return false
+    }
+
+    /// Undoes the counters of one failed creation and drops the rest of the backlog.
+    private static func creationFailed(_ s: inout State, _ error: Errno) {
+        s.created -= 1
+        s.pending -= 1
+        s.failures += 1
+        s.lastCreationError = error
+        // The failed thread and the backlog behind it are no longer owed.
+        s.current -= 1 + s.new
+        s.new = 0
+    }
+
+    /// No worker exists or is being born, and none could be created: complete
+    /// what is queued with the creation error. One slot per lock round trip, so a
+    /// concurrent submit that starts a new backlog (current > 0) stops this.
+    private func failQueuedForNoThread() {
+        while true {
+            let next = state.withLock { s -> (UInt32, Errno)? in
+                guard s.current == 0, let slot = s.queue.pop() else { return nil }
+                s.failedForNoThread += 1
+                s.completed += 1
+                return (slot, s.lastCreationError ?? .resourceTemporarilyUnavailable)
+            }
+            guard let (slot, error) = next else { return }
+            finish(slot, result: -Int(error.rawValue), startedAt: rtio_monotonic_ns(), cancelled: false)
+        }
+    }
+
+    /// pthread_create for one worker, with every signal blocked on the calling
+    /// thread meanwhile, so the worker starts with all signals blocked (workers
+    /// never take the host's signals).
+    private func spawnWorker() -> Result<NativeThread, Errno> {
+        Self.withSignalsBlocked { () throws(Errno) in
+            try NativeThread.spawn(attributes: workerAttributes) { [self] in workerMain() }
+        }
+    }
+
+    private static func withSignalsBlocked(_ body: () throws(Errno) -> NativeThread) -> Result<NativeThread, Errno> {
+        var all = sigset_t()
+        var old = sigset_t()
+        sigfillset(&all)
+        pthread_sigmask(SIG_SETMASK, &all, &old)
+        defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
+        do { return .success(try body()) } catch { return .failure(error) }
+    }
+
+    private func spawnerLoop() {
+        while true {
+            _ = spawnerWake.wait(untilNanoseconds: nil)
+            if spawnerStop.load(ordering: .acquiring) { return }
+            processPendingSpawns()
+        }
+    }
+
+    // MARK: workers
+
+    private func workerMain() {
+        let tid = rtio_gettid()
+        // The newborn: leave `pending`, then continue the chain before taking work.
+        let chain = state.withLock { s -> Bool in
+            s.pending -= 1
+            s.liveTIDs.append(tid)
+            return Self.takeFromBacklog(&s)
+        }
+        if chain { _ = finishSpawn() }
+
+        enum Step { case run(UInt32), wait, exit(previous: pthread_t?) }
+        var countedIdle = false
+        var justCompleted = false
+        var timedOut = false
+        var idleDeadline: UInt64 = 0
+        while true {
+            let step = state.withLock { s -> Step in
+                if countedIdle { s.idle -= 1 }
+                if justCompleted { s.completed += 1 }
+                // The queue first: a worker that timed out while a request arrived runs it.
+                if let slot = s.queue.pop() { return .run(slot) }
+                if s.lifecycle != .running || timedOut {
+                    s.current -= 1
+                    if let i = s.liveTIDs.firstIndex(of: tid) { s.liveTIDs.swapAt(i, s.liveTIDs.count - 1); s.liveTIDs.removeLast() }
+                    let previous = s.lastExited
+                    s.lastExited = pthread_self()
+                    return .exit(previous: previous)
+                }
+                s.idle += 1
+                return .wait
+            }
+            justCompleted = false
+            switch step {
+            case .run(let slot):
+                countedIdle = false
+                timedOut = false
+                idleDeadline = 0
+                let start = rtio_monotonic_ns()
+                let result = RequestExecution.run(slab.record(slot))
+                finish(slot, result: result, startedAt: start, cancelled: false)
+                // Counted at the next lock round trip (no extra lock per request), so
+                // `completed` never runs ahead of what the owner has been handed.
+                justCompleted = true
+            case .wait:
+                countedIdle = true
+                if idleDeadline == 0 { idleDeadline = rtio_monotonic_ns() &+ idleTimeoutNanoseconds }
+                timedOut = !idleWake.wait(untilNanoseconds: idleDeadline)
+            case .exit(let previous):
+                // The previous leaver has dropped the lock and is returning: this join is short.
+                if let previous { pthread_join(previous, nil) }
+                return
+            }
+        }
+    }
+
+    /// Stores the outcome in the record and hands the slot to the owner.
+    private func finish(_ slot: UInt32, result: Int, startedAt: UInt64, cancelled: Bool) {
+        let record = slab.record(slot)
+        let now = rtio_monotonic_ns()
+        record.pointee.startedAt = startedAt
+        record.pointee.result = result
+        record.pointee.finishedAt = now
+        if cancelled { record.pointee.flags |= RequestFlags.cancelled }
+        onCompletion(slot)
+    }
+
+    // MARK: shutdown
+
+    /// Refuses new submits, runs (`.drain`) or cancels with ECANCELED (`.cancel`)
+    /// every queued request, waits for every worker (also any being born, and,
+    /// with `.drain`, the backlog the chain still creates) to exit, joins them all
+    /// and stops the spawner thread. Idempotent.
+    public func shutdown(_ mode: ShutdownMode = .drain) {
+        let first = state.withLock { s -> Bool in
+            guard s.lifecycle == .running else { return false }
+            s.lifecycle = mode == .drain ? .draining : .cancelling
+            if mode == .cancel {
+                // Nobody needs the backlog any more.
+                s.current -= s.new
+                s.new = 0
+            }
+            return true
+        }
+        guard first else { return }
+        if mode == .cancel {
+            while let slot = state.withLock({ s -> UInt32? in
+                guard let slot = s.queue.pop() else { return nil }
+                s.completed += 1
+                return slot
+            }) {
+                finish(slot, result: -Int(ECANCELED), startedAt: rtio_monotonic_ns(), cancelled: true)
+            }
+        }
+        // Idle workers wake, see the lifecycle and exit; busy ones exit when the queue is empty.
+        idleWake.post(configuration.maxThreads)
+        // A bottom half scheduled before the lifecycle changed may never run on the
+        // host again: run it here (the chain creates the rest). Polling is fine here:
+        // shutdown is cold, and the wait is bounded by the requests still running.
+        while true {
+            processPendingSpawns()
+            let (current, idle) = state.withLock { ($0.current, $0.idle) }
+            if current == 0 { break }
+            if idle > 0 { idleWake.post(idle) }
+            usleep(200)
+        }
+        if let spawnerThread {
+            spawnerStop.store(true, ordering: .releasing)
+            spawnerWake.post()
+            spawnerThread.join()
+        }
+        let last = state.withLock { s -> pthread_t? in
+            s.lifecycle = .stopped
+            defer { s.lastExited = nil }
+            return s.lastExited
+        }
+        if let last { pthread_join(last, nil) }
+    }
+
+    // MARK: instrumentation
+
+    public var statistics: Statistics {
+        state.withLock { s in
+            Statistics(
+                currentThreads: s.current, idleThreads: s.idle, pendingThreads: s.pending, newThreads: s.new,
+                peakThreads: s.peak, threadsCreated: s.created, creationFailures: s.failures,
+                failedForNoThread: s.failedForNoThread, queued: s.queue.count, completed: s.completed)
+        }
+    }
+
+    /// Threads created, keyed by the Linux tid of the thread that created them.
+    public var creationsByThread: [pid_t: Int] { creators.withLock { $0.filter { $0.value > 0 } } }
+
+    /// Threads created by the thread with Linux tid `tid`.
+    public func threadsCreated(by tid: pid_t) -> Int { creators.withLock { $0[tid] ?? 0 } }
+
+    /// Linux tids of the workers running now.
+    public var workerThreadIDs: [pid_t] { state.withLock { Array($0.liveTIDs) } }
+
+    /// The error of the last failed `pthread_create`, if any.
+    public var lastCreationError: Errno? { state.withLock { $0.lastCreationError } }
+
+    /// True once ``shutdown(_:)`` began.
+    public var isShutDown: Bool { state.withLock { $0.lifecycle != .running } }
+}
