@@ -198,6 +198,9 @@ struct OnDemandTests {
                 usleep(100)
             }
             #expect(completed.value == burst)
+            // The chain may still be creating (early workers can take several requests):
+            // the whole backlog is created, by newborns.
+            #expect(waitUntil(seconds: 10) { let t = pool.statistics; return t.newThreads == 0 && t.pendingThreads == 0 })
             s = pool.statistics
             let host = pool.threadsCreated(by: rtio_gettid())
             #expect(host == 1 && hostRuns == 1, "the bottom half created \(host)")

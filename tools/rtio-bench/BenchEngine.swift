@@ -100,6 +100,7 @@ func allEngines() -> [any BenchEngine] {
     // PreallocEnginesPlaceholder.swift returns []). Expected names: prealloc-spin, prealloc-park,
     // ondemand, prepatch. "prealloc-spin" becomes the ratio reference automatically.
     engines.append(contentsOf: preallocBenchEngines())
+    engines.append(contentsOf: onDemandBenchEngines())  // OnDemandEngines.swift: ondemand, prepatch
     // -------------------------------------------------------------------------------------------
     return engines
 }

@@ -476,15 +476,18 @@ public final class OnDemandPool: @unchecked Sendable {
     // MARK: shutdown
 
     /// Refuses new submits, runs (`.drain`) or cancels with ECANCELED (`.cancel`)
-    /// every queued request, waits for every worker (also any being born, and,
-    /// with `.drain`, the backlog the chain still creates) to exit, joins them all
-    /// and stops the spawner thread. Idempotent.
+    /// every queued request, waits for every worker (also any being born) to
+    /// exit, joins them all and stops the spawner thread. The backlog is dropped
+    /// unless no worker exists to drain the queue (then this thread runs the
+    /// bottom half and the chain creates them). Idempotent.
     public func shutdown(_ mode: ShutdownMode = .drain) {
         let first = state.withLock { s -> Bool in
             guard s.lifecycle == .running else { return false }
             s.lifecycle = mode == .drain ? .draining : .cancelling
-            if mode == .cancel {
-                // Nobody needs the backlog any more.
+            // The backlog is only needed to drain a queue that no worker (running or
+            // being born) would otherwise run; the chain would otherwise keep creating
+            // threads that exit at once.
+            if mode == .cancel || s.current - s.new > 0 {
                 s.current -= s.new
                 s.new = 0
             }
