@@ -128,6 +128,37 @@ struct OnDemandTests {
             if spawner == .hostLoop { #expect((creations[rtio_gettid()] ?? 0) >= 1) }
         }
 
+        @Test("spawnerThread: a pinned thread that both submits and reaps creates no worker")
+        func pinnedHostWithSpawnerThread() throws {
+            let hostMask = allowedCPUMask()
+            try #require(hostMask & 0b11 == 0b11, "needs CPUs 0 and 1")
+            // Created here (all CPUs): the spawner thread, and so every worker, keeps them.
+            let engine = try IOEngine(configuration: onDemandConfiguration(spawner: .spawnerThread))
+            defer { engine.shutdown() }
+            let probes = UnsafeMutablePointer<OnDemandProbe>.allocate(capacity: Self.burst)
+            probes.initialize(repeating: OnDemandProbe(sleepMicroseconds: 20_000), count: Self.burst)
+            defer { probes.deallocate() }
+            let shared = SendablePointer(probes)
+            let hostTID = SharedCounter()
+            let received = SharedCounter()
+            startThread(name: "od-host") {
+                pinCallingThread(to: 1)
+                hostTID.store(Int(rtio_gettid()))
+                for i in 0..<Self.burst {
+                    try! engine.submit(.custom(probeCall, context: UnsafeMutableRawPointer(shared[i])), tag: UInt64(i))
+                    received.add(engine.reap(rearm: false) { _ in })
+                }
+                let deadline = rtio_monotonic_ns() + 20_000_000_000
+                while received.value < Self.burst && rtio_monotonic_ns() < deadline {
+                    let n = engine.reap(rearm: false) { _ in }
+                    if n == 0 { usleep(100) } else { received.add(n) }
+                }
+            }.join()
+            #expect(received.value == Self.burst)
+            for i in 0..<Self.burst { #expect(probes[i].cpuMask == hostMask) }
+            #expect(engine.onDemandCreationsByThread[pid_t(hostTID.value)] == nil)
+        }
+
         @Test("pre-patch baseline: the pinned submitter creates the workers, all on its CPU")
         func prePatch() throws {
             try #require(allowedCPUMask() & 0b11 == 0b11, "needs CPUs 0 and 1")

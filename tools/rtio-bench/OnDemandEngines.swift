@@ -8,6 +8,10 @@
 //   the chain would inherit CPU 1. The spawner thread is created in `start`, before the submitter
 //   pins itself (see the BenchEngine contract), so it — and every worker — keeps all CPUs, as
 //   QEMU's workers inherit the main loop's affinity, not the vCPU's.
+//   (`reap` on the pinned submitter does not run the bottom half in this mode.) Observed on the
+//   2-CPU VM: the chain runs on the free CPU, one newborn after another (each ~50 µs: stack mmap,
+//   clone, malloc arena), and each newborn preempts its creator before that one takes a request,
+//   so the first read completes only when most of the backlog exists (~3 ms for 64).
 // * `prepatch`: `_PrePatchBaselinePool_BenchmarkOnly`, the bug the patch fixed: the submitting
 //   thread runs pthread_create inside `submit`, under the queue lock, once per request while no
 //   worker is idle; workers inherit the submitter's CPU-1 pin. Never use it outside this bench.

@@ -295,12 +295,22 @@ public final class OnDemandPool: @unchecked Sendable {
 
     // MARK: spawning
 
-    /// The spawn bottom half: if one is scheduled, creates one worker on the
-    /// calling thread (which the worker inherits its CPUs and scheduling from).
-    /// The rest of the backlog is created by the newborns. Cheap when nothing is
-    /// scheduled (one atomic load, no lock). Returns the number of threads created (0 or 1).
+    /// `.hostLoop`: the spawn bottom half. If one is scheduled, creates one worker
+    /// on the calling thread (which the worker inherits its CPUs and scheduling
+    /// from); the rest of the backlog is created by the newborns. Cheap when
+    /// nothing is scheduled (one atomic load, no lock). Returns the number of
+    /// threads created (0 or 1).
+    ///
+    /// `.spawnerThread`: does nothing and returns 0 — the spawner thread runs the
+    /// bottom half, so a host thread with a narrow CPU mask never creates a worker.
     @discardableResult
     public func processPendingSpawns() -> Int {
+        guard configuration.spawner == .hostLoop || strategy != .bottomHalf else { return 0 }
+        return runBottomHalf()
+    }
+
+    /// The bottom half itself: run by the host loop, the spawner thread, or shutdown.
+    private func runBottomHalf() -> Int {
         guard bottomHalfHint.load(ordering: .acquiring) else { return 0 }
         let run = state.withLock { s -> Bool in
             guard s.bottomHalfScheduled else { return false }
@@ -401,7 +411,7 @@ public final class OnDemandPool: @unchecked Sendable {
         while true {
             _ = spawnerWake.wait(untilNanoseconds: nil)
             if spawnerStop.load(ordering: .acquiring) { return }
-            processPendingSpawns()
+            _ = runBottomHalf()
         }
     }
 
@@ -509,7 +519,7 @@ public final class OnDemandPool: @unchecked Sendable {
         // host again: run it here (the chain creates the rest). Polling is fine here:
         // shutdown is cold, and the wait is bounded by the requests still running.
         while true {
-            processPendingSpawns()
+            _ = runBottomHalf()
             let (current, idle) = state.withLock { ($0.current, $0.idle) }
             if current == 0 { break }
             if idle > 0 { idleWake.post(idle) }
