@@ -45,7 +45,7 @@ final class OnDemandBenchEngine: BenchEngine {
 
     private var engine: IOEngine?
     private var fd = FileDescriptor(rawValue: -1)
-    private var inFlight = 0
+    private var waiter = IOEngineCompletionWaiter(spinNanoseconds: reapSpinNanoseconds)
     private var submitterTID: pid_t = 0
 
     init() {}
@@ -53,7 +53,7 @@ final class OnDemandBenchEngine: BenchEngine {
 
     func start(file: FileDescriptor, config: BenchEngineConfig) throws {
         fd = file
-        inFlight = 0
+        waiter.reset()
         submitterTID = rtio_gettid()
         let configuration = EngineConfiguration(
             groups: [], requestsInFlight: max(1, config.queueDepth), memoryLocking: .none, privilegePolicy: .bestEffort,
@@ -74,37 +74,18 @@ final class OnDemandBenchEngine: BenchEngine {
         } catch {
             return false
         }
-        inFlight += 1
+        waiter.submitted()
         return true
-    }
-
-    private func reap(_ engine: IOEngine, rearm: Bool, _ body: (UInt64, Int) -> Void) -> Int {
-        let n = engine.reap(rearm: rearm) { completion in body(completion.tag, completion.result) }
-        inFlight -= n
-        return n
     }
 
     func reapCompletions(wait: Bool, _ body: (UInt64, Int) -> Void) -> Int {
         guard let engine else { return 0 }
-        var delivered = reap(engine, rearm: false, body)
-        guard wait, delivered == 0, inFlight > 0 else { return delivered }
-        let spinUntil = rtio_monotonic_ns() &+ reapSpinNanoseconds
-        repeat {
-            rtio_cpu_relax()
-            delivered = reap(engine, rearm: false, body)
-            if delivered > 0 { return delivered }
-        } while rtio_monotonic_ns() < spinUntil
-        var pfd = pollfd(fd: engine.completionFD.rawValue, events: Int16(POLLIN), revents: 0)
-        while true {
-            delivered = reap(engine, rearm: true, body)
-            if delivered > 0 { return delivered }
-            _ = poll(&pfd, 1, 100)
-        }
+        return waiter.reap(engine, wait: wait, body)
     }
 
     func stop() {
         guard let engine else { return }
-        while inFlight > 0 { _ = reapCompletions(wait: true) { _, _ in } }
+        waiter.drain(engine)
         let stats = engine.onDemandStatistics
         let bySubmitter = engine.onDemandCreationsByThread[submitterTID] ?? 0
         engine.shutdown(.drain)  // joins every worker and the spawner thread

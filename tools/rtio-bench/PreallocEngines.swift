@@ -61,10 +61,9 @@ final class PreallocEngine: BenchEngine {
     private let spinBudgetNanoseconds: Int
     private var engine: IOEngine?
     private var fd = FileDescriptor(rawValue: -1)
-    private var inFlight = 0
     /// Submitter-side spin before sleeping on the eventfd in `reapCompletions(wait: true)`.
     /// `RTIO_BENCH_PREALLOC_REAP_SPIN_NS` overrides it (the experiment behind the default).
-    private var reapSpin = reapSpinNanoseconds
+    private var waiter = IOEngineCompletionWaiter(spinNanoseconds: reapSpinNanoseconds)
 
     /// Cheap: no engine, no threads until `start`.
     init(name: String, spinBudgetNanoseconds: Int) {
@@ -83,8 +82,10 @@ final class PreallocEngine: BenchEngine {
 
     func start(file: FileDescriptor, config: BenchEngineConfig) throws {
         fd = file
-        inFlight = 0
-        if let text = getenv("RTIO_BENCH_PREALLOC_REAP_SPIN_NS"), let ns = UInt64(String(cString: text)) { reapSpin = ns }
+        waiter.reset()
+        if let text = getenv("RTIO_BENCH_PREALLOC_REAP_SPIN_NS"), let ns = UInt64(String(cString: text)) {
+            waiter.spinNanoseconds = ns
+        }
         let depth = max(1, config.queueDepth)
         var ring = 2
         while ring < depth { ring <<= 1 }
@@ -117,42 +118,18 @@ final class PreallocEngine: BenchEngine {
         } catch {
             return false
         }
-        inFlight += 1
+        waiter.submitted()
         return true
-    }
-
-    @inline(__always)
-    private func reap(_ engine: IOEngine, rearm: Bool, _ body: (UInt64, Int) -> Void) -> Int {
-        let n = engine.reap(rearm: rearm) { completion in body(completion.tag, completion.result) }
-        inFlight -= n
-        return n
     }
 
     func reapCompletions(wait: Bool, _ body: (UInt64, Int) -> Void) -> Int {
         guard let engine else { return 0 }
-        var delivered = reap(engine, rearm: false, body)
-        guard wait, delivered == 0, inFlight > 0 else { return delivered }
-        // Bounded spin on the submitter's own CPU...
-        if reapSpin > 0 {
-            let spinUntil = rtio_monotonic_ns() &+ reapSpin
-            repeat {
-                rtio_cpu_relax()
-                delivered = reap(engine, rearm: false, body)
-                if delivered > 0 { return delivered }
-            } while rtio_monotonic_ns() < spinUntil
-        }
-        // ...then sleep on the eventfd. A reap that finds nothing re-arms it first.
-        var pfd = pollfd(fd: engine.completionFD.rawValue, events: Int16(POLLIN), revents: 0)
-        while true {
-            delivered = reap(engine, rearm: true, body)
-            if delivered > 0 { return delivered }
-            _ = poll(&pfd, 1, 100)
-        }
+        return waiter.reap(engine, wait: wait, body)
     }
 
     func stop() {
         guard let engine else { return }
-        while inFlight > 0 { _ = reapCompletions(wait: true) { _, _ in } }
+        waiter.drain(engine)
         engine.shutdown(.drain)  // joins the worker
         self.engine = nil
         fd = FileDescriptor(rawValue: -1)
