@@ -242,6 +242,25 @@ private func startEngine(_ engine: any BenchEngine, file: TestFile, depth: Int, 
     return before
 }
 
+/// The frame shared by the loop scenarios: an unrecorded warm-up phase, then the
+/// recorded phase bracketed by the process counters and the malloc counter; stops
+/// the engine. Returns the counters and the threads that appeared since start.
+private func warmUpAndMeasure(
+    _ engine: any BenchEngine, tasksBefore: Set<Int32>, params: LoopParams,
+    phase: (_ durationNs: UInt64, _ record: Bool) -> Void
+) -> (start: ProcessCounters, end: ProcessCounters, threadsCreated: Int) {
+    phase(params.warmupNs, false)
+    var maxTasks = max(tasksBefore.count, currentTaskCount())
+    let start = ProcessCounters.now()
+    rtio_malloc_counter_track(true)
+    phase(params.durationNs, true)
+    rtio_malloc_counter_track(false)
+    let end = ProcessCounters.now()
+    maxTasks = max(maxTasks, currentTaskCount())
+    engine.stop()
+    return (start, end, max(0, maxTasks - tasksBefore.count))
+}
+
 /// Open loop at `rate` reads/s; latency from each read's *intended* issue time
 /// (coordinated-omission corrected). At most `maxInFlight` outstanding.
 func runOpenLoop(engine: any BenchEngine, file: TestFile, rate: Double, maxInFlight: Int,
@@ -259,7 +278,6 @@ func runOpenLoop(engine: any BenchEngine, file: TestFile, rate: Double, maxInFli
     let interval = max(1.0, 1e9 / rate)
     var inFlight = 0
     var opCounter: UInt64 = 0
-    var maxTasks = tasksBefore.count
 
     func phase(_ durationNs: UInt64, record: Bool) {
         let t0 = rtio_monotonic_ns()
@@ -311,16 +329,9 @@ func runOpenLoop(engine: any BenchEngine, file: TestFile, rate: Double, maxInFli
         if record { result.elapsedNs = rtio_monotonic_ns() &- t0 }
     }
 
-    phase(params.warmupNs, record: false)
-    maxTasks = max(maxTasks, currentTaskCount())
-    let c0 = ProcessCounters.now()
-    rtio_malloc_counter_track(true)
-    phase(params.durationNs, record: true)
-    rtio_malloc_counter_track(false)
-    ProcessCounters.now().apply(since: c0, to: &result)
-    maxTasks = max(maxTasks, currentTaskCount())
-    result.threadsCreated = max(0, maxTasks - tasksBefore.count)
-    engine.stop()
+    let window = warmUpAndMeasure(engine, tasksBefore: tasksBefore, params: params) { phase($0, record: $1) }
+    window.end.apply(since: window.start, to: &result)
+    result.threadsCreated = window.threadsCreated
     return result
 }
 
@@ -338,7 +349,6 @@ func runClosedLoop(engine: any BenchEngine, file: TestFile, depth: Int, params: 
     var offsets = OffsetGenerator(seed: 0xD1B5_4A32_D192_ED03, pages: file.pages)
     var inFlight = 0
     var opCounter: UInt64 = 0
-    var maxTasks = tasksBefore.count
 
     func phase(_ durationNs: UInt64, record: Bool) {
         let t0 = rtio_monotonic_ns()
@@ -379,16 +389,9 @@ func runClosedLoop(engine: any BenchEngine, file: TestFile, depth: Int, params: 
         if record { result.elapsedNs = rtio_monotonic_ns() &- t0 }
     }
 
-    phase(params.warmupNs, record: false)
-    maxTasks = max(maxTasks, currentTaskCount())
-    let c0 = ProcessCounters.now()
-    rtio_malloc_counter_track(true)
-    phase(params.durationNs, record: true)
-    rtio_malloc_counter_track(false)
-    ProcessCounters.now().apply(since: c0, to: &result)
-    maxTasks = max(maxTasks, currentTaskCount())
-    result.threadsCreated = max(0, maxTasks - tasksBefore.count)
-    engine.stop()
+    let window = warmUpAndMeasure(engine, tasksBefore: tasksBefore, params: params) { phase($0, record: $1) }
+    window.end.apply(since: window.start, to: &result)
+    result.threadsCreated = window.threadsCreated
     return result
 }
 
