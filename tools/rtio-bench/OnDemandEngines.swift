@@ -45,7 +45,7 @@ final class OnDemandBenchEngine: BenchEngine {
 
     private var engine: IOEngine?
     private var fd = FileDescriptor(rawValue: -1)
-    private var waiter = IOEngineCompletionWaiter(spinNanoseconds: reapSpinNanoseconds)
+    private var driver = IOEngineBenchDriver(spinNanoseconds: reapSpinNanoseconds)
     private var submitterTID: pid_t = 0
 
     init() {}
@@ -53,7 +53,7 @@ final class OnDemandBenchEngine: BenchEngine {
 
     func start(file: FileDescriptor, config: BenchEngineConfig) throws {
         fd = file
-        waiter.reset()
+        driver.reset()
         submitterTID = rtio_gettid()
         let configuration = EngineConfiguration(
             groups: [], requestsInFlight: max(1, config.queueDepth), memoryLocking: .none, privilegePolicy: .bestEffort,
@@ -69,23 +69,17 @@ final class OnDemandBenchEngine: BenchEngine {
     @inline(__always)
     func submitRead(offset: Int64, buffer: UnsafeMutableRawPointer, length: Int, tag: UInt64) -> Bool {
         guard let engine else { return false }
-        do {
-            try engine.submit(.read(fd, into: UnsafeMutableRawBufferPointer(start: buffer, count: length), at: offset), tag: tag)
-        } catch {
-            return false
-        }
-        waiter.submitted()
-        return true
+        return driver.submitRead(engine, fd: fd, offset: offset, buffer: buffer, length: length, tag: tag, placement: .leastLoaded)
     }
 
     func reapCompletions(wait: Bool, _ body: (UInt64, Int) -> Void) -> Int {
         guard let engine else { return 0 }
-        return waiter.reap(engine, wait: wait, body)
+        return driver.reap(engine, wait: wait, body)
     }
 
     func stop() {
         guard let engine else { return }
-        waiter.drain(engine)
+        driver.drain(engine)
         let stats = engine.onDemandStatistics
         let bySubmitter = engine.onDemandCreationsByThread[submitterTID] ?? 0
         engine.shutdown(.drain)  // joins every worker and the spawner thread

@@ -63,7 +63,7 @@ final class PreallocEngine: BenchEngine {
     private var fd = FileDescriptor(rawValue: -1)
     /// Submitter-side spin before sleeping on the eventfd in `reapCompletions(wait: true)`.
     /// `RTIO_BENCH_PREALLOC_REAP_SPIN_NS` overrides it (the experiment behind the default).
-    private var waiter = IOEngineCompletionWaiter(spinNanoseconds: reapSpinNanoseconds)
+    private var driver = IOEngineBenchDriver(spinNanoseconds: reapSpinNanoseconds)
 
     /// Cheap: no engine, no threads until `start`.
     init(name: String, spinBudgetNanoseconds: Int) {
@@ -82,9 +82,9 @@ final class PreallocEngine: BenchEngine {
 
     func start(file: FileDescriptor, config: BenchEngineConfig) throws {
         fd = file
-        waiter.reset()
+        driver.reset()
         if let text = getenv("RTIO_BENCH_PREALLOC_REAP_SPIN_NS"), let ns = UInt64(String(cString: text)) {
-            waiter.spinNanoseconds = ns
+            driver.spinNanoseconds = ns
         }
         let depth = max(1, config.queueDepth)
         var ring = 2
@@ -112,24 +112,17 @@ final class PreallocEngine: BenchEngine {
     @inline(__always)
     func submitRead(offset: Int64, buffer: UnsafeMutableRawPointer, length: Int, tag: UInt64) -> Bool {
         guard let engine else { return false }
-        do {
-            try engine.submit(.read(fd, into: UnsafeMutableRawBufferPointer(start: buffer, count: length), at: offset),
-                              tag: tag, placement: .worker(0))
-        } catch {
-            return false
-        }
-        waiter.submitted()
-        return true
+        return driver.submitRead(engine, fd: fd, offset: offset, buffer: buffer, length: length, tag: tag, placement: .worker(0))
     }
 
     func reapCompletions(wait: Bool, _ body: (UInt64, Int) -> Void) -> Int {
         guard let engine else { return 0 }
-        return waiter.reap(engine, wait: wait, body)
+        return driver.reap(engine, wait: wait, body)
     }
 
     func stop() {
         guard let engine else { return }
-        waiter.drain(engine)
+        driver.drain(engine)
         engine.shutdown(.drain)  // joins the worker
         self.engine = nil
         fd = FileDescriptor(rawValue: -1)

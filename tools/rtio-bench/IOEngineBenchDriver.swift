@@ -3,22 +3,38 @@ import Glibc
 #endif
 import CRealtimeIOShims
 import RealtimeIO
+import SystemPackage
 
-/// How the IOEngine-backed bench engines (`prealloc-*`, `ondemand`) collect
-/// completions, in one place so they are measured the same way.
+/// How the IOEngine-backed bench engines (`prealloc-*`, `ondemand`) submit
+/// reads and collect completions, in one place so they are measured the same way.
 ///
 /// Without waiting: one `reap(rearm: false)` (no syscall). Waiting: spin
 /// `spinNanoseconds` on the submitter's CPU reaping without re-arming, then
 /// loop `reap(rearm: true)` + `poll(completionFD)` — a reap that finds nothing
 /// re-arms the eventfd first, so the poll cannot miss a completion.
-struct IOEngineCompletionWaiter {
+struct IOEngineBenchDriver {
     /// Requests submitted and not yet reaped.
     private(set) var inFlight = 0
     var spinNanoseconds: UInt64
 
     init(spinNanoseconds: UInt64) { self.spinNanoseconds = spinNanoseconds }
 
-    mutating func submitted() { inFlight += 1 }
+    /// Submits one read; false (nothing queued) when the engine refuses it.
+    @inline(__always)
+    mutating func submitRead(
+        _ engine: IOEngine, fd: FileDescriptor, offset: Int64, buffer: UnsafeMutableRawPointer, length: Int,
+        tag: UInt64, placement: Placement
+    ) -> Bool {
+        do {
+            try engine.submit(
+                .read(fd, into: UnsafeMutableRawBufferPointer(start: buffer, count: length), at: offset),
+                tag: tag, placement: placement)
+        } catch {
+            return false
+        }
+        inFlight += 1
+        return true
+    }
 
     mutating func reset() { inFlight = 0 }
 
