@@ -23,6 +23,7 @@ import Glibc
 #endif
 import NIOPosix
 import SystemPackage
+import RealtimeIO
 import CRealtimeIOShims
 import CMallocCounter
 
@@ -33,8 +34,10 @@ final class NIOPoolEngine: BenchEngine {
     var workerThreadIDs: [Int32] { [] }
 
     private var pool: NIOThreadPool?
-    private var queue = CompletionQueue(capacity: 2)
-    private let parker = FutexParker()
+    /// Completions back to the submitter: the library's MPSC ring (pool threads
+    /// produce, the submitter consumes and parks on its futex when idle), each entry
+    /// the harness tag (< 2^32) and the result packed into 64 bits.
+    private var completions = try! SubmissionRing(capacity: 2)
     private var fd: Int32 = -1
     private var capacity = 0
     private var inFlight = 0
@@ -44,7 +47,9 @@ final class NIOPoolEngine: BenchEngine {
     func start(file: FileDescriptor, config: BenchEngineConfig) throws {
         fd = file.rawValue
         capacity = max(1, config.queueDepth)
-        queue = CompletionQueue(capacity: capacity * 2)
+        var ringCapacity = 2
+        while ringCapacity < capacity * 2 { ringCapacity <<= 1 }
+        completions = try SubmissionRing(capacity: ringCapacity)
         let pool = NIOThreadPool(numberOfThreads: config.cpuCount)
         pool.start()
         self.pool = pool
@@ -56,8 +61,7 @@ final class NIOPoolEngine: BenchEngine {
         guard inFlight < capacity, let pool else { return false }
         let fd = self.fd
         let address = UInt(bitPattern: buffer)
-        let queue = self.queue
-        let parker = self.parker
+        let completions = self.completions
         pool.submit { state in
             rtio_malloc_counter_track(true)
             var n: Int
@@ -67,8 +71,8 @@ final class NIOPoolEngine: BenchEngine {
             } else {
                 n = -Int(ECANCELED)
             }
-            while !queue.push(tag: tag, result: n) { rtio_cpu_relax() }
-            parker.wakeIfParked()
+            let entry = tag << 32 | UInt64(UInt32(bitPattern: Int32(truncatingIfNeeded: n)))
+            while !completions.tryPush(entry) { rtio_cpu_relax() }  // wakes the submitter if parked
         }
         inFlight += 1
         return true
@@ -76,26 +80,18 @@ final class NIOPoolEngine: BenchEngine {
 
     @inline(__always)
     private func drain(_ body: (UInt64, Int) -> Void) -> Int {
-        var delivered = 0
-        while let (tag, result) = queue.pop() {
-            inFlight -= 1
-            delivered += 1
-            body(tag, result)
+        let delivered = completions.drain(maximum: .max) { entry in
+            body(entry >> 32, Int(Int32(bitPattern: UInt32(truncatingIfNeeded: entry))))
         }
+        inFlight -= delivered
         return delivered
     }
 
     func reapCompletions(wait: Bool, _ body: (UInt64, Int) -> Void) -> Int {
         var delivered = drain(body)
         guard wait, delivered == 0, inFlight > 0 else { return delivered }
-        let spinUntil = rtio_monotonic_ns() &+ reapSpinNanoseconds
-        while rtio_monotonic_ns() < spinUntil {
-            if queue.hasItem { return drain(body) }
-            rtio_cpu_relax()
-        }
         while delivered == 0 {
-            let queue = self.queue
-            parker.park { queue.hasItem }
+            _ = completions.waitForEntries(spinNanoseconds: Int64(reapSpinNanoseconds))
             delivered = drain(body)
         }
         return delivered
