@@ -469,10 +469,19 @@ struct OnDemandTests {
         /// Runs the test host as `nobody` with RLIMIT_NPROC = `limit`. (The kernel exempts uid 0
         /// from RLIMIT_NPROC whatever its capabilities, so dropping CAP_SYS_RESOURCE and
         /// CAP_SYS_ADMIN is not enough for root; nobody has no other tasks on this machine.)
+        ///
+        /// The host runs from a copy in a fresh world-readable directory: the build folder may sit
+        /// under a directory nobody cannot enter (a `mktemp -d` clone is 0700).
         static func runAsNobody(nproc limit: Int, _ arguments: [String]) throws -> [String: Any] {
-            try run("/usr/bin/setpriv", [
+            let directory = NSTemporaryDirectory() + "rtio-nobody-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let host = directory + "/rtio-testhost"
+            try FileManager.default.copyItem(atPath: builtProduct("rtio-testhost"), toPath: host)
+            return try run("/usr/bin/setpriv", [
                 "--reuid=65534", "--regid=65534", "--clear-groups",
-                "/usr/bin/prlimit", "--nproc=\(limit):\(limit)", builtProduct("rtio-testhost"),
+                "/usr/bin/prlimit", "--nproc=\(limit):\(limit)", host,
             ] + arguments)
         }
 
