@@ -150,6 +150,48 @@ struct EngineIOTests {
         engine.shutdown()
     }
 
+    /// Regression (CI crash, "completion ring overflow"): the completion ring
+    /// is exactly as large as the slab, and the reaper frees each slot while it
+    /// is still draining. A slot freed by the first delivery is submitted again
+    /// and completed onto the same ring before the drain ends; the ring must
+    /// count that entry's cell as consumed already.
+    @Test("a slot freed mid-reap is reused and completed onto the same full completion ring")
+    func reuseWhileDraining() throws {
+        let slots = 8  // a power of two: the completion ring has exactly 8 cells
+        let engine = try IOEngine(configuration: testConfiguration(workers: 1, ring: 8, slots: slots))
+        defer { engine.shutdown() }
+        let file = try TemporaryFile(size: 4096)
+        for tag in 0..<slots { try engine.submit(.fsync(file.fd), tag: UInt64(tag), placement: .worker(0)) }
+        // All 8 completions sit in the ring: it is full.
+        #expect(waitUntil(seconds: 10) {
+            let s = engine.workerSnapshots()[0]
+            return s.completed == slots && s.state == "parked"
+        })
+        var tags: [UInt64] = []
+        var reusedCompletedInsideDrain = false
+        var first = true
+        engine.reap(rearm: false) { completion in
+            tags.append(completion.tag)
+            guard first else { return }
+            first = false
+            // The first delivery's slot is free again: reuse it and let the
+            // worker push its completion while this drain holds 7 more entries.
+            do {
+                try engine.submit(.fsync(file.fd), tag: 100, placement: .worker(0))
+            } catch {
+                Issue.record("resubmit refused: \(error)")
+                return
+            }
+            reusedCompletedInsideDrain = waitUntil(seconds: 10) {
+                let s = engine.workerSnapshots()[0]
+                return s.completed == slots + 1 && s.state == "parked"
+            }
+        }
+        #expect(reusedCompletedInsideDrain)
+        tags += reapAll(engine, count: 1).map(\.tag)
+        #expect(tags.sorted() == Array(0..<UInt64(slots)) + [100])
+    }
+
     /// P producer threads × a random mix of every operation on real files;
     /// written data read back and verified; every tag exactly once.
     @Test("data: P producers × random operations, verified, each tag once")

@@ -14,8 +14,8 @@ import Glibc
 /// The producer writes the entry, then stores `tail` with release; the consumer
 /// loads `tail` with acquire before reading entries — the release/acquire pair
 /// that hands over the slot and its record. The consumer stores `head` with
-/// release after reading; the producer never needs it (no full check) except in
-/// debug assertions.
+/// release after reading each entry and before the entry's slot is freed; the
+/// producer never needs it (no full check) except in debug assertions.
 ///
 /// ## Ownership
 /// `tail` and the entries past it belong to the worker; `head` to whichever
@@ -56,6 +56,14 @@ final class CompletionRing: @unchecked Sendable {
     }
 
     /// Consumer only: takes up to `maximum` entries in order.
+    ///
+    /// `head` moves past each entry *before* `body` sees it. The body frees the
+    /// slot, and a freed slot can be submitted again, run and pushed back onto
+    /// this ring while the drain is still going; the no-full-check invariant
+    /// (entries in `[head, tail)` ≤ live slots ≤ capacity) holds only if every
+    /// entry still counted between `head` and `tail` is one whose slot has not
+    /// been freed. (Advancing `head` once at the end broke that: CI caught the
+    /// overflow assertion with a ring exactly as large as the slab.)
     @inline(__always)
     func drain(maximum: Int, _ body: (UInt32) -> Void) -> Int {
         let h = head.pointee.load(ordering: .relaxed)
@@ -64,10 +72,15 @@ final class CompletionRing: @unchecked Sendable {
         if n <= 0 { return 0 }
         var i = 0
         while i < n {
-            body(entries[(h &+ i) & mask])
+            let slot = entries[(h &+ i) & mask]
             i &+= 1
+            // Release, then free the slot in `body`: whoever reuses the slot
+            // (slab claim → submission ring → this worker's push) is ordered
+            // after this store, so the push's overflow check sees it and the
+            // cell just read is never rewritten before it was read.
+            head.pointee.store(h &+ i, ordering: .releasing)
+            body(slot)
         }
-        head.pointee.store(h &+ n, ordering: .releasing)
         return n
     }
 
