@@ -47,6 +47,10 @@ struct EmbeddingExampleTests {
         let path = NSTemporaryDirectory() + "rtio-embed-\(getpid())"
         try Data(repeating: 0x5A, count: 10_000).write(to: URL(fileURLWithPath: path))
         defer { unlink(path) }
+        // The example locks this whole test process's memory, current and
+        // future (every later thread's 8 MiB stack faulted in at creation):
+        // undo that for the tests that run after it.
+        defer { munlockall() }
         #expect(try embeddingExample(path: path) == 4096)
 
         // The README shows exactly this code.

@@ -205,7 +205,10 @@ struct SystemTopologyTests {
         pthread_join(thread, nil)
         joined = true
         #expect(probe.cpuAfterRelease == Int32(target))
-        // Joined thread: its id no longer exists.
+        // Joined thread: its id goes away. pthread_join returns when the kernel
+        // clears the thread's tid word, which happens in the exit path before
+        // the task is unhashed: for a moment the tid still answers.
+        #expect(waitUntil(seconds: 5) { (try? SystemTopology.allowedCPUs(tid: tid)) == nil })
         let gone = #expect(throws: SystemTopologyError.self) { try SystemTopology.allowedCPUs(tid: tid) }
         #expect(gone?.errno == .noSuchProcess)
     }

@@ -89,15 +89,25 @@ final class PreallocEngine: BenchEngine {
         let depth = max(1, config.queueDepth)
         var ring = 2
         while ring < depth { ring <<= 1 }
+        // Experiment knobs (the defaults are what the README's figures use):
+        // RTIO_BENCH_PREALLOC_SCHED=other|fifo:N|rr:N, RTIO_BENCH_PREALLOC_DUTY=1...100.
+        var scheduling = SchedulingPolicy.fifo(priority: 10)
+        if let text = getenv("RTIO_BENCH_PREALLOC_SCHED"), let p = try? SchedulingPolicy(parsing: String(cString: text)) {
+            scheduling = p
+        }
+        var duty = 85
+        if let text = getenv("RTIO_BENCH_PREALLOC_DUTY"), let d = Int(String(cString: text)) { duty = d }
+        var rest = DutyCycleRest.demote
+        if let text = getenv("RTIO_BENCH_PREALLOC_REST"), let r = DutyCycleRest(rawValue: String(cString: text)) { rest = r }
         let configuration = EngineConfiguration(
             groups: [.init(name: "bench", workers: 1, cpus: Self.workerCPU(avoiding: config.submitterCPU),
-                           scheduling: .fifo(priority: 10))],
+                           scheduling: scheduling)],
             ringCapacity: ring, requestsInFlight: depth, memoryLocking: .none,
             privilegePolicy: .bestEffort, spinBudgetNanoseconds: spinBudgetNanoseconds,
             completionDelivery: .eventfd, tuneMalloc: false,
             // 85 %: spinning plus work stays under the kernel's 95 % real-time
             // throttle on this CPU even at a steady arrival rate.
-            spinDutyCyclePercent: 85)
+            spinDutyCyclePercent: duty, dutyCycleRest: rest)
         do {
             let engine = try IOEngine(configuration: configuration)
             self.engine = engine
@@ -123,6 +133,16 @@ final class PreallocEngine: BenchEngine {
     func stop() {
         guard let engine else { return }
         driver.drain(engine)
+        if getenv("RTIO_BENCH_WORKER_HISTOGRAMS") != nil, let w = engine.workerSnapshots().first {
+            // Where a tail comes from: queue wait (worker late) vs service (the read itself).
+            func line(_ label: String, _ buckets: [UInt64]) -> String {
+                buckets.enumerated().filter { $0.element > 0 }
+                    .map { "<\(1 << ($0.offset + 1))ns:\($0.element)" }.joined(separator: " ")
+            }
+            fputs("   \(name) queue wait: \(line("q", w.queueWaitHistogram))\n", standardError())
+            fputs("   \(name) service:    \(line("s", w.serviceTimeHistogram))\n", standardError())
+            fputs("   \(name) parks \(w.parks) wakes \(w.wakes) wake syscalls \(w.wakeSyscalls) demotions \(w.demotions)\n", standardError())
+        }
         engine.shutdown(.drain)  // joins the worker
         self.engine = nil
         fd = FileDescriptor(rawValue: -1)

@@ -106,12 +106,16 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
     public var completionDelivery: CompletionDelivery
     /// With memory locked: keep freed heap memory (M_MMAP_MAX=0, M_TRIM_THRESHOLD=-1).
     public var tuneMalloc: Bool
-    /// The share (1...100 %) of each 10 ms window a worker may spend spinning;
-    /// past it the worker parks at once until the window ends. Under steady
+    /// The share (1...100 %) of each 10 ms window a worker may spend spinning
+    /// as configured; past it the worker rests until the window ends (see
+    /// ``dutyCycleRest``). Under steady
     /// arrivals a spin budget alone never expires: a SCHED_FIFO worker would
     /// then own its CPU, starve kernel threads and run into RT throttling
     /// (`sched_rt_runtime_us`), stalling for tens of ms. 100 = no limit.
     public var spinDutyCyclePercent: Int
+    /// How a real-time worker rests past its spin share: polling demoted to
+    /// SCHED_OTHER (the default; the CPU never goes idle) or parked.
+    public var dutyCycleRest: DutyCycleRest
     /// On-demand workers (fallback mode, overflow, degradation); nil: preallocated workers only.
     public var onDemand: OnDemandSettings?
 
@@ -119,7 +123,8 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
         groups: [WorkerGroup], ringCapacity: Int = 256, requestsInFlight: Int = 1024,
         memoryLocking: MemoryLocking = .none, privilegePolicy: PrivilegePolicy = .bestEffort,
         spinBudgetNanoseconds: Int = 50_000, completionDelivery: CompletionDelivery = .eventfd,
-        tuneMalloc: Bool = true, onDemand: OnDemandSettings? = nil, spinDutyCyclePercent: Int = 50
+        tuneMalloc: Bool = true, onDemand: OnDemandSettings? = nil, spinDutyCyclePercent: Int = 50,
+        dutyCycleRest: DutyCycleRest = .demote
     ) {
         self.groups = groups
         self.ringCapacity = ringCapacity
@@ -131,11 +136,13 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
         self.tuneMalloc = tuneMalloc
         self.onDemand = onDemand
         self.spinDutyCyclePercent = spinDutyCyclePercent
+        self.dutyCycleRest = dutyCycleRest
     }
 
     enum CodingKeys: String, CodingKey {
         case groups, ringCapacity, requestsInFlight, memoryLocking, privilegePolicy
         case spinBudgetNanoseconds, completionDelivery, tuneMalloc, onDemand, spinDutyCyclePercent
+        case dutyCycleRest
     }
 
     public init(from decoder: any Decoder) throws {
@@ -151,6 +158,7 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
         tuneMalloc = try c.decodeIfPresent(Bool.self, forKey: .tuneMalloc) ?? d.tuneMalloc
         onDemand = try c.decodeIfPresent(OnDemandSettings.self, forKey: .onDemand)
         spinDutyCyclePercent = try c.decodeIfPresent(Int.self, forKey: .spinDutyCyclePercent) ?? d.spinDutyCyclePercent
+        dutyCycleRest = try c.decodeIfPresent(DutyCycleRest.self, forKey: .dutyCycleRest) ?? d.dutyCycleRest
     }
 
     /// Longest group name that keeps `rtio-<group>-<n>` within the kernel's 15-byte thread name.

@@ -23,6 +23,7 @@ final class EngineCore: @unchecked Sendable {
     /// Spin allowance per ``spinWindowNanoseconds`` window (see `EngineConfiguration.spinDutyCyclePercent`).
     let spinAllowanceNanoseconds: Int64
     static let spinWindowNanoseconds: Int64 = 10_000_000
+    let dutyCycleRest: DutyCycleRest
     let delivery: EngineConfiguration.CompletionDelivery
     let handler: (@Sendable (IOCompletion) -> Void)?
     let workerStartHook: WorkerStartHook?
@@ -37,13 +38,14 @@ final class EngineCore: @unchecked Sendable {
 
     init(
         slab: RequestSlab, eventFD: Int32, spinBudgetNanoseconds: Int64, spinDutyCyclePercent: Int = 100,
-        delivery: EngineConfiguration.CompletionDelivery, handler: (@Sendable (IOCompletion) -> Void)?,
+        dutyCycleRest: DutyCycleRest = .demote, delivery: EngineConfiguration.CompletionDelivery, handler: (@Sendable (IOCompletion) -> Void)?,
         workerStartHook: WorkerStartHook?
     ) {
         self.slab = slab
         self.eventFD = eventFD
         self.spinBudgetNanoseconds = spinBudgetNanoseconds
         self.spinAllowanceNanoseconds = Self.spinWindowNanoseconds * Int64(spinDutyCyclePercent) / 100
+        self.dutyCycleRest = dutyCycleRest
         self.delivery = delivery
         self.handler = handler
         self.workerStartHook = workerStartHook

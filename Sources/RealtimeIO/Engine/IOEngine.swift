@@ -168,7 +168,7 @@ public final class IOEngine: @unchecked Sendable {
         guard efd >= 0 else { throw .eventFD(Errno(rawValue: errno)) }
         let core = EngineCore(
             slab: slab, eventFD: efd, spinBudgetNanoseconds: Int64(configuration.spinBudgetNanoseconds),
-            spinDutyCyclePercent: configuration.spinDutyCyclePercent,
+            spinDutyCyclePercent: configuration.spinDutyCyclePercent, dutyCycleRest: configuration.dutyCycleRest,
             delivery: configuration.completionDelivery, handler: completionHandler, workerStartHook: workerStartHook)
         self.core = core
         let total = effective.workerCount

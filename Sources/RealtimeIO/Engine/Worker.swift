@@ -87,22 +87,53 @@ final class Worker: @unchecked Sendable {
         let allowance = core.spinAllowanceNanoseconds
         let window = EngineCore.spinWindowNanoseconds
         let core = self.core
-        // Spin duty cycle: spinning per 10 ms window is capped, so a worker fed
-        // at a steady rate still sleeps part of the time (see
+        // Spin duty cycle: spinning as configured per 10 ms window is capped, so
+        // a worker fed at a steady rate rests part of the time — demoted to
+        // SCHED_OTHER and still polling (DutyCycleRest.demote) or parked (see
         // EngineConfiguration.spinDutyCyclePercent).
         var windowStart = rtio_monotonic_ns()
         var spentInWindow: Int64 = 0
+        var rest = DutyCycleRestState()
+        let demoteToRest = core.dutyCycleRest == .demote
         while true {
             let before = rtio_monotonic_ns()
             if Int64(before &- windowStart) >= window {
                 windowStart = before
                 spentInWindow = 0
+                if demoteToRest {
+                    rest.windowStarted()
+                    counters.set(.restoreFailures, rest.restoreFailures)
+                }
             }
-            let spin = allowance >= window ? budget : min(budget, max(0, allowance - spentInWindow))
+            var spin = allowance >= window ? budget : min(budget, max(0, allowance - spentInWindow))
+            var timeout: Int64 = -1
+            if demoteToRest && budget > 0 && spin < budget {
+                if spin == 0 {
+                    if rest.demote() {
+                        // Share used: keep polling as SCHED_OTHER until the window
+                        // ends (checked at the top of the next turn) or the budget
+                        // runs out.
+                        counters.set(.demotions, rest.demotions)
+                        spin = budget
+                    }
+                } else if rest.mayDemote {
+                    // The share, not the budget, ends this spin: come back here
+                    // to demote instead of parking.
+                    timeout = spin
+                }
+            }
+            let spinsDemoted = rest.isDemoted
             let ready = ring.waitForEntries(
-                spinNanoseconds: spin, shouldStop: { core.stopRequested },
-                willPark: { counters.set(.state, WorkerCounters.State.parked.rawValue) })
-            if spin > 0 {
+                spinNanoseconds: spin, timeoutNanoseconds: timeout, shouldStop: { core.stopRequested },
+                willPark: {
+                    // Park real-time, so the wake-up preempts whatever runs on the CPU.
+                    if rest.isDemoted {
+                        rest.restore()
+                        counters.set(.restoreFailures, rest.restoreFailures)
+                    }
+                    counters.set(.state, WorkerCounters.State.parked.rawValue)
+                })
+            if spin > 0 && !spinsDemoted {
                 // Time in the wait, up to the spin budget, was spent spinning.
                 spentInWindow += min(spin, Int64(rtio_monotonic_ns() &- before))
             }

@@ -19,6 +19,8 @@ public struct WorkerCounters: @unchecked Sendable {
         case state = 0, tid, firstCPU, lastCPU
         case completed, errors, cancelled, maxQueueDepth, queueDepth
         case busyNanoseconds, parks, wakes, submittedByOverflow
+        /// Duty-cycle rests spent demoted to SCHED_OTHER, and restores the kernel refused.
+        case demotions, restoreFailures
     }
 
     /// What the worker is doing now.

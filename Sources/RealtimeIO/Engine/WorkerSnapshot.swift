@@ -32,6 +32,8 @@ public struct WorkerSnapshot: Sendable, Codable {
     public var parks: Int
     public var wakes: Int
     public var wakeSyscalls: Int
+    /// Duty-cycle rests spent demoted to SCHED_OTHER (see ``DutyCycleRest``).
+    public var demotions: Int
     public var busyNanoseconds: UInt64
     public var minorFaults: Int?
     public var majorFaults: Int?
@@ -55,7 +57,7 @@ extension IOEngine {
                 submitted: w.ring.approximateCount + Int(c[.completed]), completed: Int(c[.completed]),
                 errors: Int(c[.errors]), cancelled: Int(c[.cancelled]), queueDepth: w.ring.approximateCount,
                 maxQueueDepth: Int(c[.maxQueueDepth]), parks: w.ring.wakeup.parks, wakes: w.ring.wakeup.wakes,
-                wakeSyscalls: w.ring.wakeup.wakeSyscalls, busyNanoseconds: c[.busyNanoseconds],
+                wakeSyscalls: w.ring.wakeup.wakeSyscalls, demotions: Int(c[.demotions]), busyNanoseconds: c[.busyNanoseconds],
                 minorFaults: stat?.minorFaults, majorFaults: stat?.majorFaults,
                 queueWaitHistogram: c.queueWaitHistogram, serviceTimeHistogram: c.serviceTimeHistogram)
         }
