@@ -73,12 +73,12 @@ struct DutyCycleRestTests {
 
     @Test("the rest mode round-trips through JSON; an unknown one is refused")
     func restCoding() throws {
-        let config = try restConfiguration(.park)
+        let config = try restConfiguration(.demote)
         let data = try JSONEncoder().encode(config)
-        #expect(String(decoding: data, as: UTF8.self).contains(#""dutyCycleRest":"park""#))
-        #expect(try JSONDecoder().decode(EngineConfiguration.self, from: data).dutyCycleRest == .park)
+        #expect(String(decoding: data, as: UTF8.self).contains(#""dutyCycleRest":"demote""#))
+        #expect(try JSONDecoder().decode(EngineConfiguration.self, from: data).dutyCycleRest == .demote)
         let defaulted = try JSONDecoder().decode(EngineConfiguration.self, from: Data(#"{"groups":[{"name":"g","workers":1}]}"#.utf8))
-        #expect(defaulted.dutyCycleRest == .demote)
+        #expect(defaulted.dutyCycleRest == .park)
         #expect(throws: DecodingError.self) {
             try JSONDecoder().decode(EngineConfiguration.self, from: Data(#"{"groups":[{"name":"g","workers":1}],"dutyCycleRest":"sleep"}"#.utf8))
         }

@@ -90,14 +90,16 @@ final class PreallocEngine: BenchEngine {
         var ring = 2
         while ring < depth { ring <<= 1 }
         // Experiment knobs (the defaults are what the README's figures use):
-        // RTIO_BENCH_PREALLOC_SCHED=other|fifo:N|rr:N, RTIO_BENCH_PREALLOC_DUTY=1...100.
+        // RTIO_BENCH_PREALLOC_SCHED=other|fifo:N|rr:N, RTIO_BENCH_PREALLOC_DUTY=1...100,
+        // RTIO_BENCH_PREALLOC_REST=park|demote; RTIO_BENCH_WORKER_HISTOGRAMS=1 prints the
+        // worker's queue-wait and service-time buckets at stop.
         var scheduling = SchedulingPolicy.fifo(priority: 10)
         if let text = getenv("RTIO_BENCH_PREALLOC_SCHED"), let p = try? SchedulingPolicy(parsing: String(cString: text)) {
             scheduling = p
         }
         var duty = 85
         if let text = getenv("RTIO_BENCH_PREALLOC_DUTY"), let d = Int(String(cString: text)) { duty = d }
-        var rest = DutyCycleRest.demote
+        var rest = DutyCycleRest.park
         if let text = getenv("RTIO_BENCH_PREALLOC_REST"), let r = DutyCycleRest(rawValue: String(cString: text)) { rest = r }
         let configuration = EngineConfiguration(
             groups: [.init(name: "bench", workers: 1, cpus: Self.workerCPU(avoiding: config.submitterCPU),

@@ -113,8 +113,9 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
     /// then own its CPU, starve kernel threads and run into RT throttling
     /// (`sched_rt_runtime_us`), stalling for tens of ms. 100 = no limit.
     public var spinDutyCyclePercent: Int
-    /// How a real-time worker rests past its spin share: polling demoted to
-    /// SCHED_OTHER (the default; the CPU never goes idle) or parked.
+    /// How a real-time worker rests past its spin share: parked (the default)
+    /// or polling demoted to SCHED_OTHER (see ``DutyCycleRest`` for the
+    /// trade-off measured on a VM).
     public var dutyCycleRest: DutyCycleRest
     /// On-demand workers (fallback mode, overflow, degradation); nil: preallocated workers only.
     public var onDemand: OnDemandSettings?
@@ -124,7 +125,7 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
         memoryLocking: MemoryLocking = .none, privilegePolicy: PrivilegePolicy = .bestEffort,
         spinBudgetNanoseconds: Int = 50_000, completionDelivery: CompletionDelivery = .eventfd,
         tuneMalloc: Bool = true, onDemand: OnDemandSettings? = nil, spinDutyCyclePercent: Int = 50,
-        dutyCycleRest: DutyCycleRest = .demote
+        dutyCycleRest: DutyCycleRest = .park
     ) {
         self.groups = groups
         self.ringCapacity = ringCapacity

@@ -38,7 +38,7 @@ final class EngineCore: @unchecked Sendable {
 
     init(
         slab: RequestSlab, eventFD: Int32, spinBudgetNanoseconds: Int64, spinDutyCyclePercent: Int = 100,
-        dutyCycleRest: DutyCycleRest = .demote, delivery: EngineConfiguration.CompletionDelivery, handler: (@Sendable (IOCompletion) -> Void)?,
+        dutyCycleRest: DutyCycleRest = .park, delivery: EngineConfiguration.CompletionDelivery, handler: (@Sendable (IOCompletion) -> Void)?,
         workerStartHook: WorkerStartHook?
     ) {
         self.slab = slab
