@@ -100,11 +100,18 @@ final class EngineCore: @unchecked Sendable {
 
     // MARK: completion notification
 
+    // The eventfd is written at most once per re-arm: `hostNotified` says "a
+    // write is done or on its way since the host last re-armed". Invariant the
+    // two sides keep: whenever the flag is set, the counter is non-zero or the
+    // write that will make it so has not happened yet — never "set, and the
+    // write already consumed". Otherwise every later notification is skipped
+    // and a host asleep on the fd never wakes.
+
     /// Worker side, after pushing completions: write the eventfd only if the
     /// host has re-armed since the last write.
     ///
-    /// The fence pairs with the one in ``IOEngine/reap(maximum:rearm:_:)``: either
-    /// this load sees the host's re-arm (false) and writes, or the host's re-check
+    /// The fence pairs with the one in ``rearmHostNotification(_:)``: either
+    /// this load sees the host's cleared flag and writes, or the host's re-check
     /// after its fence sees the completions just pushed.
     @inline(__always) func notifyHost() {
         atomicMemoryFence(ordering: .sequentiallyConsistent)
@@ -113,6 +120,35 @@ final class EngineCore: @unchecked Sendable {
             var one: UInt64 = 1
             _ = write(eventFD, &one, 8)
         }
+    }
+
+    /// Points inside ``rearmHostNotification(_:)``, for tests that run a
+    /// worker's notification at each of them.
+    enum RearmStep: CaseIterable { case start, counterConsumed, flagCleared }
+
+    /// Host side, before it sleeps on the eventfd: consume the counter, *then*
+    /// clear the flag, then fence; the caller re-checks the completion rings
+    /// after this returns.
+    ///
+    /// The order is the point. Clearing first and reading second (this
+    /// engine's first version) lets a worker's late notification — for
+    /// completions the host had already polled out — land between the two:
+    /// the worker sets the flag and writes, the host's read swallows the write,
+    /// the flag stays set, every later completion skips its write, and a host
+    /// asleep on the fd never wakes (seen in rtio-bench as reaper stalls ended
+    /// only by poll's timeout). Reading first, a write can only be swallowed if
+    /// it came before the clear, and the clear then re-opens notifications.
+    /// The read is unconditional: one syscall on a path that is about to sleep
+    /// anyway, and a counter left non-zero by a write that raced the clear is
+    /// consumed at the next re-arm instead of waking the host again and again.
+    @inline(__always) func rearmHostNotification(_ probe: (RearmStep) -> Void = { _ in }) {
+        probe(.start)
+        var counter: UInt64 = 0
+        if !isClosedForReap { _ = read(eventFD, &counter, 8) }
+        probe(.counterConsumed)
+        hostNotified.pointee.store(false, ordering: .sequentiallyConsistent)
+        probe(.flagCleared)
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
     }
 }
 
