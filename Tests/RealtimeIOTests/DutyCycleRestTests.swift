@@ -14,8 +14,55 @@ private func restConfiguration(_ rest: DutyCycleRest) throws -> EngineConfigurat
         spinBudgetNanoseconds: 1_000_000_000, spinDutyCyclePercent: 10, dutyCycleRest: rest)
 }
 
+/// Busy for 200 µs on the worker (a request that takes CPU, not I/O time).
+private let busy200Microseconds: CustomBlockingCall = { _ in
+    let end = rtio_monotonic_ns() &+ 200_000
+    while rtio_monotonic_ns() < end { rtio_cpu_relax() }
+    return 0
+}
+
 @Suite("Engine: duty-cycle rest", .serialized)
 struct DutyCycleRestTests {
+    /// Saturation: 200 requests × 200 µs of CPU queued at once (40 ms of work)
+    /// on a FIFO worker allowed 1 ms real-time per 10 ms window. Serving counts
+    /// against the share: past it the worker serves the backlog as SCHED_OTHER,
+    /// so it never runs real-time long enough for the kernel's RT throttle.
+    @Test("a saturated real-time worker serves past its share as SCHED_OTHER", arguments: [10, 100])
+    func saturatedWorkerDemotes(dutyPercent: Int) throws {
+        var config = try restConfiguration(.park)
+        config.spinBudgetNanoseconds = 0
+        config.spinDutyCyclePercent = dutyPercent
+        config.ringCapacity = 256
+        config.requestsInFlight = 256
+        let engine = try IOEngine(configuration: config)
+        defer { engine.shutdown() }
+        let tid = engine.workerThreadIDs[0]
+        // Submitted from CPU 0 all at once: a submitter sharing CPU 1 with the
+        // FIFO worker would be preempted after each submit and never build a backlog.
+        let refused = SharedCounter()
+        let submitter = try NativeThread.spawn(attributes: ThreadAttributes(cpus: [0], name: "dc-submit")) {
+            for tag in 0..<200 {
+                do { try engine.submit(.custom(busy200Microseconds, context: nil), tag: UInt64(tag)) } catch { refused.add() }
+            }
+        }
+        submitter.join()
+        #expect(refused.value == 0)
+        let done = reapAll(engine, count: 200)
+        let snap = engine.workerSnapshots()[0]
+        #expect(Set(done.map(\.tag)) == Set(0..<200))
+        #expect(done.allSatisfy { $0.result == 0 })
+        let demotions = engine.workerSnapshots()[0].demotions
+        if dutyPercent == 100 {
+            #expect(demotions == 0, "no share, no demotion")
+        } else {
+            // ≥ 40 ms of work in 10 ms windows: demoted in at least 3 of them.
+            #expect(demotions >= 3, "demotions: \(demotions), parks \(snap.parks), max queue depth \(snap.maxQueueDepth)")
+        }
+        // Idle again: parked, and parked real-time.
+        #expect(waitUntil(seconds: 5) { engine.workerSnapshots()[0].state == "parked" })
+        #expect(ThreadScheduling.read(tid: tid) == .fifo(priority: 3))
+    }
+
     @Test("a real-time worker rests as SCHED_OTHER, still serves, and parks real-time again")
     func demotedRest() throws {
         let engine = try IOEngine(configuration: try restConfiguration(.demote))

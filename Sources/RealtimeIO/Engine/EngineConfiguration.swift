@@ -106,12 +106,14 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
     public var completionDelivery: CompletionDelivery
     /// With memory locked: keep freed heap memory (M_MMAP_MAX=0, M_TRIM_THRESHOLD=-1).
     public var tuneMalloc: Bool
-    /// The share (1...100 %) of each 10 ms window a worker may spend spinning
-    /// as configured; past it the worker rests until the window ends (see
-    /// ``dutyCycleRest``). Under steady
-    /// arrivals a spin budget alone never expires: a SCHED_FIFO worker would
-    /// then own its CPU, starve kernel threads and run into RT throttling
-    /// (`sched_rt_runtime_us`), stalling for tens of ms. 100 = no limit.
+    /// The share (1...100 %) of each 10 ms window a worker may run as
+    /// configured — spinning or serving requests. Past it the worker rests
+    /// until the window ends: with requests waiting, a real-time worker serves
+    /// them demoted to SCHED_OTHER; with an empty ring it parks or polls
+    /// demoted (see ``dutyCycleRest``). Without the cap a steadily fed or
+    /// saturated SCHED_FIFO worker owns its CPU, starves kernel threads and
+    /// runs into the kernel's RT throttle (`sched_rt_runtime_us`, 95 % of each
+    /// second), which stops it for tens of ms. 100 = no limit.
     public var spinDutyCyclePercent: Int
     /// How a real-time worker rests past its spin share: parked (the default)
     /// or polling demoted to SCHED_OTHER (see ``DutyCycleRest`` for the

@@ -22,7 +22,7 @@ final class EngineCore: @unchecked Sendable {
     let spinBudgetNanoseconds: Int64
     /// Spin allowance per ``spinWindowNanoseconds`` window (see `EngineConfiguration.spinDutyCyclePercent`).
     let spinAllowanceNanoseconds: Int64
-    static let spinWindowNanoseconds: Int64 = 10_000_000
+    static var spinWindowNanoseconds: Int64 { RealtimeShare.windowNanoseconds }
     let dutyCycleRest: DutyCycleRest
     let delivery: EngineConfiguration.CompletionDelivery
     let handler: (@Sendable (IOCompletion) -> Void)?

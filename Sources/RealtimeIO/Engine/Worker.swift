@@ -84,59 +84,22 @@ final class Worker: @unchecked Sendable {
 
     private func loop() {
         let budget = core.spinBudgetNanoseconds
-        let allowance = core.spinAllowanceNanoseconds
-        let window = EngineCore.spinWindowNanoseconds
         let core = self.core
-        // Spin duty cycle: spinning as configured per 10 ms window is capped, so
-        // a worker fed at a steady rate rests part of the time — demoted to
-        // SCHED_OTHER and still polling (DutyCycleRest.demote) or parked (see
-        // EngineConfiguration.spinDutyCyclePercent).
-        var windowStart = rtio_monotonic_ns()
-        var spentInWindow: Int64 = 0
-        var rest = DutyCycleRestState()
-        let demoteToRest = core.dutyCycleRest == .demote
+        // The real-time share caps spinning plus serving per 10 ms window; see
+        // RealtimeShare for what the worker does past it.
+        var share = RealtimeShare(
+            allowanceNanoseconds: core.spinAllowanceNanoseconds, rest: core.dutyCycleRest, counters: counters,
+            now: rtio_monotonic_ns())
         while true {
-            let before = rtio_monotonic_ns()
-            if Int64(before &- windowStart) >= window {
-                windowStart = before
-                spentInWindow = 0
-                if demoteToRest {
-                    rest.windowStarted()
-                    counters.set(.restoreFailures, rest.restoreFailures)
-                }
-            }
-            var spin = allowance >= window ? budget : min(budget, max(0, allowance - spentInWindow))
-            var timeout: Int64 = -1
-            if demoteToRest && budget > 0 && spin < budget {
-                if spin == 0 {
-                    if rest.demote() {
-                        // Share used: keep polling as SCHED_OTHER until the window
-                        // ends (checked at the top of the next turn) or the budget
-                        // runs out.
-                        counters.set(.demotions, rest.demotions)
-                        spin = budget
-                    }
-                } else if rest.mayDemote {
-                    // The share, not the budget, ends this spin: come back here
-                    // to demote instead of parking.
-                    timeout = spin
-                }
-            }
-            let spinsDemoted = rest.isDemoted
+            share.account(now: rtio_monotonic_ns())
+            let (spin, timeout) = share.planWait(budget: budget, hasWork: ring.hasPublishedEntryRelaxed())
             let ready = ring.waitForEntries(
                 spinNanoseconds: spin, timeoutNanoseconds: timeout, shouldStop: { core.stopRequested },
                 willPark: {
-                    // Park real-time, so the wake-up preempts whatever runs on the CPU.
-                    if rest.isDemoted {
-                        rest.restore()
-                        counters.set(.restoreFailures, rest.restoreFailures)
-                    }
+                    share.willPark(now: rtio_monotonic_ns())
                     counters.set(.state, WorkerCounters.State.parked.rawValue)
                 })
-            if spin > 0 && !spinsDemoted {
-                // Time in the wait, up to the spin budget, was spent spinning.
-                spentInWindow += min(spin, Int64(rtio_monotonic_ns() &- before))
-            }
+            share.waitEnded(now: rtio_monotonic_ns())
             counters.set(.state, WorkerCounters.State.spinning.rawValue)
             counters.set(.parks, UInt64(ring.wakeup.parks))
             counters.set(.wakes, UInt64(ring.wakeup.wakes))
@@ -151,7 +114,11 @@ final class Worker: @unchecked Sendable {
             var posted = false
             _ = ring.drain(maximum: 32) { value in
                 // Read per request: a shutdown(.cancel) that lands mid-batch cancels the rest of it.
-                if process(UInt32(truncatingIfNeeded: value), cancel: core.cancelQueued) { posted = true }
+                var finished: UInt64 = 0
+                if process(UInt32(truncatingIfNeeded: value), cancel: core.cancelQueued, finishedAt: &finished) {
+                    posted = true
+                }
+                share.chargeServing(now: finished, moreWork: ring.hasPublishedEntryRelaxed())
             }
             if posted { core.notifyHost() }
             counters.set(.queueDepth, UInt64(ring.approximateCount))
@@ -161,7 +128,7 @@ final class Worker: @unchecked Sendable {
     /// Runs (or cancels) one request and delivers its completion. Returns true
     /// if the completion went to the host's completion ring.
     @inline(__always)
-    private func process(_ slot: UInt32, cancel: Bool) -> Bool {
+    private func process(_ slot: UInt32, cancel: Bool, finishedAt finished: inout UInt64) -> Bool {
         let slab = core.slab
         let record = slab.record(slot)
         let start = rtio_monotonic_ns()
@@ -174,6 +141,7 @@ final class Worker: @unchecked Sendable {
             result = RequestExecution.run(record)
         }
         let end = rtio_monotonic_ns()
+        finished = end
         record.pointee.result = result
         record.pointee.startedAt = start
         record.pointee.finishedAt = end
