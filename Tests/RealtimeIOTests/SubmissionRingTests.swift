@@ -47,15 +47,29 @@ struct SubmissionRingConcurrencyTests {
             received.store(count)
         }
         var threads: [NativeThread] = []
+        // Idle gaps so the consumer parks and is woken many times: every 2048
+        // entries all producers meet (a counting barrier), then all pause 1 ms
+        // together. A pause of one producer alone would overlap the others'
+        // pushes, and how often the consumer parked would depend on timing
+        // (it did: 7 parks under ThreadSanitizer in one CI run).
+        let arrivals = SharedCounter()
         for p in 0..<producers {
             threads.append(startThread(name: "ring-prod-\(p)") {
+                var gap = 0
                 for s in 0..<perProducer {
                     while !ring.tryPush(entry(producer: p, sequence: s)) {
                         if consumerDone.isSet { return }  // the consumer failed: don't spin forever
                         sched_yield()
                     }
-                    // Idle gaps so the consumer parks and is woken many times.
-                    if s % 2048 == 2047 { usleep(200) }
+                    if s % 2048 == 2047 {
+                        gap += 1
+                        arrivals.add()
+                        while arrivals.value < gap * producers {
+                            if consumerDone.isSet { return }
+                            sched_yield()
+                        }
+                        usleep(1_000)
+                    }
                 }
             })
         }
