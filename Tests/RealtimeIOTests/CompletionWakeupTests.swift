@@ -50,6 +50,33 @@ struct CompletionWakeupTests {
         #expect(isReadable(fd), "notification after a late one at \(step) was skipped: the host would never wake")
     }
 
+    /// The winner of the flag has set it but not yet written when the host
+    /// re-arms: the flag must stay set (its write is coming), and once that
+    /// write lands one re-arm must leave a host that can sleep again.
+    @Test("a notification still in flight during the re-arm wakes the host, once")
+    func writeInFlightDuringRearm() throws {
+        let engine = try IOEngine(configuration: testConfiguration(workers: 1))
+        defer { engine.shutdown() }
+        let core = engine.core
+        let fd = core.eventFD
+        // A worker won the flag (flag set) and is about to write.
+        let won = !core.hostNotified.pointee.exchange(true, ordering: .acquiringAndReleasing)
+        #expect(won)
+        core.rearmHostNotification()
+        let stillSet = core.hostNotified.pointee.load(ordering: .acquiring)
+        #expect(stillSet, "the winner's write is still coming")
+        // Its write lands: the sleeping host wakes.
+        var one: UInt64 = 1
+        #expect(write(fd, &one, 8) == 8)
+        #expect(isReadable(fd))
+        // The woken host finds nothing and re-arms once: it can sleep again,
+        // and the next notification wakes it.
+        core.rearmHostNotification()
+        #expect(!isReadable(fd), "a stale count would wake the host at every re-arm")
+        core.notifyHost()
+        #expect(isReadable(fd))
+    }
+
     /// End to end through the engine: every completion of a worker wakes a
     /// host that re-arms and sleeps on the fd in between, 2 000 times in a row.
     @Test("a host sleeping on the eventfd is woken for every completion")

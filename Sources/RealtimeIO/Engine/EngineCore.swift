@@ -20,9 +20,8 @@ final class EngineCore: @unchecked Sendable {
     let slab: RequestSlab
     let eventFD: Int32
     let spinBudgetNanoseconds: Int64
-    /// Spin allowance per ``spinWindowNanoseconds`` window (see `EngineConfiguration.spinDutyCyclePercent`).
+    /// Real-time allowance per ``RealtimeShare/windowNanoseconds`` window (see `EngineConfiguration.spinDutyCyclePercent`).
     let spinAllowanceNanoseconds: Int64
-    static var spinWindowNanoseconds: Int64 { RealtimeShare.windowNanoseconds }
     let dutyCycleRest: DutyCycleRest
     let delivery: EngineConfiguration.CompletionDelivery
     let handler: (@Sendable (IOCompletion) -> Void)?
@@ -44,7 +43,7 @@ final class EngineCore: @unchecked Sendable {
         self.slab = slab
         self.eventFD = eventFD
         self.spinBudgetNanoseconds = spinBudgetNanoseconds
-        self.spinAllowanceNanoseconds = Self.spinWindowNanoseconds * Int64(spinDutyCyclePercent) / 100
+        self.spinAllowanceNanoseconds = RealtimeShare.windowNanoseconds * Int64(spinDutyCyclePercent) / 100
         self.dutyCycleRest = dutyCycleRest
         self.delivery = delivery
         self.handler = handler
@@ -126,9 +125,9 @@ final class EngineCore: @unchecked Sendable {
     /// worker's notification at each of them.
     enum RearmStep: CaseIterable { case start, counterConsumed, flagCleared }
 
-    /// Host side, before it sleeps on the eventfd: consume the counter, *then*
-    /// clear the flag, then fence; the caller re-checks the completion rings
-    /// after this returns.
+    /// Host side, before it sleeps on the eventfd: if a notification was sent
+    /// since the last re-arm, consume the counter, *then* clear the flag; then
+    /// fence. The caller re-checks the completion rings after this returns.
     ///
     /// The order is the point. Clearing first and reading second (this
     /// engine's first version) lets a worker's late notification — for
@@ -136,18 +135,25 @@ final class EngineCore: @unchecked Sendable {
     /// the worker sets the flag and writes, the host's read swallows the write,
     /// the flag stays set, every later completion skips its write, and a host
     /// asleep on the fd never wakes (seen in rtio-bench as reaper stalls ended
-    /// only by poll's timeout). Reading first, a write can only be swallowed if
-    /// it came before the clear, and the clear then re-opens notifications.
-    /// The read is unconditional: one syscall on a path that is about to sleep
-    /// anyway, and a counter left non-zero by a write that raced the clear is
-    /// consumed at the next re-arm instead of waking the host again and again.
+    /// only by poll's timeout). Reading first, a write can only be swallowed
+    /// before the clear, and the clear re-opens notifications.
+    ///
+    /// After a clear exactly one worker wins the flag and writes once. So a
+    /// set flag with nothing to read means the winner's write is still on its
+    /// way: the flag stays set and that write wakes the host. (Clearing then
+    /// would leave the late write's count behind a cleared flag, and every
+    /// later re-arm, skipping the read, would wake at once.) With the flag
+    /// clear there is nothing to consume: no syscall.
     @inline(__always) func rearmHostNotification(_ probe: (RearmStep) -> Void = { _ in }) {
         probe(.start)
-        var counter: UInt64 = 0
-        if !isClosedForReap { _ = read(eventFD, &counter, 8) }
-        probe(.counterConsumed)
-        hostNotified.pointee.store(false, ordering: .sequentiallyConsistent)
-        probe(.flagCleared)
+        if hostNotified.pointee.load(ordering: .acquiring) {
+            var counter: UInt64 = 0
+            let closed = isClosedForReap
+            let consumed = !closed && read(eventFD, &counter, 8) == 8
+            probe(.counterConsumed)
+            if consumed || closed { hostNotified.pointee.store(false, ordering: .sequentiallyConsistent) }
+            probe(.flagCleared)
+        }
         atomicMemoryFence(ordering: .sequentiallyConsistent)
     }
 }

@@ -502,9 +502,9 @@ public final class IOEngine: @unchecked Sendable {
     /// frees their slots. Returns how many were delivered.
     ///
     /// With `rearm` (the default, for hosts that sleep on ``completionFD``): when
-    /// it finds nothing, it re-arms the eventfd — reads (resets) the eventfd
-    /// counter, clears the notified flag, and re-checks — so the next completion
-    /// makes the fd readable. That costs one `read` syscall per empty reap. Hosts that poll `reap` in a loop pass `rearm: false`: workers
+    /// it finds nothing, it re-arms the eventfd — reads (resets) the counter if
+    /// a notification was sent, clears the notified flag, and re-checks — so the
+    /// next completion makes the fd readable. Hosts that poll `reap` in a loop pass `rearm: false`: workers
     /// then never write the eventfd and neither side makes a syscall.
     ///
     /// One caller at a time: a second concurrent caller returns 0 at once.
