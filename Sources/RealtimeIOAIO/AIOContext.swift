@@ -209,7 +209,7 @@ final class AIOContext: @unchecked Sendable {
             groups: [.init(name: "aio", workers: min(4, max(2, cpus)), scheduling: .other(nice: 0), stackSize: 256 * 1024,
                            stackPrefaultBytes: 32 * 1024)],
             ringCapacity: 1024, requestsInFlight: 1024, memoryLocking: .none, privilegePolicy: .bestEffort,
-            spinBudgetNanoseconds: 50_000, completionDelivery: .workerHandler, tuneMalloc: false)
+            spinBudget: .nanoseconds(50_000), completionDelivery: .workerHandler, tuneMalloc: false)
     }
 
     /// Reads RTIO_AIO_CONFIG (a JSON file path) or returns the default.

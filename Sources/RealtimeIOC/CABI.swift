@@ -116,7 +116,7 @@ public func rtio_engine_create(
         copyMessage(error.description, to: errbuf, length: errlen)
         return -cErrno(error)
     }
-    copyMessage(engine.degradations.joined(separator: "\n"), to: errbuf, length: errlen)
+    copyMessage(engine.degradations.map(\.description).joined(separator: "\n"), to: errbuf, length: errlen)
     out.pointee = Unmanaged.passRetained(engine).toOpaque()
     return 0
 }

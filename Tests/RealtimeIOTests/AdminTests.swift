@@ -181,7 +181,7 @@ struct AdminStatusFileTests {
         let b = try IOEngine(configuration: testConfiguration(workers: 1))
         let pathA = try #require(a.statusFilePath), pathB = try #require(b.statusFilePath)
         #expect(pathA != pathB)  // same group name, same process: a suffix keeps them apart
-        #expect(!a.degradations.contains { $0.contains("status file") })
+        #expect(!a.degradations.contains { $0.kind == .statusFile })
         #expect(access(pathA, F_OK) == 0 && access(pathB, F_OK) == 0)
 
         // The mapped counters are the engine's own: tids and completions show through.

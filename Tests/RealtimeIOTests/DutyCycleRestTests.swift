@@ -7,11 +7,11 @@ import Testing
 /// per 10 ms window) and a 1 s spin budget: idle, it spins real-time for
 /// 1 ms, then rests. The spin stays bounded: at most 1 ms real-time per 10 ms,
 /// the rest as SCHED_OTHER or parked.
-private func restConfiguration(_ rest: DutyCycleRest) throws -> EngineConfiguration {
+private func restConfiguration(_ rest: EngineConfiguration.RealtimeShareRest) throws -> EngineConfiguration {
     EngineConfiguration(
         groups: [.init(name: "dc", workers: 1, cpus: try CPUList(parsing: "1"), scheduling: .fifo(priority: 3))],
         ringCapacity: 8, requestsInFlight: 8, privilegePolicy: .required,
-        spinBudgetNanoseconds: 1_000_000_000, spinDutyCyclePercent: 10, dutyCycleRest: rest)
+        spinBudget: .nanoseconds(1_000_000_000), realtimeSharePercent: 10, realtimeShareRest: rest)
 }
 
 /// Busy for 200 µs on the worker (a request that takes CPU, not I/O time).
@@ -30,8 +30,8 @@ struct DutyCycleRestTests {
     @Test("a saturated real-time worker serves past its share as SCHED_OTHER", arguments: [10, 100])
     func saturatedWorkerDemotes(dutyPercent: Int) throws {
         var config = try restConfiguration(.park)
-        config.spinBudgetNanoseconds = 0
-        config.spinDutyCyclePercent = dutyPercent
+        config.spinBudget = .zero
+        config.realtimeSharePercent = dutyPercent
         config.ringCapacity = 256
         config.requestsInFlight = 256
         let engine = try IOEngine(configuration: config)
@@ -122,10 +122,13 @@ struct DutyCycleRestTests {
     func restCoding() throws {
         let config = try restConfiguration(.demote)
         let data = try JSONEncoder().encode(config)
-        #expect(String(decoding: data, as: UTF8.self).contains(#""dutyCycleRest":"demote""#))
-        #expect(try JSONDecoder().decode(EngineConfiguration.self, from: data).dutyCycleRest == .demote)
+        #expect(String(decoding: data, as: UTF8.self).contains(#""realtimeShareRest":"demote""#))
+        #expect(try JSONDecoder().decode(EngineConfiguration.self, from: data).realtimeShareRest == .demote)
+        // The earlier keys are still read.
+        let old = try EngineConfiguration(json: #"{"groups":[{"name":"g","workers":1}],"dutyCycleRest":"demote","spinDutyCyclePercent":30}"#)
+        #expect(old.realtimeShareRest == .demote && old.realtimeSharePercent == 30)
         let defaulted = try JSONDecoder().decode(EngineConfiguration.self, from: Data(#"{"groups":[{"name":"g","workers":1}]}"#.utf8))
-        #expect(defaulted.dutyCycleRest == .park)
+        #expect(defaulted.realtimeShareRest == .park)
         #expect(throws: DecodingError.self) {
             try JSONDecoder().decode(EngineConfiguration.self, from: Data(#"{"groups":[{"name":"g","workers":1}],"dutyCycleRest":"sleep"}"#.utf8))
         }

@@ -15,7 +15,7 @@ func embeddingExample(path: String) throws -> Int {
     //    applied (no CAP_SYS_NICE, say) is reported, not silently dropped.
     let configuration = EngineConfiguration(
         groups: [.init(name: "io", workers: 1, cpus: try CPUList(parsing: "1"), scheduling: .fifo(priority: 40))],
-        memoryLocking: .currentAndFuture, privilegePolicy: .bestEffort, spinBudgetNanoseconds: 20_000)
+        memoryLocking: .currentAndFuture, privilegePolicy: .bestEffort, spinBudget: .microseconds(20))
     let engine = try IOEngine(configuration: configuration)
     defer { engine.shutdown(.drain) }
     for line in engine.degradations { print("rtio: not applied: \(line)") }

@@ -20,7 +20,7 @@ struct EngineBirthTests {
             do {
                 let engine = try IOEngine(configuration: EngineConfiguration(
                     groups: [.init(name: "rt", workers: 2, cpus: try! CPUList(parsing: "1"), scheduling: .fifo(priority: 40))],
-                    privilegePolicy: .required, spinBudgetNanoseconds: 0))
+                    privilegePolicy: .required, spinBudget: .nanoseconds(0)))
                 let snapshots = engine.workerSnapshots()
                 engine.shutdown()
                 result.withLock { $0 = .success(snapshots) }
@@ -46,7 +46,7 @@ struct EngineBirthTests {
     func procStatAgrees() throws {
         let engine = try IOEngine(configuration: EngineConfiguration(
             groups: [.init(name: "p", workers: 1, cpus: try CPUList(parsing: "1"), scheduling: .rr(priority: 12))],
-            privilegePolicy: .required, spinBudgetNanoseconds: 0))
+            privilegePolicy: .required, spinBudget: .nanoseconds(0)))
         defer { engine.shutdown() }
         let tid = engine.workerThreadIDs[0]
         let stat = try #require(ThreadStat.read(tid: tid))

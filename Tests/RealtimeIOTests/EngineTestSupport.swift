@@ -36,7 +36,7 @@ func testConfiguration(
 ) -> EngineConfiguration {
     EngineConfiguration(
         groups: [.init(name: "t", workers: workers, cpus: cpus, scheduling: scheduling)],
-        ringCapacity: ring, requestsInFlight: slots, spinBudgetNanoseconds: spin)
+        ringCapacity: ring, requestsInFlight: slots, spinBudget: .nanoseconds(spin))
 }
 
 /// Reaps until `count` completions arrived or `seconds` passed.

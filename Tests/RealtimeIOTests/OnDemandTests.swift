@@ -62,8 +62,8 @@ func onDemandConfiguration(
     spawner: OnDemandPool.Spawner, maxThreads: Int = 64, idle: Double = 0.2, slots: Int = 1024
 ) -> EngineConfiguration {
     EngineConfiguration(
-        groups: [], requestsInFlight: slots, spinBudgetNanoseconds: 0,
-        onDemand: OnDemandSettings(maxThreads: maxThreads, idleTimeoutSeconds: idle, spawner: spawner))
+        groups: [], requestsInFlight: slots, spinBudget: .nanoseconds(0),
+        onDemand: EngineConfiguration.OnDemand(maxThreads: maxThreads, idleTimeout: .seconds(idle), spawner: spawner))
 }
 
 /// Fills slot `slot` of `slab` with a custom call.
@@ -280,8 +280,8 @@ struct OnDemandTests {
             case .hybrid:
                 config = EngineConfiguration(
                     groups: [.init(name: "h", workers: 1)], ringCapacity: 2, requestsInFlight: 256,
-                    spinBudgetNanoseconds: 0,
-                    onDemand: OnDemandSettings(maxThreads: 4, idleTimeoutSeconds: 0.2, overflow: true))
+                    spinBudget: .nanoseconds(0),
+                    onDemand: EngineConfiguration.OnDemand(maxThreads: 4, idleTimeout: .seconds(0.2), overflow: true))
             }
             let engine = try IOEngine(configuration: config)
             let done = SharedCounter()
@@ -331,8 +331,8 @@ struct OnDemandTests {
         @Test("a core that never fills never overflows")
         func neverFull() throws {
             let engine = try IOEngine(configuration: EngineConfiguration(
-                groups: [.init(name: "h", workers: 1)], ringCapacity: 256, requestsInFlight: 1024, spinBudgetNanoseconds: 0,
-                onDemand: OnDemandSettings(overflow: true)))
+                groups: [.init(name: "h", workers: 1)], ringCapacity: 256, requestsInFlight: 1024, spinBudget: .nanoseconds(0),
+                onDemand: EngineConfiguration.OnDemand(overflow: true)))
             defer { engine.shutdown() }
             #expect(engine.mode == .hybrid)
             var inFlight = 0
@@ -352,8 +352,8 @@ struct OnDemandTests {
         func blockedWorker() throws {
             let before = threadCount()
             let engine = try IOEngine(configuration: EngineConfiguration(
-                groups: [.init(name: "h", workers: 1)], ringCapacity: 2, requestsInFlight: 64, spinBudgetNanoseconds: 0,
-                onDemand: OnDemandSettings(maxThreads: 4, idleTimeoutSeconds: 0.2, overflow: true)))
+                groups: [.init(name: "h", workers: 1)], ringCapacity: 2, requestsInFlight: 64, spinBudget: .nanoseconds(0),
+                onDemand: EngineConfiguration.OnDemand(maxThreads: 4, idleTimeout: .seconds(0.2), overflow: true)))
             defer { engine.shutdown() }
             let flags = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 2)
             flags.initialize(to: Atomic(0))
@@ -387,8 +387,8 @@ struct OnDemandTests {
         @Test("placement .worker(i) is refused with .full instead of overflowing")
         func pinnedPlacementDoesNotOverflow() throws {
             let engine = try IOEngine(configuration: EngineConfiguration(
-                groups: [.init(name: "h", workers: 1)], ringCapacity: 2, requestsInFlight: 64, spinBudgetNanoseconds: 0,
-                onDemand: OnDemandSettings(overflow: true)))
+                groups: [.init(name: "h", workers: 1)], ringCapacity: 2, requestsInFlight: 64, spinBudget: .nanoseconds(0),
+                onDemand: EngineConfiguration.OnDemand(overflow: true)))
             defer { engine.shutdown() }
             let flags = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 2)
             flags.initialize(to: Atomic(0))
@@ -529,7 +529,7 @@ struct OnDemandTests {
             try onDemandConfiguration(spawner: .hostLoop).validate()
             let json = #"{"groups":[],"onDemand":{"maxThreads":8,"idleTimeoutSeconds":0.5,"spawner":"spawnerThread"}}"#
             let decoded = try JSONDecoder().decode(EngineConfiguration.self, from: Data(json.utf8))
-            #expect(decoded.onDemand == OnDemandSettings(maxThreads: 8, idleTimeoutSeconds: 0.5, spawner: .spawnerThread))
+            #expect(decoded.onDemand == EngineConfiguration.OnDemand(maxThreads: 8, idleTimeout: .seconds(0.5), spawner: .spawnerThread))
             let again = try JSONDecoder().decode(EngineConfiguration.self, from: JSONEncoder().encode(decoded))
             #expect(again == decoded)
             var bad = onDemandConfiguration(spawner: .hostLoop)
@@ -537,7 +537,7 @@ struct OnDemandTests {
             #expect(throws: ConfigurationError.self) { try bad.validate() }
             bad = testConfiguration()
             bad.privilegePolicy = .required
-            bad.onDemand = OnDemandSettings(degradeToOnDemand: true)
+            bad.onDemand = EngineConfiguration.OnDemand(degradeToOnDemand: true)
             #expect(throws: ConfigurationError.self) { try bad.validate() }
         }
 

@@ -203,9 +203,10 @@ struct SubmissionRingLimitTests {
 
     @Test("capacity must be a power of two", arguments: [0, 1, 3, 100, 1 << 25])
     func badCapacity(capacity: Int) {
-        #expect(throws: SubmissionRing.ConfigurationError.capacityNotPowerOfTwo(capacity)) {
+        let error = #expect(throws: ConfigurationError.self) {
             _ = try SubmissionRing(capacity: capacity)
         }
+        #expect(error?.field == "ringCapacity")
     }
 
     @Test("an exhausted slab says so; slots are handed out once")

@@ -35,13 +35,13 @@ func runOnDemandMode(_ arguments: [String]) -> Never {
     var out: [String: Any] = [:]
     let config = EngineConfiguration(
         groups: degrade ? [.init(name: "dg", workers: 1, scheduling: .fifo(priority: 10))] : [],
-        requestsInFlight: max(1, count), privilegePolicy: .bestEffort, spinBudgetNanoseconds: 0,
-        onDemand: OnDemandSettings(maxThreads: 64, idleTimeoutSeconds: 1, spawner: spawner, degradeToOnDemand: degrade))
+        requestsInFlight: max(1, count), privilegePolicy: .bestEffort, spinBudget: .nanoseconds(0),
+        onDemand: EngineConfiguration.OnDemand(maxThreads: 64, idleTimeout: .seconds(1), spawner: spawner, degradeToOnDemand: degrade))
     do {
         let engine = try IOEngine(configuration: config)
         out["started"] = true
         out["mode"] = engine.mode.rawValue
-        out["degradations"] = engine.degradations
+        out["degradations"] = engine.degradations.map(\.description)
         var seen = [Int](repeating: 0, count: count)
         var ok = 0, eagain = 0, other = 0, completed = 0
         let collect: (IOCompletion) -> Void = { c in

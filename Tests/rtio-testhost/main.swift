@@ -43,11 +43,11 @@ while let a = args.next() {
 var out: [String: Any] = [:]
 let config = EngineConfiguration(
     groups: [.init(name: groupName, workers: workers, cpus: cpus, scheduling: scheduling)],
-    memoryLocking: lock, privilegePolicy: policy, spinBudgetNanoseconds: 0)
+    memoryLocking: lock, privilegePolicy: policy, spinBudget: .nanoseconds(0))
 do {
     let engine = try IOEngine(configuration: config)
     out["started"] = true
-    out["degradations"] = engine.degradations
+    out["degradations"] = engine.degradations.map(\.description)
     // Real I/O: write a file, read it back through the engine.
     let path = NSTemporaryDirectory() + "rtio-testhost-\(getpid())"
     let fd = try FileDescriptor.open(path, .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])

@@ -57,8 +57,8 @@ final class OnDemandBenchEngine: BenchEngine {
         submitterTID = rtio_gettid()
         let configuration = EngineConfiguration(
             groups: [], requestsInFlight: max(1, config.queueDepth), memoryLocking: .none, privilegePolicy: .bestEffort,
-            spinBudgetNanoseconds: 0, completionDelivery: .eventfd, tuneMalloc: false,
-            onDemand: OnDemandSettings(maxThreads: 64, idleTimeoutSeconds: 10, spawner: .spawnerThread))
+            spinBudget: .nanoseconds(0), completionDelivery: .eventfd, tuneMalloc: false,
+            onDemand: EngineConfiguration.OnDemand(maxThreads: 64, idleTimeout: .seconds(10), spawner: .spawnerThread))
         do {
             engine = try IOEngine(configuration: configuration)
         } catch {

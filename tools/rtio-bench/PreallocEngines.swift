@@ -99,21 +99,21 @@ final class PreallocEngine: BenchEngine {
         }
         var duty = 85
         if let text = getenv("RTIO_BENCH_PREALLOC_DUTY"), let d = Int(String(cString: text)) { duty = d }
-        var rest = DutyCycleRest.park
-        if let text = getenv("RTIO_BENCH_PREALLOC_REST"), let r = DutyCycleRest(rawValue: String(cString: text)) { rest = r }
+        var rest = EngineConfiguration.RealtimeShareRest.park
+        if let text = getenv("RTIO_BENCH_PREALLOC_REST"), let r = EngineConfiguration.RealtimeShareRest(rawValue: String(cString: text)) { rest = r }
         let configuration = EngineConfiguration(
             groups: [.init(name: "bench", workers: 1, cpus: Self.workerCPU(avoiding: config.submitterCPU),
                            scheduling: scheduling)],
             ringCapacity: ring, requestsInFlight: depth, memoryLocking: .none,
-            privilegePolicy: .bestEffort, spinBudgetNanoseconds: spinBudgetNanoseconds,
+            privilegePolicy: .bestEffort, spinBudget: .nanoseconds(spinBudgetNanoseconds),
             completionDelivery: .eventfd, tuneMalloc: false,
             // 85 %: spinning plus work stays under the kernel's 95 % real-time
             // throttle on this CPU even at a steady arrival rate.
-            spinDutyCyclePercent: duty, dutyCycleRest: rest)
+            realtimeSharePercent: duty, realtimeShareRest: rest)
         do {
             let engine = try IOEngine(configuration: configuration)
             self.engine = engine
-            degradations = engine.degradations
+            degradations = engine.degradations.map(\.description)
             for line in degradations { fputs("   \(name): degraded: \(line)\n", standardError()) }
             threadsCreated = engine.workerCount
         } catch {

@@ -23,7 +23,7 @@ import Glibc
 final class CompletionRing: @unchecked Sendable {
     let capacity: Int
     let mask: Int
-    private let memory: UnsafeMutableRawPointer
+    private let memory: CacheAlignedStorage
     private let head: UnsafeMutablePointer<Atomic<Int>>
     private let tail: UnsafeMutablePointer<Atomic<Int>>
     private let entries: UnsafeMutablePointer<UInt32>
@@ -34,17 +34,11 @@ final class CompletionRing: @unchecked Sendable {
         capacity = c
         mask = c - 1
         let line = CacheLine.separation
-        let total = 2 * line + c * MemoryLayout<UInt32>.stride
-        memory = .allocate(byteCount: total, alignment: line)
-        memset(memory, 0, total)
-        head = memory.bindMemory(to: Atomic<Int>.self, capacity: 1)
-        head.initialize(to: Atomic(0))
-        tail = (memory + line).bindMemory(to: Atomic<Int>.self, capacity: 1)
-        tail.initialize(to: Atomic(0))
-        entries = (memory + 2 * line).bindMemory(to: UInt32.self, capacity: c)
+        memory = CacheAlignedStorage(byteCount: 2 * line + c * MemoryLayout<UInt32>.stride)
+        head = memory.initialize(Atomic<Int>(0), at: 0)
+        tail = memory.initialize(Atomic<Int>(0), at: line)
+        entries = memory.line(2).bindMemory(to: UInt32.self, capacity: c)
     }
-
-    deinit { memory.deallocate() }
 
     /// Producer (worker) only.
     @inline(__always)

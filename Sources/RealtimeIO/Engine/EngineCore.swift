@@ -7,66 +7,77 @@ import Glibc
 
 /// State shared by the host-facing ``IOEngine`` and its workers.
 ///
-/// ## Cache-line layout of the shared flags (one 128-byte line each)
+/// ## Cache-line layout of the shared words (one 128-byte line each)
 /// - `gate`: submitters in flight ×2, plus bit 0 "closed". Every submit adds 2
 ///   before touching a ring and subtracts 2 after; shutdown sets bit 0 and waits
 ///   for the value to drop to 1, after which no producer is between claim and
 ///   publish — so an empty ring really is empty and no accepted request is lost.
 /// - `hostNotified`: the coalescing flag of the completion eventfd (see
-///   ``notifyHost()`` and ``IOEngine/reap(maximum:rearm:_:)``).
-/// - `stopRequested` / `cancelQueued`: read by workers; sequentially consistent
-///   with the workers' park handshake so a stop is never missed by a parked worker.
+///   ``notifyHost()`` and ``rearmHostNotification(_:)``).
+/// - `lifecycle` and `reaping`: the engine's ``Lifecycle`` (read by workers on
+///   every loop turn, sequentially consistent with their park handshake so a
+///   stop is never missed by a parked worker) and the one-reaper-at-a-time flag.
 final class EngineCore: @unchecked Sendable {
+    /// The engine's life, one atomic word.
+    ///
+    /// ```
+    /// running ─▶ stopping ─▶ draining ───┐
+    ///                    └─▶ cancelling ─┴─ workers joined ─▶ closed
+    /// ```
+    /// Only ``IOEngine/shutdown(_:)`` (or a failed init) moves it, and only the
+    /// caller that wins `running → stopping` performs the shutdown. Workers
+    /// stop only at `draining`/`cancelling`, which is stored *after* the submit
+    /// gate has emptied: a worker that sees the stop and an empty ring knows no
+    /// submitter is still between claim and publish.
+    enum Lifecycle: UInt8, AtomicRepresentable {
+        /// Accepting requests.
+        case running
+        /// A shutdown is closing the submit gate; workers run on.
+        case stopping
+        /// Workers finish every queued request, then exit.
+        case draining
+        /// Workers complete queued requests with ECANCELED, then exit.
+        case cancelling
+        /// Every worker joined and the eventfd closed; completions still in the rings stay reapable.
+        case closed
+    }
+
     let slab: RequestSlab
     let eventFD: Int32
     let spinBudgetNanoseconds: Int64
-    /// Real-time allowance per ``RealtimeShare/windowNanoseconds`` window (see `EngineConfiguration.spinDutyCyclePercent`).
-    let spinAllowanceNanoseconds: Int64
-    let dutyCycleRest: DutyCycleRest
+    /// Real-time allowance per ``RealtimeShare/windowNanoseconds`` window (``EngineConfiguration/realtimeSharePercent``).
+    let realtimeAllowanceNanoseconds: Int64
+    let realtimeShareRest: EngineConfiguration.RealtimeShareRest
     let delivery: EngineConfiguration.CompletionDelivery
     let handler: (@Sendable (IOCompletion) -> Void)?
     let workerStartHook: WorkerStartHook?
 
-    private let flagsMemory: UnsafeMutableRawPointer
+    private let storage: CacheAlignedStorage
     let gate: UnsafeMutablePointer<Atomic<Int>>
     let hostNotified: UnsafeMutablePointer<Atomic<Bool>>
-    let stopFlag: UnsafeMutablePointer<Atomic<Bool>>
-    let cancelFlag: UnsafeMutablePointer<Atomic<Bool>>
+    let lifecycle: UnsafeMutablePointer<Atomic<Lifecycle>>
     let reaping: UnsafeMutablePointer<Atomic<Bool>>
-    let reapEventFDClosed: UnsafeMutablePointer<Atomic<Bool>>
 
     init(
-        slab: RequestSlab, eventFD: Int32, spinBudgetNanoseconds: Int64, spinDutyCyclePercent: Int = 100,
-        dutyCycleRest: DutyCycleRest = .park, delivery: EngineConfiguration.CompletionDelivery, handler: (@Sendable (IOCompletion) -> Void)?,
-        workerStartHook: WorkerStartHook?
+        slab: RequestSlab, eventFD: Int32, spinBudget: Duration, realtimeSharePercent: Int = 100,
+        realtimeShareRest: EngineConfiguration.RealtimeShareRest = .park, delivery: EngineConfiguration.CompletionDelivery,
+        handler: (@Sendable (IOCompletion) -> Void)?, workerStartHook: WorkerStartHook?
     ) {
         self.slab = slab
         self.eventFD = eventFD
-        self.spinBudgetNanoseconds = spinBudgetNanoseconds
-        self.spinAllowanceNanoseconds = RealtimeShare.windowNanoseconds * Int64(spinDutyCyclePercent) / 100
-        self.dutyCycleRest = dutyCycleRest
+        self.spinBudgetNanoseconds = spinBudget.nanoseconds
+        self.realtimeAllowanceNanoseconds = RealtimeShare.windowNanoseconds * Int64(realtimeSharePercent) / 100
+        self.realtimeShareRest = realtimeShareRest
         self.delivery = delivery
         self.handler = handler
         self.workerStartHook = workerStartHook
         let line = CacheLine.separation
-        flagsMemory = .allocate(byteCount: 3 * line, alignment: line)
-        memset(flagsMemory, 0, 3 * line)
-        gate = flagsMemory.bindMemory(to: Atomic<Int>.self, capacity: 1)
-        gate.initialize(to: Atomic(0))
-        hostNotified = (flagsMemory + line).bindMemory(to: Atomic<Bool>.self, capacity: 1)
-        hostNotified.initialize(to: Atomic(false))
-        let third = flagsMemory + 2 * line
-        stopFlag = third.bindMemory(to: Atomic<Bool>.self, capacity: 4)
-        stopFlag.initialize(to: Atomic(false))
-        cancelFlag = stopFlag + 1
-        cancelFlag.initialize(to: Atomic(false))
-        reaping = stopFlag + 2
-        reaping.initialize(to: Atomic(false))
-        reapEventFDClosed = stopFlag + 3
-        reapEventFDClosed.initialize(to: Atomic(false))
+        storage = CacheAlignedStorage(lines: 3)
+        gate = storage.initialize(Atomic<Int>(0), at: 0)
+        hostNotified = storage.initialize(Atomic<Bool>(false), at: line)
+        lifecycle = storage.initialize(Atomic<Lifecycle>(.running), at: 2 * line)
+        reaping = storage.initialize(Atomic<Bool>(false), at: 2 * line + 8)
     }
-
-    deinit { flagsMemory.deallocate() }
 
     // MARK: submit gate
 
@@ -92,10 +103,66 @@ final class EngineCore: @unchecked Sendable {
 
     var isClosed: Bool { gate.pointee.load(ordering: .acquiring) & 1 != 0 }
 
-    // MARK: stop
+    // MARK: lifecycle
 
-    @inline(__always) var stopRequested: Bool { stopFlag.pointee.load(ordering: .sequentiallyConsistent) }
-    @inline(__always) var cancelQueued: Bool { cancelFlag.pointee.load(ordering: .relaxed) }
+    /// Workers: leave once the ring is empty.
+    @inline(__always) var stopRequested: Bool {
+        lifecycle.pointee.load(ordering: .sequentiallyConsistent).rawValue >= Lifecycle.draining.rawValue
+    }
+
+    /// Workers: complete queued requests with ECANCELED instead of running them.
+    @inline(__always) var cancelQueued: Bool {
+        lifecycle.pointee.load(ordering: .relaxed) == .cancelling
+    }
+
+    /// `running → stopping`. True for the one caller that did it; it must then
+    /// close the gate and call ``stopWorkers(_:)``.
+    func claimShutdown() -> Bool {
+        lifecycle.pointee.compareExchange(expected: .running, desired: .stopping, ordering: .sequentiallyConsistent).exchanged
+    }
+
+    /// `stopping → draining/cancelling`, after ``closeGate()`` returned. The
+    /// caller then wakes every parked worker.
+    func stopWorkers(_ mode: ShutdownMode) {
+        lifecycle.pointee.store(mode == .drain ? .draining : .cancelling, ordering: .sequentiallyConsistent)
+    }
+
+    /// After every worker joined: no more eventfd writes, so the host may stop reading it.
+    func markClosed() { lifecycle.pointee.store(.closed, ordering: .releasing) }
+
+    /// True once the eventfd is (about to be) closed: a reap must not read it.
+    var isClosedForReap: Bool { lifecycle.pointee.load(ordering: .acquiring) == .closed }
+
+    // MARK: completion delivery
+
+    /// Hands a finished request (result stored in its record) to whoever waits
+    /// for it: resumes an async caller's continuation, runs the worker handler,
+    /// or gives the slot to `post` (the caller's completion ring or queue).
+    /// Returns true if it went to `post`: the caller then notifies the host
+    /// (once per batch, see ``notifyHost()``). Shared by preallocated and
+    /// on-demand workers.
+    @inline(__always)
+    func deliver(_ slot: UInt32, worker: Int, post: (UInt32) -> Void) -> Bool {
+        let record = slab.record(slot)
+        if record.pointee.flags & RequestFlags.resumesContinuation != 0 {
+            let box = record.pointee.continuation!
+            let result = record.pointee.result
+            record.pointee.continuation = nil
+            slab.release(slot)
+            ContinuationBox.resume(box, result: result)
+            return false
+        }
+        switch delivery {
+        case .workerHandler:
+            let completion = IOCompletion(tag: record.pointee.tag, result: record.pointee.result, worker: worker)
+            slab.release(slot)
+            handler?(completion)
+            return false
+        case .eventfd:
+            post(slot)
+            return true
+        }
+    }
 
     // MARK: completion notification
 
@@ -167,10 +234,4 @@ public struct WorkerStartHook: @unchecked Sendable {
         self.function = function
         self.context = context
     }
-}
-
-extension EngineCore {
-    /// Set (before close) by shutdown, so a later reap does not read a closed descriptor.
-    func markEventFDClosed() { reapEventFDClosed.pointee.store(true, ordering: .releasing) }
-    var isClosedForReap: Bool { reapEventFDClosed.pointee.load(ordering: .acquiring) }
 }

@@ -15,7 +15,7 @@ public enum IORequest: @unchecked Sendable {
     case read(FileDescriptor, into: UnsafeMutableRawBufferPointer, at: Int64)
     /// pwrite: all of `buffer` at `offset`; continues after short writes.
     case write(FileDescriptor, from: UnsafeRawBufferPointer, at: Int64)
-    /// preadv. Up to ``RequestRecord/inlineIOVecCapacity`` iovecs are copied into
+    /// preadv. Up to four iovecs are copied into
     /// the request (the array may be temporary); more are read from the caller's array.
     case readv(FileDescriptor, UnsafeBufferPointer<iovec>, at: Int64)
     /// pwritev; iovecs as for `readv`.

@@ -1,6 +1,6 @@
 import CRealtimeIOShims
 
-/// One worker's real-time share accounting (``EngineConfiguration/spinDutyCyclePercent``):
+/// One worker's real-time share accounting (``EngineConfiguration/realtimeSharePercent``):
 /// how long, in the current 10 ms window, it has run as configured — spinning
 /// or serving — and what it does once the share is used.
 ///
@@ -8,9 +8,9 @@ import CRealtimeIOShims
 /// kernel threads there starve, and the kernel's RT throttle
 /// (`sched_rt_runtime_us`, 95 % of each second) stops the worker for tens of
 /// ms. Past its share the worker rests until the window ends: requests still
-/// waiting are served demoted to SCHED_OTHER (``DutyCycleRestState``); with an
-/// empty ring it parks (``DutyCycleRest/park``) or polls demoted
-/// (``DutyCycleRest/demote``). Its policy comes back when the next window
+/// waiting are served demoted to SCHED_OTHER (``RestByDemotion``); with an
+/// empty ring it parks (``EngineConfiguration/RealtimeShareRest/park``) or polls demoted
+/// (``EngineConfiguration/RealtimeShareRest/demote``). Its policy comes back when the next window
 /// starts, or before it parks.
 ///
 /// ## Invariants
@@ -33,9 +33,9 @@ struct RealtimeShare {
     private var mark: UInt64
     /// Set by ``willPark(now:)``: the wait in progress parked.
     private var parked = false
-    private var rest = DutyCycleRestState()
+    private var rest = RestByDemotion()
 
-    init(allowanceNanoseconds: Int64, rest: DutyCycleRest, counters: WorkerCounters, now: UInt64) {
+    init(allowanceNanoseconds: Int64, rest: EngineConfiguration.RealtimeShareRest, counters: WorkerCounters, now: UInt64) {
         allowance = allowanceNanoseconds
         capped = allowanceNanoseconds < Self.windowNanoseconds
         demoteToRest = rest == .demote

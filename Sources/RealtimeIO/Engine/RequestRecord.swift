@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// What a request asks a worker to do.
-public enum OperationCode: UInt8, Sendable, CaseIterable, Codable {
+package enum OperationCode: UInt8, Sendable, CaseIterable, Codable {
     case read, write, readv, writev, fsync, fdatasync, fallocate, custom
 }
 
@@ -18,37 +18,37 @@ public typealias CustomBlockingCall = @convention(c) (UnsafeMutableRawPointer?) 
 /// Ownership moves with the slot index: the submitter fills it, the submission
 /// ring's publish hands it to a worker, the completion ring's publish hands it
 /// back to the host, and ``RequestSlab/release(_:)`` frees it.
-public struct RequestRecord {
+package struct RequestRecord {
     /// iovecs carried inside the record; more must come from a caller-owned array.
-    public static let inlineIOVecCapacity = 4
+    package static let inlineIOVecCapacity = 4
 
-    public var opcode: OperationCode = .read
+    package var opcode: OperationCode = .read
     /// Internal flags (``RequestFlags``).
     var flags: UInt8 = 0
     /// Index of the worker that owns the request once submitted.
     var worker: UInt16 = 0
-    public var fd: Int32 = -1
+    package var fd: Int32 = -1
     /// fallocate mode bits.
-    public var mode: Int32 = 0
-    public var offset: Int64 = 0
+    package var mode: Int32 = 0
+    package var offset: Int64 = 0
     /// Bytes to transfer (read/write), length (fallocate), or iovec count (readv/writev).
-    public var length: Int = 0
+    package var length: Int = 0
     /// Buffer (read/write), iovec array (readv/writev), custom context.
-    public var buffer: UnsafeMutableRawPointer? = nil
-    public var custom: CustomBlockingCall? = nil
+    package var buffer: UnsafeMutableRawPointer? = nil
+    package var custom: CustomBlockingCall? = nil
     /// The caller's tag, returned with the completion.
-    public var tag: UInt64 = 0
+    package var tag: UInt64 = 0
     /// Bytes (≥ 0) or `-errno`.
-    public var result: Int = 0
+    package var result: Int = 0
     /// CLOCK_MONOTONIC ns: accepted by submit, started by a worker, finished.
-    public var submittedAt: UInt64 = 0
-    public var startedAt: UInt64 = 0
-    public var finishedAt: UInt64 = 0
+    package var submittedAt: UInt64 = 0
+    package var startedAt: UInt64 = 0
+    package var finishedAt: UInt64 = 0
     /// For the async API: an unmanaged continuation box, resumed by the worker.
     var continuation: UnsafeMutableRawPointer? = nil
     var inlineIOVecs: (iovec, iovec, iovec, iovec) = (iovec(), iovec(), iovec(), iovec())
 
-    public init() {}
+    package init() {}
 }
 
 /// Bits of ``RequestRecord``'s internal flags.

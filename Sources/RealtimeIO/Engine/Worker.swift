@@ -20,6 +20,7 @@ final class Worker: @unchecked Sendable {
     let name: String
     let requestedCPUs: CPUList?
     let requestedScheduling: SchedulingPolicy
+    let stackSize: Int
     let stackPrefaultBytes: Int
     let ring: SubmissionRing
     let completions: CompletionRing
@@ -33,7 +34,7 @@ final class Worker: @unchecked Sendable {
 
     init(
         index: Int, groupIndex: Int, name: String, requestedCPUs: CPUList?, requestedScheduling: SchedulingPolicy,
-        stackPrefaultBytes: Int, ring: SubmissionRing, completions: CompletionRing, counters: WorkerCounters,
+        stackSize: Int, stackPrefaultBytes: Int, ring: SubmissionRing, completions: CompletionRing, counters: WorkerCounters,
         core: EngineCore
     ) {
         self.index = index
@@ -41,6 +42,7 @@ final class Worker: @unchecked Sendable {
         self.name = name
         self.requestedCPUs = requestedCPUs
         self.requestedScheduling = requestedScheduling
+        self.stackSize = stackSize
         self.stackPrefaultBytes = stackPrefaultBytes
         self.ring = ring
         self.completions = completions
@@ -88,7 +90,7 @@ final class Worker: @unchecked Sendable {
         // The real-time share caps spinning plus serving per 10 ms window; see
         // RealtimeShare for what the worker does past it.
         var share = RealtimeShare(
-            allowanceNanoseconds: core.spinAllowanceNanoseconds, rest: core.dutyCycleRest, counters: counters,
+            allowanceNanoseconds: core.realtimeAllowanceNanoseconds, rest: core.realtimeShareRest, counters: counters,
             now: rtio_monotonic_ns())
         while true {
             share.account(now: rtio_monotonic_ns())
@@ -151,22 +153,7 @@ final class Worker: @unchecked Sendable {
         let submitted = record.pointee.submittedAt
         counters.record(queueWait: start > submitted ? start &- submitted : 0, service: end &- start)
 
-        if record.pointee.flags & RequestFlags.resumesContinuation != 0 {
-            let box = record.pointee.continuation!
-            record.pointee.continuation = nil
-            slab.release(slot)
-            ContinuationBox.resume(box, result: result)
-            return false
-        }
-        switch core.delivery {
-        case .workerHandler:
-            let completion = IOCompletion(tag: record.pointee.tag, result: result, worker: index)
-            slab.release(slot)
-            core.handler?(completion)
-            return false
-        case .eventfd:
-            completions.push(slot)
-            return true
-        }
+        let completions = self.completions
+        return core.deliver(slot, worker: index) { completions.push($0) }
     }
 }

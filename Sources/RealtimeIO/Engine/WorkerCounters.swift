@@ -13,9 +13,9 @@ import Synchronization
 /// - The layout (``Field`` raw values, then ``histogramBuckets`` queue-wait
 ///   buckets, then as many service-time buckets) is part of the status-file
 ///   format: append fields, never reorder.
-public struct WorkerCounters: @unchecked Sendable {
+package struct WorkerCounters: @unchecked Sendable {
     /// Scalar fields, by word index.
-    public enum Field: Int, CaseIterable, Sendable {
+    package enum Field: Int, CaseIterable, Sendable {
         case state = 0, tid, firstCPU, lastCPU
         case completed, errors, cancelled, maxQueueDepth, queueDepth
         case busyNanoseconds, parks, wakes, submittedByOverflow
@@ -24,9 +24,9 @@ public struct WorkerCounters: @unchecked Sendable {
     }
 
     /// What the worker is doing now.
-    public enum State: UInt64, Sendable, CustomStringConvertible {
+    package enum State: UInt64, Sendable, CustomStringConvertible {
         case starting = 0, spinning, parked, busy, exited
-        public var description: String {
+        package var description: String {
             switch self {
             case .starting: return "starting"
             case .spinning: return "spinning"
@@ -38,9 +38,9 @@ public struct WorkerCounters: @unchecked Sendable {
     }
 
     /// Log2 buckets per histogram: bucket i counts values in [2^i, 2^(i+1)) ns (bucket 0 also counts 0).
-    public static let histogramBuckets = 40
+    package static let histogramBuckets = 40
     @usableFromInline static let scalarWords = 24
-    public static let byteCount = 1024
+    package static let byteCount = 1024
 
     @usableFromInline let words: UnsafeMutablePointer<Atomic<UInt64>>
 
@@ -52,11 +52,11 @@ public struct WorkerCounters: @unchecked Sendable {
     }
 
     /// A read-only view of a block that someone else initialised (a mapped status file).
-    public init(viewing memory: UnsafeMutableRawPointer) {
+    package init(viewing memory: UnsafeMutableRawPointer) {
         words = memory.assumingMemoryBound(to: Atomic<UInt64>.self)
     }
 
-    @inlinable public subscript(field: Field) -> UInt64 {
+    @inlinable package subscript(field: Field) -> UInt64 {
         words[field.rawValue].load(ordering: .relaxed)
     }
 
@@ -83,20 +83,20 @@ public struct WorkerCounters: @unchecked Sendable {
         s.pointee.store(s.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
     }
 
-    public var state: State { State(rawValue: self[.state]) ?? .starting }
+    package var state: State { State(rawValue: self[.state]) ?? .starting }
 
     /// Snapshot of the queue-wait histogram (bucket i: [2^i, 2^(i+1)) ns).
-    public var queueWaitHistogram: [UInt64] {
+    package var queueWaitHistogram: [UInt64] {
         (0..<Self.histogramBuckets).map { words[Self.scalarWords + $0].load(ordering: .relaxed) }
     }
 
     /// Snapshot of the service-time histogram.
-    public var serviceTimeHistogram: [UInt64] {
+    package var serviceTimeHistogram: [UInt64] {
         (0..<Self.histogramBuckets).map { words[Self.scalarWords + Self.histogramBuckets + $0].load(ordering: .relaxed) }
     }
 
     /// The upper bound (ns) of the bucket holding the `quantile` (0...1) of a log2 histogram.
-    public static func quantile(_ quantile: Double, of buckets: [UInt64]) -> UInt64? {
+    package static func quantile(_ quantile: Double, of buckets: [UInt64]) -> UInt64? {
         let total = buckets.reduce(0, +)
         guard total > 0 else { return nil }
         let rank = UInt64((Double(total) * quantile).rounded(.up))

@@ -1,9 +1,9 @@
 import CRealtimeIOShims
 
 /// The on-demand side of ``IOEngine``: the pool it owns in on-demand and
-/// hybrid modes (see ``OnDemandSettings``), and how its completions reach the host.
+/// hybrid modes (see ``EngineConfiguration/OnDemand``), and how its completions reach the host.
 extension IOEngine {
-    /// ``IOCompletion/worker`` of a request run by an on-demand worker.
+    /// ``IOCompletion/worker`` of a request run by an on-demand worker (not a worker index).
     public static let onDemandWorkerIndex = -1
 
     /// The internal submit target meaning "the on-demand pool".
@@ -14,13 +14,13 @@ extension IOEngine {
     public var overflowCount: Int { overflowCounter.load(ordering: .relaxed) }
 
     /// The on-demand pool's counters (nil in preallocated mode).
-    public var onDemandStatistics: OnDemandPool.Statistics? { onDemand?.statistics }
+    package var onDemandStatistics: OnDemandPool.Statistics? { onDemand?.statistics }
 
     /// Threads the on-demand pool created, by creating thread id (empty in preallocated mode).
-    public var onDemandCreationsByThread: [pid_t: Int] { onDemand?.creationsByThread ?? [:] }
+    package var onDemandCreationsByThread: [pid_t: Int] { onDemand?.creationsByThread ?? [:] }
 
     /// Linux tids of the on-demand workers running now.
-    public var onDemandWorkerThreadIDs: [pid_t] { onDemand?.workerThreadIDs ?? [] }
+    public var onDemandWorkerThreadIDs: [Int32] { onDemand?.workerThreadIDs ?? [] }
 
     /// Runs the host-side work of the engine on the calling (host loop) thread:
     /// with `onDemand.spawner == "hostLoop"`, the pending spawn bottom half —
@@ -48,33 +48,15 @@ extension IOEngine {
     /// (hostLoop) also notify the host, whose `reap`/`processEvents` then runs
     /// the bottom half.
     static func makeOnDemandPool(
-        settings: OnDemandSettings, core: EngineCore
+        settings: EngineConfiguration.OnDemand, core: EngineCore
     ) throws(EngineError) -> (OnDemandPool, OnDemandCompletionQueue) {
         let queue = OnDemandCompletionQueue(capacity: core.slab.count)
         let onCompletion: @Sendable (UInt32) -> Void = { [core, queue] slot in
-            let slab = core.slab
-            let record = slab.record(slot)
-            if record.pointee.flags & RequestFlags.resumesContinuation != 0 {
-                let box = record.pointee.continuation!
-                record.pointee.continuation = nil
-                let result = record.pointee.result
-                slab.release(slot)
-                ContinuationBox.resume(box, result: result)
-                return
-            }
-            switch core.delivery {
-            case .workerHandler:
-                let completion = IOCompletion(tag: record.pointee.tag, result: record.pointee.result, worker: onDemandWorkerIndex)
-                slab.release(slot)
-                core.handler?(completion)
-            case .eventfd:
-                queue.push(slot)
-                core.notifyHost()
-            }
+            if core.deliver(slot, worker: onDemandWorkerIndex, post: { queue.push($0) }) { core.notifyHost() }
         }
         do {
             let pool = try OnDemandPool(
-                slab: core.slab, configuration: settings.poolConfiguration, onCompletion: onCompletion,
+                slab: core.slab, configuration: OnDemandPool.Configuration(settings), onCompletion: onCompletion,
                 onSpawnRequested: { [core] in core.notifyHost() })
             return (pool, queue)
         } catch {
@@ -96,5 +78,14 @@ extension IOEngine {
             delivered += 1
         }
         return delivered
+    }
+}
+
+extension OnDemandPool.Configuration {
+    /// The pool configuration an engine's on-demand settings describe.
+    init(_ settings: EngineConfiguration.OnDemand) {
+        self.init(
+            maxThreads: settings.maxThreads, idleTimeout: settings.idleTimeout,
+            spawner: settings.spawner)
     }
 }

@@ -74,16 +74,9 @@ import Glibc
 /// ``submit(_:)`` from any thread; ``processPendingSpawns()`` from the host
 /// loop (any thread, but it is where workers inherit their attributes from);
 /// ``shutdown(_:)`` from any thread but a worker.
-public final class OnDemandPool: @unchecked Sendable {
-    /// Who runs the spawn bottom half.
-    public enum Spawner: String, Sendable, Codable, Equatable {
-        /// The host: `onSpawnRequested` asks it to call ``OnDemandPool/processPendingSpawns()``
-        /// on its loop thread (an ``IOEngine`` does this in `reap`/`processEvents`).
-        case hostLoop
-        /// A dedicated spawner thread, created by the thread that creates the pool,
-        /// for hosts without a loop.
-        case spawnerThread
-    }
+package final class OnDemandPool: @unchecked Sendable {
+    /// Who runs the spawn bottom half (the engine configuration's own type).
+    package typealias Spawner = EngineConfiguration.OnDemand.Spawner
 
     public struct Configuration: Sendable {
         /// Most workers alive at once (≥ 1).

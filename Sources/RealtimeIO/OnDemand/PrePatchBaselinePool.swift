@@ -19,7 +19,7 @@ import Glibc
 /// Everything else (queue, idle timeout, shutdown, completion, failure
 /// handling, instrumentation) is ``OnDemandPool``'s; only the spawn path
 /// differs. `threadAttributes` and `spawner` are ignored.
-public final class _PrePatchBaselinePool_BenchmarkOnly: @unchecked Sendable {
+package final class _PrePatchBaselinePool_BenchmarkOnly: @unchecked Sendable {
     private let pool: OnDemandPool
 
     /// See ``OnDemandPool/init(slab:configuration:onCompletion:onSpawnRequested:)``.

@@ -35,7 +35,7 @@ import Synchronization
 /// `parks` (futex waits entered), `wakes` (returns to work after parking) and
 /// `cancelledParks` are written by the consumer only; `wakeSyscalls` by the producer that won
 /// the wake. All are relaxed and only for observation.
-public struct ConsumerWakeup: @unchecked Sendable {
+package struct ConsumerWakeup: @unchecked Sendable {
     @usableFromInline static let awake: UInt32 = 0
     @usableFromInline static let sleeping: UInt32 = 1
 
@@ -111,7 +111,7 @@ public struct ConsumerWakeup: @unchecked Sendable {
 
     /// Unconditional wake (shutdown, or a caller that did its own check).
     @inlinable
-    public func wakeParked() {
+    package func wakeParked() {
         if state.pointee.compareExchange(
             expected: Self.sleeping, desired: Self.awake, ordering: .acquiringAndReleasing
         ).exchanged {
@@ -123,11 +123,11 @@ public struct ConsumerWakeup: @unchecked Sendable {
     // MARK: observation
 
     /// True while the consumer has announced sleep and not been woken.
-    public var isParked: Bool { state.pointee.load(ordering: .relaxed) == Self.sleeping }
-    public var parks: Int { parkCount.pointee.load(ordering: .relaxed) }
-    public var wakes: Int { wakeCount.pointee.load(ordering: .relaxed) }
-    public var wakeSyscalls: Int { wakeSyscallCount.pointee.load(ordering: .relaxed) }
+    package var isParked: Bool { state.pointee.load(ordering: .relaxed) == Self.sleeping }
+    package var parks: Int { parkCount.pointee.load(ordering: .relaxed) }
+    package var wakes: Int { wakeCount.pointee.load(ordering: .relaxed) }
+    package var wakeSyscalls: Int { wakeSyscallCount.pointee.load(ordering: .relaxed) }
     /// Sleep announcements withdrawn because the re-check found work. A
     /// producer may still have made one (unneeded) wake syscall for each.
-    public var cancelledParks: Int { cancelledParkCount.pointee.load(ordering: .relaxed) }
+    package var cancelledParks: Int { cancelledParkCount.pointee.load(ordering: .relaxed) }
 }

@@ -30,39 +30,30 @@ import Glibc
 /// passes it on (through a ring, whose ordering carries the ownership) or
 /// calls ``release(_:)``. Releasing an index twice, or one not acquired, corrupts
 /// the list: debug builds trap on both.
-public final class RequestSlab: @unchecked Sendable {
+package final class RequestSlab: @unchecked Sendable {
     /// The index no slot has: the end of the free list.
     @usableFromInline static let none: UInt32 = .max
 
     /// Number of slots.
-    public let count: Int
+    package let count: Int
     /// Distance between records: `MemoryLayout<RequestRecord>.stride` rounded up to 64.
     @usableFromInline let recordStride: Int
     @usableFromInline let records: UnsafeMutableRawPointer
     @usableFromInline let links: UnsafeMutablePointer<Atomic<UInt32>>
-    @usableFromInline let headMemory: UnsafeMutableRawPointer
+    /// Line 0: the free-list head; lines 1...: the records.
+    private let storage: CacheAlignedStorage
     @usableFromInline let head: UnsafeMutablePointer<Atomic<UInt64>>
     #if DEBUG
     let ownedFlags: UnsafeMutablePointer<Atomic<Bool>>
     #endif
 
-    /// Errors from ``init(count:)``.
-    public enum ConfigurationError: Error, Equatable, CustomStringConvertible {
-        case badCount(Int)
-        public var description: String {
-            switch self {
-            case .badCount(let n): return "requests in flight must be between 1 and 2^31, got \(n)"
-            }
-        }
-    }
-
     /// Allocates `count` zeroed records (touched: every page faulted in now).
-    public init(count: Int) throws {
-        guard count >= 1, count < Int(Int32.max) else { throw ConfigurationError.badCount(count) }
+    package init(count: Int) throws(ConfigurationError) {
+        try EngineConfiguration.checkRequestsInFlight(count)
         self.count = count
         recordStride = CacheLine.roundUp(MemoryLayout<RequestRecord>.stride, to: 64)
-        records = UnsafeMutableRawPointer.allocate(byteCount: count * recordStride, alignment: 64)
-        memset(records, 0, count * recordStride)
+        storage = CacheAlignedStorage(byteCount: count * recordStride + CacheLine.separation)
+        records = storage.line(1)
         for i in 0..<count {
             (records + i * recordStride).bindMemory(to: RequestRecord.self, capacity: 1).initialize(to: RequestRecord())
         }
@@ -70,10 +61,7 @@ public final class RequestSlab: @unchecked Sendable {
         for i in 0..<count {
             (links + i).initialize(to: Atomic(i + 1 < count ? UInt32(i + 1) : Self.none))
         }
-        headMemory = UnsafeMutableRawPointer.allocate(byteCount: CacheLine.separation, alignment: CacheLine.separation)
-        memset(headMemory, 0, CacheLine.separation)
-        head = headMemory.bindMemory(to: Atomic<UInt64>.self, capacity: 1)
-        head.initialize(to: Atomic(Self.pack(index: 0, tag: 0)))
+        head = storage.initialize(Atomic<UInt64>(Self.pack(index: 0, tag: 0)), at: 0)
         #if DEBUG
         ownedFlags = .allocate(capacity: count)
         for i in 0..<count { (ownedFlags + i).initialize(to: Atomic(false)) }
@@ -81,10 +69,8 @@ public final class RequestSlab: @unchecked Sendable {
     }
 
     deinit {
-        records.deallocate()
         links.deinitialize(count: count)
         links.deallocate()
-        headMemory.deallocate()
         #if DEBUG
         ownedFlags.deallocate()
         #endif
@@ -96,7 +82,7 @@ public final class RequestSlab: @unchecked Sendable {
 
     /// Takes a free slot, or nil when all `count` are in use.
     @inlinable
-    public func acquire() -> UInt32? {
+    package func acquire() -> UInt32? {
         var current = head.pointee.load(ordering: .acquiring)
         while true {
             let index = UInt32(truncatingIfNeeded: current)
@@ -116,7 +102,7 @@ public final class RequestSlab: @unchecked Sendable {
 
     /// Returns a slot to the free list.
     @inlinable
-    public func release(_ index: UInt32) {
+    package func release(_ index: UInt32) {
         precondition(Int(index) < count, "slot \(index) is outside a slab of \(count)")
         debugMarkOwned(index, false)
         var current = head.pointee.load(ordering: .relaxed)
@@ -134,13 +120,13 @@ public final class RequestSlab: @unchecked Sendable {
     /// The record of slot `index`. Valid while the slab lives; access it only
     /// while owning the slot.
     @inlinable
-    public func record(_ index: UInt32) -> UnsafeMutablePointer<RequestRecord> {
+    package func record(_ index: UInt32) -> UnsafeMutablePointer<RequestRecord> {
         (records + Int(index) &* recordStride).assumingMemoryBound(to: RequestRecord.self)
     }
 
     /// Counts free slots by walking the list. Not for concurrent use: for tests
     /// and shutdown checks only.
-    public func quiescentFreeCount() -> Int {
+    package func quiescentFreeCount() -> Int {
         var n = 0
         var index = UInt32(truncatingIfNeeded: head.pointee.load(ordering: .acquiring))
         while index != Self.none && n <= count {

@@ -48,18 +48,18 @@ import Glibc
 /// spins for its budget, then parks; the late publish wakes it through the
 /// same handshake as any other publish. ``claimedButUnpublished`` exposes the
 /// condition for diagnostics.
-public final class SubmissionRing: @unchecked Sendable {
+package final class SubmissionRing: @unchecked Sendable {
     /// Number of cells; a power of two.
-    public let capacity: Int
+    package let capacity: Int
     @usableFromInline let mask: Int
 
-    @usableFromInline let memory: UnsafeMutableRawPointer
+    private let memory: CacheAlignedStorage
     @usableFromInline let enqueuePosition: UnsafeMutablePointer<Atomic<Int>>
     @usableFromInline let dequeuePosition: UnsafeMutablePointer<Int>
     @usableFromInline let consumedCount: UnsafeMutablePointer<Atomic<Int>>
     @usableFromInline let cells: UnsafeMutablePointer<Cell>
     /// The consumer's park/wake handshake.
-    public let wakeup: ConsumerWakeup
+    package let wakeup: ConsumerWakeup
 
     /// One queue cell: 16 bytes, four to a cache line.
     @usableFromInline
@@ -74,38 +74,19 @@ public final class SubmissionRing: @unchecked Sendable {
         }
     }
 
-    /// Errors from ``init(capacity:)``.
-    public enum ConfigurationError: Error, Equatable, CustomStringConvertible {
-        case capacityNotPowerOfTwo(Int)
-        public var description: String {
-            switch self {
-            case .capacityNotPowerOfTwo(let c):
-                return "ring capacity \(c) is not a power of two between 2 and 2^24; use e.g. 64, 256 or 1024"
-            }
-        }
-    }
-
-    /// Allocates and touches (prefaults) all memory of a ring of `capacity` cells.
-    public init(capacity: Int) throws {
-        guard capacity >= 2, capacity <= 1 << 24, capacity & (capacity - 1) == 0 else {
-            throw ConfigurationError.capacityNotPowerOfTwo(capacity)
-        }
+    /// Allocates and touches (prefaults) all memory of a ring of `capacity`
+    /// cells: a power of two within ``EngineConfiguration/Limits/ringCapacity``.
+    package init(capacity: Int) throws(ConfigurationError) {
+        try EngineConfiguration.checkRingCapacity(capacity)
         self.capacity = capacity
         self.mask = capacity - 1
         let line = CacheLine.separation
-        let cellBytes = capacity * MemoryLayout<Cell>.stride
-        let total = 3 * line + cellBytes
-        memory = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: line)
-        memset(memory, 0, total)  // touch every page now, not on the hot path
-
-        enqueuePosition = memory.bindMemory(to: Atomic<Int>.self, capacity: 1)
-        enqueuePosition.initialize(to: Atomic(0))
-        dequeuePosition = (memory + line).bindMemory(to: Int.self, capacity: 1)
-        dequeuePosition.initialize(to: 0)
-        consumedCount = (memory + line + 8).bindMemory(to: Atomic<Int>.self, capacity: 1)
-        consumedCount.initialize(to: Atomic(0))
-        wakeup = ConsumerWakeup(initializing: memory + 2 * line)
-        cells = (memory + 3 * line).bindMemory(to: Cell.self, capacity: capacity)
+        memory = CacheAlignedStorage(byteCount: 3 * line + capacity * MemoryLayout<Cell>.stride)
+        enqueuePosition = memory.initialize(Atomic<Int>(0), at: 0)
+        dequeuePosition = memory.initialize(0, at: line)
+        consumedCount = memory.initialize(Atomic<Int>(0), at: line + 8)
+        wakeup = ConsumerWakeup(initializing: memory.line(2))
+        cells = memory.line(3).bindMemory(to: Cell.self, capacity: capacity)
         for i in 0..<capacity {
             (cells + i).initialize(to: Cell(position: i))
         }
@@ -113,7 +94,6 @@ public final class SubmissionRing: @unchecked Sendable {
 
     deinit {
         cells.deinitialize(count: capacity)
-        memory.deallocate()
     }
 
     // MARK: producers
@@ -121,7 +101,7 @@ public final class SubmissionRing: @unchecked Sendable {
     /// Pushes one entry. Returns false, changing nothing, when the ring is full.
     /// Wakes the consumer if it is parked (the only case with a syscall).
     @inlinable
-    public func tryPush(_ value: UInt64) -> Bool {
+    package func tryPush(_ value: UInt64) -> Bool {
         var position = enqueuePosition.pointee.load(ordering: .relaxed)
         while true {
             let cell = cells + (position & mask)
@@ -146,9 +126,9 @@ public final class SubmissionRing: @unchecked Sendable {
 
     /// A run of consecutive positions claimed by one producer; publish each
     /// with ``publish(_:at:_:)``, then call ``finishPublishing(_:)`` once.
-    public struct Claim: Sendable {
-        public let start: Int
-        public let count: Int
+    package struct Claim: Sendable {
+        package let start: Int
+        package let count: Int
         @inlinable init(start: Int, count: Int) {
             self.start = start
             self.count = count
@@ -161,7 +141,7 @@ public final class SubmissionRing: @unchecked Sendable {
     /// The consumer frees cells in order, so if the last cell of the run is
     /// free for this lap, every earlier one is too.
     @inlinable
-    public func tryClaim(_ count: Int) -> Claim? {
+    package func tryClaim(_ count: Int) -> Claim? {
         precondition(count >= 1 && count <= capacity, "claim of \(count) cells from a ring of \(capacity)")
         var position = enqueuePosition.pointee.load(ordering: .relaxed)
         while true {
@@ -183,7 +163,7 @@ public final class SubmissionRing: @unchecked Sendable {
     /// Publishes entry `index` (0..<claim.count) of a claim. The consumer may
     /// take it at once; entries are consumed in position order.
     @inlinable
-    public func publish(_ claim: Claim, at index: Int, _ value: UInt64) {
+    package func publish(_ claim: Claim, at index: Int, _ value: UInt64) {
         precondition(index >= 0 && index < claim.count)
         let position = claim.start &+ index
         let cell = cells + (position & mask)
@@ -195,7 +175,7 @@ public final class SubmissionRing: @unchecked Sendable {
     /// fence (pairs with the consumer's `sleeping` store, see ``ConsumerWakeup``),
     /// then a wake only if the consumer is parked.
     @inlinable
-    public func finishPublishing(_ claim: Claim) {
+    package func finishPublishing(_ claim: Claim) {
         atomicMemoryFence(ordering: .sequentiallyConsistent)
         wakeup.wakeIfParked()
     }
@@ -204,7 +184,7 @@ public final class SubmissionRing: @unchecked Sendable {
 
     /// Takes the oldest published entry, or nil if none is ready.
     @inlinable
-    public func tryPop() -> UInt64? {
+    package func tryPop() -> UInt64? {
         let position = dequeuePosition.pointee
         let cell = cells + (position & mask)
         guard cell.pointee.sequence.load(ordering: .acquiring) == position &+ 1 else { return nil }
@@ -218,7 +198,7 @@ public final class SubmissionRing: @unchecked Sendable {
     /// Takes up to `maximum` published entries in order, calling `body` for
     /// each; returns how many were taken.
     @inlinable
-    public func drain(maximum: Int, _ body: (UInt64) throws -> Void) rethrows -> Int {
+    package func drain(maximum: Int, _ body: (UInt64) throws -> Void) rethrows -> Int {
         var taken = 0
         while taken < maximum, let value = tryPop() {
             taken &+= 1
@@ -245,7 +225,7 @@ public final class SubmissionRing: @unchecked Sendable {
     /// between claim and publish. Then the consumer parks again; that
     /// producer's publish wakes it.
     @inlinable
-    public func waitForEntries(
+    package func waitForEntries(
         spinNanoseconds: Int64, timeoutNanoseconds: Int64 = -1, shouldStop: () -> Bool = { false },
         willPark: () -> Void = {}
     ) -> Bool {
@@ -289,13 +269,13 @@ public final class SubmissionRing: @unchecked Sendable {
     // MARK: observation (any thread; approximate while producers run)
 
     /// Entries claimed and not yet consumed (includes claimed-but-unpublished).
-    public var approximateCount: Int {
+    package var approximateCount: Int {
         max(0, enqueuePosition.pointee.load(ordering: .relaxed) &- consumedCount.pointee.load(ordering: .relaxed))
     }
 
     /// Consumer view: true when the next position is claimed but not published
     /// (a producer stopped between claim and publish). Consumer thread only.
-    public var claimedButUnpublished: Bool {
+    package var claimedButUnpublished: Bool {
         let position = dequeuePosition.pointee
         return enqueuePosition.pointee.load(ordering: .acquiring) != position && !hasPublishedEntry()
     }

@@ -28,7 +28,7 @@ public final class StatusFileReader: @unchecked Sendable {
         public var group: String
         /// `cpus=LIST|any sched=POLICY`, as configured.
         public var requested: String
-        public var counters: WorkerCounters
+        package var counters: WorkerCounters
         /// The kernel thread id (0 until the worker has started).
         public var tid: Int32 { Int32(truncatingIfNeeded: counters[.tid]) }
     }

@@ -1,13 +1,13 @@
 /// Layout constants for memory shared between threads.
-public enum CacheLine {
+package enum CacheLine {
     /// Distance kept between independently written hot fields. 128 bytes, not 64:
     /// x86's adjacent-line prefetcher pulls cache lines in pairs, so two fields
     /// 64 bytes apart still false-share.
-    public static let separation = 128
+    package static let separation = 128
 
     /// Rounds `value` up to a multiple of `alignment` (a power of two).
     @inlinable
-    public static func roundUp(_ value: Int, to alignment: Int) -> Int {
+    package static func roundUp(_ value: Int, to alignment: Int) -> Int {
         (value + alignment - 1) & ~(alignment - 1)
     }
 }

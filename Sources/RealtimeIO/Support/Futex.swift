@@ -5,9 +5,9 @@ import CRealtimeIOShims
 /// A futex word is any naturally aligned `UInt32` in memory shared by the
 /// threads of this process. Callers own the protocol on top of the word; these
 /// functions only move threads to and from the kernel's wait queue.
-public enum Futex {
+package enum Futex {
     /// The outcome of ``wait(on:whileEquals:timeoutNanoseconds:)``.
-    public enum WaitResult: Sendable, Equatable {
+    package enum WaitResult: Sendable, Equatable {
         /// Woken by ``wake(_:count:)`` or spuriously; re-check the condition.
         case woken
         /// The word no longer held the expected value: nothing to wait for.
@@ -20,7 +20,7 @@ public enum Futex {
 
     /// Sleeps while `*word == expected`, at most `timeoutNanoseconds` (< 0: no limit).
     @inlinable
-    public static func wait(
+    package static func wait(
         on word: UnsafeMutablePointer<UInt32>, whileEquals expected: UInt32, timeoutNanoseconds: Int64 = -1
     ) -> WaitResult {
         switch rtio_futex_wait(word, expected, timeoutNanoseconds) {
@@ -34,7 +34,7 @@ public enum Futex {
     /// Wakes up to `count` threads waiting on `word`. Returns how many were woken.
     @inlinable
     @discardableResult
-    public static func wake(_ word: UnsafeMutablePointer<UInt32>, count: Int32 = 1) -> Int {
+    package static func wake(_ word: UnsafeMutablePointer<UInt32>, count: Int32 = 1) -> Int {
         Int(max(0, rtio_futex_wake(word, count)))
     }
 }

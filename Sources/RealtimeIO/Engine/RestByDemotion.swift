@@ -4,32 +4,8 @@ import CRealtimeIOShims
 import Glibc
 #endif
 
-/// How a spinning worker rests once it has used its spin share of a window
-/// (``EngineConfiguration/spinDutyCyclePercent``).
-///
-/// Measured on a 2-vCPU VM (rtio-bench latency, 20 k reads/s, SCHED_FIFO
-/// worker, duty 85 %, runs alternated): `.demote` halves p90 (≈ 4–5 µs
-/// against ≈ 9–10 µs) and cuts context switches ≈ 20-fold, but its p99.9 was
-/// worse in every pair (1.2–5.9 ms against 0.25–0.9 ms): while it rests as
-/// SCHED_OTHER, the threads its real-time spin held off run first. `.park`,
-/// the default, keeps the tail; `.demote` suits hosts that care for the
-/// median and for fewer wake-ups more than for the last per mille.
-public enum DutyCycleRest: String, Codable, Sendable, CaseIterable {
-    /// The worker parks on its futex for the rest of the window whenever its
-    /// ring is empty; each request in the rest pays a wake-up (the default).
-    case park
-    /// A real-time worker (SCHED_FIFO/RR) keeps polling for the rest of the
-    /// window as SCHED_OTHER (nice 0), then gets its real-time policy back.
-    /// The kernel's real-time throttle never counts the rest, other threads
-    /// on the CPU get their fair share, and the CPU never goes idle (waking
-    /// an idle vCPU can take long on a VM). Two `sched_setattr` calls per
-    /// window; tools that read the policy (rtio-admin show) see SCHED_OTHER
-    /// during a rest. Workers that are not real-time park, as with `.park`.
-    case demote
-}
-
 /// One worker's rest-by-demotion state: drops the calling thread from its
-/// real-time policy to SCHED_OTHER for the rest of a duty-cycle window and
+/// real-time policy to SCHED_OTHER for the rest of a real-time share window and
 /// restores it when the next window starts.
 ///
 /// ## Invariants
@@ -41,7 +17,7 @@ public enum DutyCycleRest: String, Codable, Sendable, CaseIterable {
 ///   `set-priority`), their choice stands and is not overwritten. A retune
 ///   that lands between that check and the restore is lost; the window is a
 ///   few hundred nanoseconds once per 10 ms.
-struct DutyCycleRestState {
+struct RestByDemotion {
     private var saved = rtio_sched_attr()
     /// True while the thread runs demoted.
     private(set) var isDemoted = false
@@ -80,7 +56,7 @@ struct DutyCycleRestState {
         return true
     }
 
-    /// A new duty-cycle window: restores a demoted thread and lets the next
+    /// A new real-time share window: restores a demoted thread and lets the next
     /// rest ask again.
     mutating func windowStarted() {
         declinedThisWindow = false

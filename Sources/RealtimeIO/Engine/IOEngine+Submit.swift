@@ -1,0 +1,185 @@
+import CRealtimeIOShims
+import Synchronization
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Submitting requests: validation, filling a slot, choosing a worker.
+extension IOEngine {
+
+    /// Queues one request; its completion carries `tag`.
+    ///
+    /// No lock, no allocation; a syscall only to wake a parked worker.
+    /// - Throws: ``SubmitError``; nothing was enqueued.
+    @inlinable
+    public func submit(_ request: IORequest, tag: UInt64, placement: Placement = .leastLoaded) throws(SubmitError) {
+        try submit(request, tag: tag, placement: placement, continuation: nil)
+    }
+
+    @usableFromInline
+    func submit(
+        _ request: IORequest, tag: UInt64, placement: Placement, continuation: UnsafeMutableRawPointer?
+    ) throws(SubmitError) {
+        try Self.validate(request)
+        let target = try chooseWorker(placement)
+        guard core.enterSubmit() else { throw .shutDown }
+        defer { core.leaveSubmit() }
+        guard let slot = core.slab.acquire() else { throw .full }
+        let record = core.slab.record(slot)
+        Self.fill(record, with: request)
+        record.pointee.tag = tag
+        record.pointee.worker = UInt16(truncatingIfNeeded: target)
+        record.pointee.continuation = continuation
+        if continuation != nil { record.pointee.flags |= RequestFlags.resumesContinuation }
+        record.pointee.submittedAt = rtio_monotonic_ns()
+        if target == Self.onDemandTarget {
+            try submitOnDemand(slot)
+            return
+        }
+        guard workers[target].ring.tryPush(UInt64(slot)) else {
+            // Hybrid: the chosen ring is full; overflow to the on-demand pool. Slots are
+            // shared: with none free the submit failed with .full above (no reserve).
+            if onDemand != nil, mayOverflow(placement) {
+                try submitOnDemand(slot)
+                overflowCounter.add(1, ordering: .relaxed)
+                return
+            }
+            core.slab.release(slot)
+            throw .full
+        }
+    }
+
+    /// Hands a filled slot to the on-demand pool; releases it if refused.
+    func submitOnDemand(_ slot: UInt32) throws(SubmitError) {
+        do {
+            try onDemand!.submit(slot)
+        } catch {
+            core.slab.release(slot)
+            throw error
+        }
+    }
+
+    static func validate(_ request: IORequest) throws(SubmitError) {
+        func range(_ offset: Int64, _ length: Int64) throws(SubmitError) {
+            guard offset >= 0, length >= 0, length <= Int64.max - offset else {
+                throw .invalidRange(offset: offset, length: length)
+            }
+        }
+        switch request {
+        case .read(_, let buffer, let offset): try range(offset, Int64(buffer.count))
+        case .write(_, let buffer, let offset): try range(offset, Int64(buffer.count))
+        case .readv(_, let iov, let offset), .writev(_, let iov, let offset):
+            guard iov.count <= 1024 else { throw .tooManyIOVecs(iov.count) }
+            var total: Int64 = 0
+            for v in iov {
+                let (sum, overflow) = total.addingReportingOverflow(Int64(v.iov_len))
+                guard !overflow else { throw .invalidRange(offset: offset, length: Int64.max) }
+                total = sum
+            }
+            try range(offset, total)
+        case .fallocate(_, _, let offset, let length): try range(offset, length)
+        case .fsync, .fdatasync, .custom: break
+        }
+    }
+
+    static func fill(_ r: UnsafeMutablePointer<RequestRecord>, with request: IORequest) {
+        r.pointee.flags = 0
+        r.pointee.mode = 0
+        r.pointee.offset = 0
+        r.pointee.length = 0
+        r.pointee.buffer = nil
+        r.pointee.custom = nil
+        switch request {
+        case .read(let fd, let buffer, let offset):
+            r.pointee.opcode = .read
+            r.pointee.fd = fd.rawValue
+            r.pointee.buffer = buffer.baseAddress
+            r.pointee.length = buffer.count
+            r.pointee.offset = offset
+        case .write(let fd, let buffer, let offset):
+            r.pointee.opcode = .write
+            r.pointee.fd = fd.rawValue
+            r.pointee.buffer = UnsafeMutableRawPointer(mutating: buffer.baseAddress)
+            r.pointee.length = buffer.count
+            r.pointee.offset = offset
+        case .readv(let fd, let iov, let offset), .writev(let fd, let iov, let offset):
+            if case .readv = request { r.pointee.opcode = .readv } else { r.pointee.opcode = .writev }
+            r.pointee.fd = fd.rawValue
+            r.pointee.offset = offset
+            r.pointee.length = iov.count
+            if iov.count <= RequestRecord.inlineIOVecCapacity {
+                r.pointee.flags |= RequestFlags.inlineIOVecs
+                withUnsafeMutablePointer(to: &r.pointee.inlineIOVecs) { tuple in
+                    tuple.withMemoryRebound(to: iovec.self, capacity: RequestRecord.inlineIOVecCapacity) { dst in
+                        for i in 0..<iov.count { dst[i] = iov[i] }
+                    }
+                }
+            } else {
+                r.pointee.buffer = UnsafeMutableRawPointer(mutating: iov.baseAddress)
+            }
+        case .fsync(let fd):
+            r.pointee.opcode = .fsync
+            r.pointee.fd = fd.rawValue
+        case .fdatasync(let fd):
+            r.pointee.opcode = .fdatasync
+            r.pointee.fd = fd.rawValue
+        case .fallocate(let fd, let mode, let offset, let length):
+            r.pointee.opcode = .fallocate
+            r.pointee.fd = fd.rawValue
+            r.pointee.mode = mode.flags
+            r.pointee.offset = offset
+            r.pointee.length = Int(length)
+        case .custom(let function, let context):
+            r.pointee.opcode = .custom
+            r.pointee.custom = function
+            r.pointee.buffer = context
+        }
+    }
+
+    func chooseWorker(_ placement: Placement) throws(SubmitError) -> Int {
+        if workers.isEmpty {
+            // On-demand mode: any placement but one naming a worker goes to the pool.
+            if case .worker(let index) = placement { throw .noSuchWorker(index) }
+            return Self.onDemandTarget
+        }
+        switch placement {
+        case .worker(let index):
+            guard index >= 0, index < workers.count else { throw .noSuchWorker(index) }
+            return index
+        case .leastLoaded:
+            return leastLoaded(0, workers.count - 1)
+        case .leastLoadedIn(let group):
+            guard group.index >= 0, group.index < groupWorkers.count else { throw .noSuchWorker(group.index) }
+            let members = groupWorkers[group.index]
+            return leastLoaded(members[0], members[members.count - 1])
+        case .roundRobin(let group):
+            guard group.index >= 0, group.index < groupWorkers.count else { throw .noSuchWorker(group.index) }
+            let members = groupWorkers[group.index]
+            let n = roundRobin[group.index].add(1, ordering: .relaxed).oldValue
+            return members[n % members.count]
+        }
+    }
+
+    /// The worker with the fewest queued entries among `first...last`; ties go
+    /// to the lowest index (a lightly loaded engine keeps one worker hot and
+    /// lets the others park). Index loops, not iterators: unspecialised generic
+    /// iteration allocates coroutine frames in debug builds.
+    @inline(__always)
+    func leastLoaded(_ first: Int, _ last: Int) -> Int {
+        var best = first
+        var bestDepth = Int.max
+        var i = first
+        while i <= last {
+            let depth = workers[i].ring.approximateCount
+            if depth < bestDepth {
+                best = i
+                bestDepth = depth
+                if depth == 0 { break }
+            }
+            i += 1
+        }
+        return best
+    }
+}
