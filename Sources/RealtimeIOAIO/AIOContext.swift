@@ -12,7 +12,6 @@
 //   with the aiocb and fd of each) so aio_cancel(fd, NULL) can answer, and so
 //   more than requestsInFlight outstanding requests fail with EAGAIN.
 import CRealtimeIOShims
-import FoundationEssentials
 import RealtimeIO
 import Synchronization
 import SystemPackage
@@ -228,11 +227,11 @@ final class AIOContext: @unchecked Sendable {
             bytes += chunk[0..<n]
         }
         do {
-            var c = try JSONDecoder().decode(EngineConfiguration.self, from: Data(bytes))
+            var c = try EngineConfiguration(jsonBytes: bytes)
             c.completionDelivery = .workerHandler  // the drop-in delivers into the aiocb
             return .success(c)
         } catch {
-            return .failure(StartFailure(message: "RTIO_AIO_CONFIG=\(path): invalid configuration JSON: \(error)"))
+            return .failure(StartFailure(message: "RTIO_AIO_CONFIG=\(path): \(error)"))
         }
     }
 
@@ -268,7 +267,7 @@ final class AIOContext: @unchecked Sendable {
         }
         if let verbose = getenv("RTIO_AIO_VERBOSE"), verbose.pointee != 0, verbose.pointee != 0x30 /* "0" */ {
             writeDiagnostic("rtio-aio: engine started in pid \(getpid()): \(engine.workerCount) workers, \(configuration.requestsInFlight) request slots")
-            for line in engine.degradations { writeDiagnostic("rtio-aio: \(line)") }
+            for degradation in engine.degradations { writeDiagnostic("rtio-aio: \(degradation)") }
         }
         return .success(context)
     }

@@ -5,7 +5,6 @@
 // for rtio_engine_create, a message copied into the caller's buffer.
 // The C structs are written field by field at the offsets the header pins
 // with _Static_assert, never through a Swift struct whose layout could drift.
-import FoundationEssentials
 import RealtimeIO
 import SystemPackage
 
@@ -47,45 +46,6 @@ func cErrno(_ error: EngineError) -> Int32 {
     }
 }
 
-/// Describes a JSON decoding error with its coding path (e.g. `groups[0].workers`).
-func describe(decodingError error: any Error) -> String {
-    func path(_ keys: [any CodingKey]) -> String {
-        var text = ""
-        for key in keys {
-            if let i = key.intValue { text += "[\(i)]" } else { text += text.isEmpty ? key.stringValue : ".\(key.stringValue)" }
-        }
-        return text.isEmpty ? "<top level>" : text
-    }
-    guard let error = error as? DecodingError else { return "invalid configuration JSON: \(error)" }
-    switch error {
-    case .keyNotFound(let key, let context):
-        let at = path(context.codingPath + [key])
-        return "invalid configuration JSON: \(at): required field missing"
-    case .typeMismatch(let type, let context):
-        return "invalid configuration JSON: \(path(context.codingPath)): expected \(type): \(context.debugDescription)"
-    case .valueNotFound(let type, let context):
-        return "invalid configuration JSON: \(path(context.codingPath)): expected \(type), found null"
-    case .dataCorrupted(let context):
-        var text = "invalid configuration JSON: \(path(context.codingPath)): \(context.debugDescription)"
-        if let underlying = context.underlyingError { text += " (\(underlying))" }
-        return text
-    @unknown default:
-        return "invalid configuration JSON: \(error)"
-    }
-}
-
-/// Parses a configuration for the C ABI and the AIO drop-in.
-func decodeConfiguration(_ json: String) -> Result<EngineConfiguration, ConfigurationParseFailure> {
-    do {
-        let configuration = try JSONDecoder().decode(EngineConfiguration.self, from: Data(json.utf8))
-        return .success(configuration)
-    } catch {
-        return .failure(ConfigurationParseFailure(message: describe(decodingError: error)))
-    }
-}
-
-struct ConfigurationParseFailure: Error { var message: String }
-
 // MARK: create / shutdown / destroy
 
 @_cdecl("rtio_engine_create")
@@ -99,10 +59,8 @@ public func rtio_engine_create(
         return -EINVAL
     }
     let configuration: EngineConfiguration
-    switch decodeConfiguration(String(cString: json)) {
-    case .success(let c): configuration = c
-    case .failure(let f):
-        copyMessage(f.message, to: errbuf, length: errlen)
+    do { configuration = try EngineConfiguration(json: String(cString: json)) } catch {
+        copyMessage(error.description, to: errbuf, length: errlen)
         return -EINVAL
     }
     if configuration.completionDelivery == .workerHandler {
