@@ -1,1 +1,1 @@
-public enum RealtimeIOVersion { public static let string = "0.1.0" }
+package enum RealtimeIOVersion { package static let string = "0.1.0" }

@@ -30,7 +30,6 @@ extension IOEngine {
         let record = core.slab.record(slot)
         Self.fill(record, with: request)
         record.pointee.tag = tag
-        record.pointee.worker = UInt16(truncatingIfNeeded: target)
         record.pointee.continuation = continuation
         if continuation != nil { record.pointee.flags |= RequestFlags.resumesContinuation }
         record.pointee.submittedAt = rtio_monotonic_ns()

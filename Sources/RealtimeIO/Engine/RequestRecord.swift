@@ -25,8 +25,6 @@ package struct RequestRecord {
     package var opcode: OperationCode = .read
     /// Internal flags (``RequestFlags``).
     var flags: UInt8 = 0
-    /// Index of the worker that owns the request once submitted.
-    var worker: UInt16 = 0
     package var fd: Int32 = -1
     /// fallocate mode bits.
     package var mode: Int32 = 0

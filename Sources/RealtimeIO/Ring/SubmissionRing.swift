@@ -46,8 +46,7 @@ import Glibc
 /// the consumer cannot pass it (entries are consumed in claim order). The
 /// consumer never spins on it without bound: ``waitForEntries(spinNanoseconds:timeoutNanoseconds:)``
 /// spins for its budget, then parks; the late publish wakes it through the
-/// same handshake as any other publish. ``claimedButUnpublished`` exposes the
-/// condition for diagnostics.
+/// same handshake as any other publish.
 package final class SubmissionRing: @unchecked Sendable {
     /// Number of cells; a power of two.
     package let capacity: Int
@@ -271,12 +270,5 @@ package final class SubmissionRing: @unchecked Sendable {
     /// Entries claimed and not yet consumed (includes claimed-but-unpublished).
     package var approximateCount: Int {
         max(0, enqueuePosition.pointee.load(ordering: .relaxed) &- consumedCount.pointee.load(ordering: .relaxed))
-    }
-
-    /// Consumer view: true when the next position is claimed but not published
-    /// (a producer stopped between claim and publish). Consumer thread only.
-    package var claimedButUnpublished: Bool {
-        let position = dequeuePosition.pointee
-        return enqueuePosition.pointee.load(ordering: .acquiring) != position && !hasPublishedEntry()
     }
 }

@@ -1,0 +1,20 @@
+import SystemPackage
+
+/// A finished request as the host sees it.
+public struct IOCompletion: Sendable, Equatable {
+    /// The tag given at submit.
+    public var tag: UInt64
+    /// Bytes transferred (or the custom call's value), or `-errno`.
+    public var result: Int
+    /// Index of the worker that ran it (or would have).
+    public var worker: Int
+
+    public init(tag: UInt64, result: Int, worker: Int) {
+        self.tag = tag
+        self.result = result
+        self.worker = worker
+    }
+
+    /// The error, if the result is negative.
+    public var error: Errno? { result < 0 ? Errno(rawValue: Int32(-result)) : nil }
+}
