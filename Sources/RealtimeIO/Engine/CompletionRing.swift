@@ -56,8 +56,7 @@ final class CompletionRing: @unchecked Sendable {
     /// this ring while the drain is still going; the no-full-check invariant
     /// (entries in `[head, tail)` ≤ live slots ≤ capacity) holds only if every
     /// entry still counted between `head` and `tail` is one whose slot has not
-    /// been freed. (Advancing `head` once at the end broke that: CI caught the
-    /// overflow assertion with a ring exactly as large as the slab.)
+    /// been freed (docs/DESIGN.md, "Completion rings").
     @inline(__always)
     func drain(maximum: Int, _ body: (UInt32) -> Void) -> Int {
         let h = head.pointee.load(ordering: .relaxed)

@@ -196,14 +196,13 @@ final class EngineCore: @unchecked Sendable {
     /// since the last re-arm, consume the counter, *then* clear the flag; then
     /// fence. The caller re-checks the completion rings after this returns.
     ///
-    /// The order is the point. Clearing first and reading second (this
-    /// engine's first version) lets a worker's late notification — for
-    /// completions the host had already polled out — land between the two:
-    /// the worker sets the flag and writes, the host's read swallows the write,
-    /// the flag stays set, every later completion skips its write, and a host
-    /// asleep on the fd never wakes (seen in rtio-bench as reaper stalls ended
-    /// only by poll's timeout). Reading first, a write can only be swallowed
-    /// before the clear, and the clear re-opens notifications.
+    /// The order is the point. Clearing first and reading second would let a
+    /// worker's late notification — for completions the host had already
+    /// polled out — land between the two: the worker sets the flag and writes,
+    /// the host's read swallows the write, the flag stays set, every later
+    /// completion skips its write, and a host asleep on the fd never wakes.
+    /// Reading first, a write can only be swallowed before the clear, and the
+    /// clear re-opens notifications (docs/DESIGN.md, "Completion notification").
     ///
     /// After a clear exactly one worker wins the flag and writes once. So a
     /// set flag with nothing to read means the winner's write is still on its
