@@ -428,15 +428,20 @@ struct EngineShutdownTests {
         #expect(threadCount() > 0)
     }
 
-    @Test("threads are joined and the eventfd closed")
+    @Test("shutdown joins the threads; the eventfd stays open and readable until the engine is released")
     func resourcesReleased() throws {
         let before = threadCount()
-        let engine = try IOEngine(configuration: testConfiguration(workers: 3))
-        let fd = engine.completionFD.rawValue
+        var engine: IOEngine? = try IOEngine(configuration: testConfiguration(workers: 3))
+        let fd = engine!.completionFD.rawValue
         #expect(threadCount() == before + 3)
-        engine.shutdown()
+        engine!.shutdown()
         #expect(threadCount() == before)
-        #expect(fcntl(fd, F_GETFD) == -1 && errno == EBADF, "eventfd should be closed")
-        engine.shutdown()  // idempotent
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&pfd, 1, 0) == 1 && pfd.revents & Int16(POLLIN) != 0, "readable after shutdown")
+        #expect(engine!.reap { _ in } == 0)
+        engine!.shutdown()  // idempotent
+        #expect(fcntl(fd, F_GETFD) != -1, "still open while the engine lives")
+        engine = nil
+        #expect(fcntl(fd, F_GETFD) == -1 && errno == EBADF, "closed when the engine is released")
     }
 }

@@ -29,7 +29,7 @@ final class EngineCore: @unchecked Sendable {
     /// stop only at `draining`/`cancelling`, which is stored *after* the submit
     /// gate has emptied: a worker that sees the stop and an empty ring knows no
     /// submitter is still between claim and publish.
-    enum Lifecycle: UInt8, AtomicRepresentable {
+    enum Lifecycle: UInt32, AtomicRepresentable {
         /// Accepting requests.
         case running
         /// A shutdown is closing the submit gate; workers run on.
@@ -53,10 +53,13 @@ final class EngineCore: @unchecked Sendable {
     let workerStartHook: WorkerStartHook?
 
     private let storage: CacheAlignedStorage
+    private let eventFDClosed = Atomic<Bool>(false)
     let gate: UnsafeMutablePointer<Atomic<Int>>
     let hostNotified: UnsafeMutablePointer<Atomic<Bool>>
     let lifecycle: UnsafeMutablePointer<Atomic<Lifecycle>>
     let reaping: UnsafeMutablePointer<Atomic<Bool>>
+    /// Futex word: bumped by the last submitter to leave a closed gate.
+    let gateEvents: UnsafeMutablePointer<Atomic<UInt32>>
 
     init(
         slab: RequestSlab, eventFD: Int32, spinBudget: Duration, realtimeSharePercent: Int = 100,
@@ -77,6 +80,7 @@ final class EngineCore: @unchecked Sendable {
         hostNotified = storage.initialize(Atomic<Bool>(false), at: line)
         lifecycle = storage.initialize(Atomic<Lifecycle>(.running), at: 2 * line)
         reaping = storage.initialize(Atomic<Bool>(false), at: 2 * line + 8)
+        gateEvents = storage.initialize(Atomic<UInt32>(0), at: 2 * line + 12)
     }
 
     // MARK: submit gate
@@ -84,21 +88,40 @@ final class EngineCore: @unchecked Sendable {
     /// Enters the submit path; false once the engine is closed.
     @inline(__always) func enterSubmit() -> Bool {
         if gate.pointee.add(2, ordering: .acquiringAndReleasing).newValue & 1 != 0 {
-            gate.pointee.subtract(2, ordering: .releasing)
+            leaveSubmit()
             return false
         }
         return true
     }
 
+    /// Leaves the submit path. The last submitter to leave a closed gate wakes
+    /// the shutdown waiting in ``closeGate()`` (the only case with a syscall).
     @inline(__always) func leaveSubmit() {
-        gate.pointee.subtract(2, ordering: .releasing)
+        if gate.pointee.subtract(2, ordering: .releasing).newValue == 1 {
+            gateEvents.pointee.add(1, ordering: .sequentiallyConsistent)
+            Futex.wake(gateEventsWord, count: 1)
+        }
     }
 
-    /// Closes the gate and waits until no submitter is inside. Returns false if it was already closed.
-    func closeGate() -> Bool {
-        let previous = gate.pointee.bitwiseOr(1, ordering: .acquiringAndReleasing).oldValue
-        while gate.pointee.load(ordering: .acquiring) != 1 { sched_yield() }
-        return previous & 1 == 0
+    /// Closes the gate and sleeps until no submitter is inside. Returns the
+    /// number of futex waits it made.
+    ///
+    /// It sleeps rather than yields: a shutdown called from a SCHED_FIFO
+    /// thread must let a lower-priority submitter that was preempted inside
+    /// the gate on the same CPU run to its exit (`sched_yield` never yields to
+    /// a lower priority). Event-count handshake: the closer reads `gateEvents`,
+    /// re-checks the gate, and waits only while `gateEvents` is unchanged; the
+    /// last leaver changes `gateEvents` before it wakes, so the wake is never lost.
+    @discardableResult
+    func closeGate() -> Int {
+        gate.pointee.bitwiseOr(1, ordering: .acquiringAndReleasing)
+        var waits = 0
+        while true {
+            let seen = gateEvents.pointee.load(ordering: .sequentiallyConsistent)
+            if gate.pointee.load(ordering: .acquiring) == 1 { return waits }
+            _ = Futex.wait(on: gateEventsWord, whileEquals: seen)
+            waits += 1
+        }
     }
 
     var isClosed: Bool { gate.pointee.load(ordering: .acquiring) & 1 != 0 }
@@ -127,11 +150,34 @@ final class EngineCore: @unchecked Sendable {
         lifecycle.pointee.store(mode == .drain ? .draining : .cancelling, ordering: .sequentiallyConsistent)
     }
 
-    /// After every worker joined: no more eventfd writes, so the host may stop reading it.
-    func markClosed() { lifecycle.pointee.store(.closed, ordering: .releasing) }
+    /// After every worker joined: wakes every concurrent ``waitUntilClosed()``.
+    func markClosed() {
+        lifecycle.pointee.store(.closed, ordering: .sequentiallyConsistent)
+        Futex.wake(lifecycleWord, count: Int32.max)
+    }
 
-    /// True once the eventfd is (about to be) closed: a reap must not read it.
-    var isClosedForReap: Bool { lifecycle.pointee.load(ordering: .acquiring) == .closed }
+    /// For a shutdown that lost the race to another: sleeps until the winner
+    /// has joined every worker (each caller returns only after that).
+    func waitUntilClosed() {
+        while true {
+            let state = lifecycle.pointee.load(ordering: .sequentiallyConsistent)
+            if state == .closed { return }
+            _ = Futex.wait(on: lifecycleWord, whileEquals: state.rawValue)
+        }
+    }
+
+    /// Closes the eventfd once, whoever asks first (a failed init, or the engine's deinit).
+    func closeEventFD() {
+        if !eventFDClosed.exchange(true, ordering: .acquiringAndReleasing) { close(eventFD) }
+    }
+
+    private var lifecycleWord: UnsafeMutablePointer<UInt32> {
+        UnsafeMutableRawPointer(lifecycle).assumingMemoryBound(to: UInt32.self)
+    }
+
+    private var gateEventsWord: UnsafeMutablePointer<UInt32> {
+        UnsafeMutableRawPointer(gateEvents).assumingMemoryBound(to: UInt32.self)
+    }
 
     // MARK: completion delivery
 
@@ -214,10 +260,9 @@ final class EngineCore: @unchecked Sendable {
         probe(.start)
         if hostNotified.pointee.load(ordering: .acquiring) {
             var counter: UInt64 = 0
-            let closed = isClosedForReap
-            let consumed = !closed && read(eventFD, &counter, 8) == 8
+            let consumed = read(eventFD, &counter, 8) == 8
             probe(.counterConsumed)
-            if consumed || closed { hostNotified.pointee.store(false, ordering: .sequentiallyConsistent) }
+            if consumed { hostNotified.pointee.store(false, ordering: .sequentiallyConsistent) }
             probe(.flagCleared)
         }
         atomicMemoryFence(ordering: .sequentiallyConsistent)

@@ -71,7 +71,7 @@ public final class IOEngine: @unchecked Sendable {
     let overflowCounter = Atomic<Int>(0)
 
     /// The eventfd that becomes readable when completions are ready for ``reap(maximum:rearm:_:)``.
-    /// Closed by ``shutdown(_:)``.
+    /// Open as long as the engine lives; after ``shutdown(_:)`` it stays readable.
     public var completionFD: FileDescriptor { FileDescriptor(rawValue: core.eventFD) }
 
     /// Preallocated workers (0 in on-demand mode).
@@ -286,18 +286,19 @@ public final class IOEngine: @unchecked Sendable {
     /// closes the eventfd.
     private static func abandon(workers: [Worker], core: EngineCore) {
         _ = core.claimShutdown()
-        _ = core.closeGate()
+        core.closeGate()
         core.stopWorkers(.drain)
         for w in workers where w.thread != nil {
             w.ring.wakeup.wakeParked()
             w.thread!.join()
         }
         core.markClosed()
-        close(core.eventFD)
+        core.closeEventFD()
     }
 
     deinit {
         shutdown(.drain)
+        core.closeEventFD()
     }
 
     // MARK: groups
@@ -310,22 +311,32 @@ public final class IOEngine: @unchecked Sendable {
     // MARK: shutdown
 
     /// Stops the engine: refuses new submits, finishes (`.drain`) or cancels
-    /// with ECANCELED (`.cancel`) every queued request, joins the workers and
-    /// closes the eventfd. Completions still in the rings stay reapable.
-    /// Idempotent; safe from any thread but a worker.
+    /// with ECANCELED (`.cancel`) every queued request, joins the workers, and
+    /// makes ``completionFD`` readable one last time. Completions still in the
+    /// rings stay reapable, and the eventfd stays open (readable) until the
+    /// engine is released, so a concurrent ``reap(maximum:rearm:_:)`` never
+    /// touches a closed or recycled descriptor.
+    ///
+    /// Every call returns only after all workers have exited; a call that
+    /// finds another shutdown in progress sleeps until that one is done (its
+    /// `mode` is then ignored). Safe from any thread but a worker; it never
+    /// spins, so a SCHED_FIFO caller lets a preempted lower-priority submitter
+    /// on its CPU leave the submit gate.
     public func shutdown(_ mode: ShutdownMode = .drain) {
-        guard core.claimShutdown() else { return }
-        _ = core.closeGate()
+        guard core.claimShutdown() else {
+            core.waitUntilClosed()
+            return
+        }
+        core.closeGate()
         core.stopWorkers(mode)
         for worker in workers { worker.ring.wakeup.wakeParked() }
         for worker in workers { worker.thread?.join() }
-        // On-demand workers post to the eventfd too: all joined before it closes.
+        // On-demand workers post to the eventfd too: all joined before the last write.
         onDemand?.shutdown(mode)
         var one: UInt64 = 1
         _ = Glibc.write(core.eventFD, &one, 8)  // wake a host blocked in poll to reap the last completions
-        core.markClosed()
-        close(core.eventFD)
         statusFile?.unlink()
+        core.markClosed()
     }
 
     /// True after ``shutdown(_:)`` began.

@@ -192,15 +192,18 @@ int rtio_submit_fallocate(rtio_engine *e, int fd, int mode, int64_t offset, int6
  *   (POLLIN) when completions are ready; notifications are coalesced, so
  *   after it polls readable call rtio_reap(3) until it returns 0 — that call
  *   also re-arms the descriptor. Do not read(2) or close(2) it yourself.
- *   rtio_engine_shutdown(3) makes it readable one last time and closes it:
- *   remove it from any epoll set before shutting down.
+ *   rtio_engine_shutdown(3) makes it readable one last time; it then stays
+ *   open (and readable) until rtio_engine_destroy(3) closes it, so a thread
+ *   still in poll(2) or rtio_reap(3) never touches a closed or recycled
+ *   descriptor. Remove it from any epoll set before destroying the engine.
  *
  * RETURN VALUE
  *   The descriptor (>= 0), or a negative errno value.
  *
  * ERRORS
  *   -EINVAL     e is NULL.
- *   -ESHUTDOWN  the engine was shut down; the descriptor is closed.
+ *   -ESHUTDOWN  the engine was shut down (the descriptor stays open until
+ *               rtio_engine_destroy(3)).
  *
  * THREAD SAFETY
  *   MT-Safe.
@@ -269,9 +272,13 @@ int rtio_worker_info(rtio_engine *e, unsigned index, struct rtio_worker_info *ou
  *   Refuses new submits (-ESHUTDOWN), then with RTIO_SHUTDOWN_DRAIN runs
  *   every queued request, or with RTIO_SHUTDOWN_CANCEL completes every
  *   queued, not yet running request with -ECANCELED; joins the workers and
- *   closes the completion eventfd. Returns when all workers have exited.
- *   Completions not yet reaped stay reapable with rtio_reap(3).
- *   Idempotent: later calls return 0 and do nothing.
+ *   makes the completion eventfd readable one last time (it stays open until
+ *   rtio_engine_destroy(3)). Returns when all workers have exited — also a
+ *   call that finds another shutdown in progress, which waits for it (its
+ *   mode is then ignored). It sleeps, never spins: called from a SCHED_FIFO
+ *   thread it lets a lower-priority submitter preempted on the same CPU
+ *   leave the submit path. Completions not yet reaped stay reapable with
+ *   rtio_reap(3). Idempotent.
  *
  * RETURN VALUE
  *   0, or a negative errno value.
@@ -293,8 +300,8 @@ int rtio_engine_shutdown(rtio_engine *e, int mode);
  *
  * DESCRIPTION
  *   Shuts the engine down with RTIO_SHUTDOWN_DRAIN if that has not happened,
- *   then frees it; unreaped completions are discarded. e must not be used
- *   afterwards. NULL is ignored.
+ *   then closes the completion eventfd and frees it; unreaped completions
+ *   are discarded. e must not be used afterwards. NULL is ignored.
  *
  * THREAD SAFETY
  *   MT-Unsafe with respect to e: no other thread may use e during or after
