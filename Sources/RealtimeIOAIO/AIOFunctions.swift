@@ -18,7 +18,7 @@ private func fail(_ e: Int32) -> Int32 {
 @inline(__always)
 private func enqueue(_ cb: UnsafeMutablePointer<aiocb>?, opcode: Int32, fsyncData: Bool = false) -> Int32 {
     guard let cb else { return fail(EINVAL) }
-    guard let context = aioContext() else { return fail(EAGAIN) }
+    guard let context = ProcessContext.current() else { return fail(EAGAIN) }
     let e = context.submit(cb, opcode: opcode, fsyncData: fsyncData)
     return e == 0 ? 0 : fail(e)
 }
@@ -82,15 +82,15 @@ private func suspendImpl(_ list: UnsafePointer<UnsafePointer<aiocb>?>?, _ nent: 
         deadline = ns.overflow ? UInt64.max : rtio_monotonic_ns() &+ ns.partialValue &+ UInt64(timeout.pointee.tv_nsec)
         if deadline == 0 { deadline = 1 }
     }
-    guard let context = aioContext() else { return fail(EAGAIN) }
+    guard let context = ProcessContext.current() else { return fail(EAGAIN) }
     while true {
-        let seen = context.currentGeneration
+        let seen = context.completions.current
         var i = 0
         while i < Int(nent) {
             if let cb = list![i], AIOCB.error(cb).pointee.load(ordering: .acquiring) != EINPROGRESS { return 0 }
             i += 1
         }
-        let rc = context.wait(seen: seen, deadline: deadline)
+        let rc = context.completions.wait(seen: seen, deadline: deadline)
         if rc != 0 { return fail(rc) }
     }
 }
@@ -113,10 +113,8 @@ private func cancelImpl(_ fd: Int32, _ cb: UnsafeMutablePointer<aiocb>?) -> Int3
         guard cb.pointee.aio_fildes == fd else { return fail(EINVAL) }
         return AIOCB.error(cb).pointee.load(ordering: .acquiring) == EINPROGRESS ? C.AIO_NOTCANCELED : C.AIO_ALLDONE
     }
-    let address = currentContext.load(ordering: .acquiring)
-    guard address != 0 else { return C.AIO_ALLDONE }
-    let context = Unmanaged<AIOContext>.fromOpaque(UnsafeRawPointer(bitPattern: address)!).takeUnretainedValue()
-    return context.hasInFlight(fd: fd) ? C.AIO_NOTCANCELED : C.AIO_ALLDONE
+    guard let context = ProcessContext.existing() else { return C.AIO_ALLDONE }
+    return context.inFlight.contains(fd: fd) ? C.AIO_NOTCANCELED : C.AIO_ALLDONE
 }
 @_cdecl("aio_cancel")
 public func rtio_aio_cancel(_ fd: Int32, _ cb: UnsafeMutablePointer<aiocb>?) -> Int32 { cancelImpl(fd, cb) }
@@ -128,13 +126,13 @@ public func rtio_aio_cancel64(_ fd: Int32, _ cb: UnsafeMutablePointer<aiocb>?) -
 private func listioImpl(_ mode: Int32, _ list: UnsafePointer<UnsafeMutablePointer<aiocb>?>?, _ nent: Int32,
                         _ sevp: UnsafeMutablePointer<sigevent>?) -> Int32 {
     guard mode == C.LIO_WAIT || mode == C.LIO_NOWAIT, nent >= 0, list != nil || nent == 0 else { return fail(EINVAL) }
-    guard let context = aioContext() else { return fail(EAGAIN) }
+    guard let context = ProcessContext.current() else { return fail(EAGAIN) }
     guard Int(nent) <= context.capacity else { return fail(EINVAL) }
     var notification = Notification()
     if mode == C.LIO_NOWAIT, let sevp {
         notification = Notification(sevp)
         guard notification.isValid else { return fail(EINVAL) }
-        if notification.notify == C.SIGEV_THREAD && !context.hasNotifier { return fail(EAGAIN) }
+        if notification.notify == C.SIGEV_THREAD && !context.threadNotifier.isRunning { return fail(EAGAIN) }
     }
     let members = (0..<Int(nent)).reduce(0) { n, i in
         guard let cb = list![i], cb.pointee.aio_lio_opcode == C.LIO_READ || cb.pointee.aio_lio_opcode == C.LIO_WRITE else { return n }
@@ -142,7 +140,7 @@ private func listioImpl(_ mode: Int32, _ list: UnsafePointer<UnsafeMutablePointe
     }
     var group: Int32 = -1
     if notification.notify != C.SIGEV_NONE {
-        guard let g = context.claimGroup(notification, members: members) else { return fail(EAGAIN) }
+        guard let g = context.listIOGroups.claim(notification, members: members) else { return fail(EAGAIN) }
         group = Int32(g)
     }
     var failures = 0
@@ -163,7 +161,7 @@ private func listioImpl(_ mode: Int32, _ list: UnsafePointer<UnsafeMutablePointe
     if group >= 0 { context.finishGroupMember(Int(group)) }  // the submitter's reference
     if mode == C.LIO_WAIT {
         while true {
-            let seen = context.currentGeneration
+            let seen = context.completions.current
             var pending = false
             for i in 0..<Int(nent) {
                 if let cb = list![i], cb.pointee.aio_lio_opcode == C.LIO_READ || cb.pointee.aio_lio_opcode == C.LIO_WRITE,
@@ -173,7 +171,7 @@ private func listioImpl(_ mode: Int32, _ list: UnsafePointer<UnsafeMutablePointe
                 }
             }
             if !pending { break }
-            if context.wait(seen: seen, deadline: 0) == EINTR { return fail(EINTR) }
+            if context.completions.wait(seen: seen, deadline: 0) == EINTR { return fail(EINTR) }
         }
     }
     if failures > 0 { return fail(mode == C.LIO_WAIT ? EIO : (failures == members ? EAGAIN : EIO)) }

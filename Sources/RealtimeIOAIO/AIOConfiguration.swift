@@ -1,0 +1,53 @@
+// The drop-in's engine configuration: the JSON file named by RTIO_AIO_CONFIG,
+// or a safe unprivileged default.
+import RealtimeIO
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the drop-in's ``EngineConfiguration`` comes from.
+///
+/// The file is read with the loader every host uses
+/// (`EngineConfiguration(jsonBytes:)`), so a bad file is reported with the
+/// same message as through the C ABI. Whatever the file says, completions are
+/// delivered with `.workerHandler`: the drop-in writes results into the aiocb
+/// on the worker thread.
+enum AIOConfiguration {
+    /// The default engine: unprivileged, no memory locking, no malloc tuning.
+    static var defaultConfiguration: EngineConfiguration {
+        let cpus = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        return EngineConfiguration(
+            groups: [.init(name: "aio", workers: min(4, max(2, cpus)), scheduling: .other(nice: 0), stackSize: 256 * 1024,
+                           stackPrefaultBytes: 32 * 1024)],
+            ringCapacity: 1024, requestsInFlight: 1024, memoryLocking: .none, privilegePolicy: .bestEffort,
+            spinBudget: .nanoseconds(50_000), completionDelivery: .workerHandler, tuneMalloc: false)
+    }
+
+    /// Reads RTIO_AIO_CONFIG (a JSON file path) or returns the default.
+    static func load() -> Result<EngineConfiguration, AIOContext.StartFailure> {
+        guard let pathC = getenv("RTIO_AIO_CONFIG"), pathC.pointee != 0 else { return .success(defaultConfiguration) }
+        let path = String(cString: pathC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            return .failure(AIOContext.StartFailure(message: "RTIO_AIO_CONFIG=\(path): cannot open: \(Errno(rawValue: errno))"))
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4096) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            bytes += chunk[0..<n]
+        }
+        do {
+            var c = try EngineConfiguration(jsonBytes: bytes)
+            c.completionDelivery = .workerHandler  // the drop-in delivers into the aiocb
+            return .success(c)
+        } catch {
+            return .failure(AIOContext.StartFailure(message: "RTIO_AIO_CONFIG=\(path): \(error)"))
+        }
+    }
+}
