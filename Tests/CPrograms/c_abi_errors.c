@@ -80,6 +80,16 @@ int main(void) {
     for (int i = 0; i < 1025; i++) many[i] = (struct iovec){ buf, 1 };
     CHECK("too many iovecs -> -EINVAL", rtio_submit_readv(e, fd, many, 1025, 0, 1) == -EINVAL);
     CHECK("negative iovcnt -> -EINVAL", rtio_submit_writev(e, fd, many, -1, 0, 1) == -EINVAL);
+    struct iovec null_base[2] = { { buf, 8 }, { NULL, 8 } };
+    CHECK("NULL iov_base with a length -> -EFAULT (the host survives)", rtio_submit_readv(e, fd, null_base, 2, 0, 1) == -EFAULT);
+    CHECK("NULL iov_base with a length, inline or not -> -EFAULT", rtio_submit_writev(e, fd, null_base, 2, 0, 1) == -EFAULT);
+    struct iovec null_empty[2] = { { buf, 8 }, { NULL, 0 } };
+    CHECK("NULL iov_base with length 0 is fine", rtio_submit_readv(e, fd, null_empty, 2, 0, 11) == 0);
+    CHECK("NULL iov_base with length 0 runs (on a directory: EISDIR)", reap_n(e, c, 1) == 1 && c[0].tag == 11 && c[0].result == -EISDIR);
+    struct iovec wrap[2] = { { buf, (size_t)INT64_MAX }, { buf, (size_t)INT64_MAX } };
+    CHECK("iovec lengths whose sum wraps -> -EINVAL", rtio_submit_readv(e, fd, wrap, 2, 0, 1) == -EINVAL);
+    struct iovec too_long[1] = { { buf, (size_t)-1 } };
+    CHECK("iov_len above SSIZE_MAX -> -EINVAL", rtio_submit_readv(e, fd, too_long, 1, 0, 1) == -EINVAL);
     CHECK("fallocate negative length -> -EINVAL", rtio_submit_fallocate(e, fd, 0, 0, -1, 1) == -EINVAL);
     CHECK("fallocate bad mode -> -EINVAL", rtio_submit_fallocate(e, fd, FALLOC_FL_COLLAPSE_RANGE, 0, 1, 1) == -EINVAL);
     CHECK("NULL engine -> -EINVAL", rtio_submit_fsync(NULL, fd, 1) == -EINVAL);
@@ -87,7 +97,7 @@ int main(void) {
     struct rtio_worker_info info;
     CHECK("worker_info bad index -> -EINVAL", rtio_worker_info(e, 1, &info) == -EINVAL);
     CHECK("worker_info", rtio_worker_info(e, 0, &info) == 0 && info.tid > 0 && strncmp(info.name, "rtio-e-0", 16) == 0
-          && strcmp(info.group, "e") == 0 && info.policy == 0 && info.completed == 2);
+          && strcmp(info.group, "e") == 0 && info.policy == 0 && info.completed == 3);
 
     /* Full: 4 request slots; slots are freed only by reap. */
     for (int i = 0; i < 4; i++) CHECK("fill slot", rtio_submit_fsync(e, fd, 100 + i) == 0);

@@ -71,11 +71,19 @@ extension IOEngine {
         case .write(_, let buffer, let offset): try range(offset, Int64(buffer.count))
         case .readv(_, let iov, let offset), .writev(_, let iov, let offset):
             guard iov.count <= 1024 else { throw .tooManyIOVecs(iov.count) }
+            // Lengths are size_t: one above SSIZE_MAX arrives negative here.
+            // The sum must fit ssize_t (preadv's limit), every non-empty
+            // iovec needs a base address.
             var total: Int64 = 0
-            for v in iov {
+            var i = 0
+            while i < iov.count {
+                let v = iov[i]
+                guard v.iov_len >= 0 else { throw .invalidRange(offset: offset, length: Int64(v.iov_len)) }
+                guard v.iov_base != nil || v.iov_len == 0 else { throw .badAddress(iovec: i) }
                 let (sum, overflow) = total.addingReportingOverflow(Int64(v.iov_len))
                 guard !overflow else { throw .invalidRange(offset: offset, length: Int64.max) }
                 total = sum
+                i += 1
             }
             try range(offset, total)
         case .fallocate(_, _, let offset, let length): try range(offset, length)

@@ -16,6 +16,8 @@ public enum SubmitError: Error, Equatable, Sendable, CustomStringConvertible {
     case tooManyIOVecs(Int)
     /// No such worker or group.
     case noSuchWorker(Int)
+    /// An iovec with a NULL base and a non-zero length (its index).
+    case badAddress(iovec: Int)
 
     public var description: String {
         switch self {
@@ -27,6 +29,8 @@ public enum SubmitError: Error, Equatable, Sendable, CustomStringConvertible {
             return "submit: invalid range offset \(o) length \(l) (EINVAL): offset and length must be >= 0 and offset + length <= Int64.max"
         case .tooManyIOVecs(let n):
             return "submit: \(n) iovecs exceeds IOV_MAX (1024) (EINVAL); split the request"
+        case .badAddress(let i):
+            return "submit: iovec[\(i)] has a NULL iov_base and a non-zero iov_len (EFAULT); pass a buffer or a zero length"
         case .noSuchWorker(let n):
             return "submit: no worker or group \(n) (EINVAL); use an index below the engine's worker or group count"
         }
@@ -38,6 +42,7 @@ public enum SubmitError: Error, Equatable, Sendable, CustomStringConvertible {
         case .full: return .resourceTemporarilyUnavailable
         case .shutDown: return Errno(rawValue: ESHUTDOWN)
         case .invalidRange, .tooManyIOVecs, .noSuchWorker: return .invalidArgument
+        case .badAddress: return .badAddress
         }
     }
 }

@@ -40,10 +40,14 @@ extern "C" {
 typedef struct rtio_engine rtio_engine;
 
 /* One finished request. */
+/* rtio_completion.worker of a request run by an on-demand worker. */
+#define RTIO_ON_DEMAND_WORKER 0xFFFFFFFFu
+
 struct rtio_completion {
     uint64_t tag;     /* the tag given at submit */
     int64_t  result;  /* bytes transferred (0 for fsync/fdatasync/fallocate), or -errno */
-    uint32_t worker;  /* index of the worker that ran it (or would have) */
+    uint32_t worker;  /* index of the preallocated worker that ran it (or would have),
+                         or RTIO_ON_DEMAND_WORKER for an on-demand worker */
     uint32_t reserved;/* 0 */
 };
 
@@ -165,13 +169,18 @@ int rtio_engine_create(const char *json_config, rtio_engine **out, char *errbuf,
  * ERRORS
  *   -EAGAIN     no request slot is free or the worker's ring is full: reap, then retry.
  *   -EINVAL     e is NULL; negative offset or length, or offset + length past INT64_MAX;
- *               len > INT64_MAX; iovcnt < 0 or > RTIO_MAX_IOVECS; iov NULL with
+ *               len > INT64_MAX; an iov_len above SSIZE_MAX, or iov_len values whose
+ *               sum exceeds INT64_MAX; iovcnt < 0 or > RTIO_MAX_IOVECS; iov NULL with
  *               iovcnt > 0; buf NULL with len > 0; unsupported fallocate mode.
+ *   -EFAULT     an iovec with iov_base NULL and iov_len > 0.
  *   -ESHUTDOWN  rtio_engine_shutdown was called.
  *
  * THREAD SAFETY
- *   MT-Safe: any number of threads may submit at once. Lock-free and
- *   allocation-free; async-signal-safe in practice (no locks, no malloc).
+ *   MT-Safe: any number of threads may submit at once. With preallocated
+ *   workers only (no "onDemand" in the configuration) lock-free and
+ *   allocation-free, async-signal-safe in practice (no locks, no malloc).
+ *   In on-demand and hybrid modes a request that goes to an on-demand
+ *   worker takes a priority-inheriting mutex.
  */
 int rtio_submit_read(rtio_engine *e, int fd, void *buf, size_t len, int64_t offset, uint64_t tag);
 int rtio_submit_write(rtio_engine *e, int fd, const void *buf, size_t len, int64_t offset, uint64_t tag);
@@ -232,7 +241,11 @@ int rtio_completion_fd(rtio_engine *e);
  *
  * THREAD SAFETY
  *   MT-Safe, but one reaper at a time: a call made while another thread is
- *   inside rtio_reap returns 0 at once. Lock-free and allocation-free.
+ *   inside rtio_reap returns 0 at once. With preallocated workers only,
+ *   lock-free and allocation-free. In on-demand and hybrid modes it also
+ *   takes a priority-inheriting mutex to collect on-demand completions, and
+ *   with the "hostLoop" spawner it may create an on-demand worker (on the
+ *   calling thread, whose CPUs and scheduling that worker inherits).
  */
 int rtio_reap(rtio_engine *e, struct rtio_completion *out, unsigned max);
 
@@ -244,13 +257,14 @@ int rtio_reap(rtio_engine *e, struct rtio_completion *out, unsigned max);
  *   int rtio_worker_info(rtio_engine *e, unsigned index, struct rtio_worker_info *out);
  *
  * DESCRIPTION
- *   rtio_worker_count returns the number of worker threads. rtio_worker_info
+ *   rtio_worker_count returns the number of preallocated worker threads (0 in
+ *   on-demand mode, where workers come and go). rtio_worker_info
  *   fills *out for worker index: thread id and name, the scheduling and CPU
  *   read back from the kernel (live changes by chrt/taskset/rtio-admin show),
  *   and the worker's counters.
  *
  * RETURN VALUE
- *   rtio_worker_count: the count (>= 1), or -EINVAL if e is NULL.
+ *   rtio_worker_count: the count (>= 0), or -EINVAL if e is NULL.
  *   rtio_worker_info: 0, or a negative errno value.
  *
  * ERRORS
