@@ -14,10 +14,7 @@ extension IOEngine {
     public var overflowCount: Int { overflowCounter.load(ordering: .relaxed) }
 
     /// The on-demand pool's counters (nil in preallocated mode).
-    public var onDemandStatistics: OnDemandPool.Statistics? { onDemand?.statistics }
-
-    /// Threads the on-demand pool created, by creating thread id (empty in preallocated mode).
-    public var onDemandCreationsByThread: [pid_t: Int] { onDemand?.creationsByThread ?? [:] }
+    package var onDemandStatistics: OnDemandPool.Statistics? { onDemand?.statistics }
 
     /// Linux tids of the on-demand workers running now.
     public var onDemandWorkerThreadIDs: [pid_t] { onDemand?.workerThreadIDs ?? [] }

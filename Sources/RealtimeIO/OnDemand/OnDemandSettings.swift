@@ -19,14 +19,14 @@ public struct OnDemandSettings: Sendable, Codable, Equatable {
     /// Seconds an idle on-demand worker waits before it exits (> 0, ≤ 3600).
     public var idleTimeoutSeconds: Double
     /// Who creates workers: the host's loop (`reap`/`processEvents`) or a spawner thread.
-    public var spawner: OnDemandPool.Spawner
+    public var spawner: Spawner
     /// Hybrid mode: send requests to the pool when the chosen worker's ring is full.
     public var overflow: Bool
     /// Start in on-demand mode when real-time scheduling is refused (bestEffort only).
     public var degradeToOnDemand: Bool
 
     public init(
-        maxThreads: Int = 64, idleTimeoutSeconds: Double = 10, spawner: OnDemandPool.Spawner = .hostLoop,
+        maxThreads: Int = 64, idleTimeoutSeconds: Double = 10, spawner: Spawner = .hostLoop,
         overflow: Bool = false, degradeToOnDemand: Bool = false
     ) {
         self.maxThreads = maxThreads
@@ -49,7 +49,7 @@ public struct OnDemandSettings: Sendable, Codable, Equatable {
     }
 
     /// The pool configuration these settings describe.
-    public var poolConfiguration: OnDemandPool.Configuration {
+    var poolConfiguration: OnDemandPool.Configuration {
         OnDemandPool.Configuration(
             maxThreads: maxThreads, idleTimeout: .nanoseconds(Int64(idleTimeoutSeconds * 1e9)), spawner: spawner)
     }
