@@ -58,8 +58,18 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                "PrePatchBaseline",
             ],
             path: "tools/rtio-bench",
+            exclude: ["PrePatchBaseline"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // The benchmark's deliberately buggy baseline (QEMU's pool before its 2011 fix),
+        // a library so that tests can check it reproduces the bug. Never used by the engine.
+        .target(
+            name: "PrePatchBaseline",
+            dependencies: ["RealtimeIO", "CRealtimeIOShims", .product(name: "SystemPackage", package: "swift-system")],
+            path: "tools/rtio-bench/PrePatchBaseline",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .executableTarget(
@@ -71,8 +81,9 @@ let package = Package(
             path: "tools/rtio-admin",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
-        // Measurement-only C (tests and rtio-bench, never the library): a malloc interposer
-        // that counts heap allocations made by opted-in threads.
+        // Measurement-only C (tests and rtio-bench, never the library): malloc and
+        // pthread_create interposers that count heap allocations and thread creations
+        // per calling thread and for opted-in threads.
         .target(name: "CMallocCounter"),
         // A host process with an engine, driven by the tests (unprivileged runs, rtio-admin).
         .executableTarget(
@@ -89,6 +100,7 @@ let package = Package(
                 "rtio-admin",
                 "CRealtimeIOShims",
                 "CMallocCounter",
+                "PrePatchBaseline",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]

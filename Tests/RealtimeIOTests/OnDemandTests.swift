@@ -1,5 +1,7 @@
+import CMallocCounter
 import CRealtimeIOShims
 import Foundation
+import PrePatchBaseline
 import RealtimeIO
 import Synchronization
 import SystemPackage
@@ -90,21 +92,27 @@ struct OnDemandTests {
         func patched(spawner: OnDemandPool.Spawner) throws {
             let hostMask = allowedCPUMask()
             try #require(hostMask & 0b11 == 0b11, "needs CPUs 0 and 1")
+            // The pthread_create interposer counts this thread's family: the spawner thread,
+            // the submitter and every worker (born from one of them).
+            rtio_thread_creation_counter_track(true)
+            defer { rtio_thread_creation_counter_track(false) }
+            let familyBefore = rtio_thread_creations_tracked()
             let engine = try IOEngine(configuration: onDemandConfiguration(spawner: spawner))
             defer { engine.shutdown() }
             let probes = UnsafeMutablePointer<OnDemandProbe>.allocate(capacity: Self.burst)
             probes.initialize(repeating: OnDemandProbe(sleepMicroseconds: 20_000), count: Self.burst)
             defer { probes.deallocate() }
             let shared = SendablePointer(probes)
-            let submitterTID = SharedCounter()
+            let submitterCreated = SharedCounter()
             // The submitter: pinned to CPU 1, like a vCPU thread.
             let submitter = startThread(name: "od-submitter") {
                 pinCallingThread(to: 1)
-                submitterTID.store(Int(rtio_gettid()))
                 for i in 0..<Self.burst {
                     try! engine.submit(.custom(probeCall, context: UnsafeMutableRawPointer(shared[i])), tag: UInt64(i))
                 }
+                submitterCreated.store(Int(rtio_thread_creations_by_current_thread()))
             }
+            let hostBefore = rtio_thread_creations_by_current_thread()
             // This thread is the host loop: reap runs the spawn bottom half.
             var tags = Set<UInt64>()
             let deadline = rtio_monotonic_ns() + 20_000_000_000
@@ -120,12 +128,15 @@ struct OnDemandTests {
                 #expect(probes[i].tid != 0)
                 #expect(probes[i].cpuMask == hostMask, "worker \(probes[i].tid) allowed \(String(probes[i].cpuMask, radix: 2))")
             }
-            let creations = engine.onDemandCreationsByThread
+            engine.shutdown()  // joins every worker: every creation has been counted
             let stats = try #require(engine.onDemandStatistics)
-            #expect(creations[pid_t(submitterTID.value)] == nil, "\(creations)")
-            #expect(creations.values.reduce(0, +) == stats.threadsCreated)
+            let hostCreated = Int(rtio_thread_creations_by_current_thread() - hostBefore)
+            #expect(submitterCreated.value == 0)
+            // The family's creations: the workers, the submitter and (spawnerThread) the spawner.
+            let familyCreated = Int(rtio_thread_creations_tracked() - familyBefore)
+            #expect(familyCreated == stats.threadsCreated + 1 + (spawner == .spawnerThread ? 1 : 0))
             #expect(stats.threadsCreated >= 2)
-            if spawner == .hostLoop { #expect((creations[rtio_gettid()] ?? 0) >= 1) }
+            if spawner == .hostLoop { #expect(hostCreated >= 1) }
         }
 
         @Test("spawnerThread: a pinned thread that both submits and reaps creates no worker")
@@ -139,11 +150,10 @@ struct OnDemandTests {
             probes.initialize(repeating: OnDemandProbe(sleepMicroseconds: 20_000), count: Self.burst)
             defer { probes.deallocate() }
             let shared = SendablePointer(probes)
-            let hostTID = SharedCounter()
+            let hostCreated = SharedCounter()
             let received = SharedCounter()
             startThread(name: "od-host") {
                 pinCallingThread(to: 1)
-                hostTID.store(Int(rtio_gettid()))
                 for i in 0..<Self.burst {
                     try! engine.submit(.custom(probeCall, context: UnsafeMutableRawPointer(shared[i])), tag: UInt64(i))
                     received.add(engine.reap(rearm: false) { _ in })
@@ -153,10 +163,11 @@ struct OnDemandTests {
                     let n = engine.reap(rearm: false) { _ in }
                     if n == 0 { usleep(100) } else { received.add(n) }
                 }
+                hostCreated.store(Int(rtio_thread_creations_by_current_thread()))
             }.join()
             #expect(received.value == Self.burst)
             for i in 0..<Self.burst { #expect(probes[i].cpuMask == hostMask) }
-            #expect(engine.onDemandCreationsByThread[pid_t(hostTID.value)] == nil)
+            #expect(hostCreated.value == 0)
         }
 
         @Test("pre-patch baseline: the pinned submitter creates the workers, all on its CPU")
@@ -164,21 +175,21 @@ struct OnDemandTests {
             try #require(allowedCPUMask() & 0b11 == 0b11, "needs CPUs 0 and 1")
             let slab = try RequestSlab(count: Self.burst)
             let completed = SharedCounter()
-            let pool = try _PrePatchBaselinePool_BenchmarkOnly(
+            let pool = try PrePatchBaselinePool(
                 slab: slab, maxThreads: 64, idleTimeout: .milliseconds(200), onCompletion: { _ in completed.add() })
             let probes = UnsafeMutablePointer<OnDemandProbe>.allocate(capacity: Self.burst)
             probes.initialize(repeating: OnDemandProbe(sleepMicroseconds: 20_000), count: Self.burst)
             defer { probes.deallocate() }
             let shared = SendablePointer(probes)
-            let submitterTID = SharedCounter()
+            let submitterCreated = SharedCounter()
             let submitter = startThread(name: "od-submitter") {
                 pinCallingThread(to: 1)
-                submitterTID.store(Int(rtio_gettid()))
                 for i in 0..<Self.burst {
                     let slot = slab.acquire()!
                     fillCustom(slab, slot, probeCall, UnsafeMutableRawPointer(shared[i]))
                     try! pool.submit(slot)
                 }
+                submitterCreated.store(Int(rtio_thread_creations_by_current_thread()))
             }
             submitter.join()
             #expect(waitUntil(seconds: 20) { completed.value == Self.burst })
@@ -187,7 +198,7 @@ struct OnDemandTests {
             }
             let created = pool.statistics.threadsCreated
             #expect(created >= 2)
-            #expect(pool.threadsCreated(by: pid_t(submitterTID.value)) == created)
+            #expect(submitterCreated.value == created)
             pool.shutdown()
             for slot in 0..<UInt32(Self.burst) { slab.release(slot) }
         }
@@ -221,7 +232,12 @@ struct OnDemandTests {
             var s = pool.statistics
             #expect(s.threadsCreated == 0 && s.currentThreads == burst && s.newThreads == burst && s.pendingThreads == 0)
             #expect(pool.hasPendingSpawns)
-            // The host loop.
+            // The host loop. The pthread_create interposer counts its creations, and its
+            // family's (the workers, each born from the host or from an earlier worker).
+            rtio_thread_creation_counter_track(true)
+            defer { rtio_thread_creation_counter_track(false) }
+            let hostBefore = rtio_thread_creations_by_current_thread()
+            let familyBefore = rtio_thread_creations_tracked()
             var hostRuns = 0
             let deadline = rtio_monotonic_ns() + 20_000_000_000
             while completed.value < burst && rtio_monotonic_ns() < deadline {
@@ -233,10 +249,10 @@ struct OnDemandTests {
             // the whole backlog is created, by newborns.
             #expect(waitUntil(seconds: 10) { let t = pool.statistics; return t.newThreads == 0 && t.pendingThreads == 0 })
             s = pool.statistics
-            let host = pool.threadsCreated(by: rtio_gettid())
+            let host = Int(rtio_thread_creations_by_current_thread() - hostBefore)
             #expect(host == 1 && hostRuns == 1, "the bottom half created \(host)")
             #expect(s.threadsCreated == burst)
-            #expect(pool.creationsByThread.values.reduce(0, +) == burst)
+            #expect(Int(rtio_thread_creations_tracked() - familyBefore) == burst)
             #expect(s.peakThreads <= 64)
             // Idle workers leave after 200 ms.
             #expect(waitUntil(seconds: 10) { onDemandThreadCount() == 0 && pool.statistics.currentThreads == 0 })

@@ -41,6 +41,7 @@ struct EngineResult {
     var workerCPUs: [String]? = nil
     var workerNames: [String]? = nil
     var submitThreadCreates: Double? = nil
+    var submitterThreadCreates: Double? = nil
     var burstSubmitTotalNs: Double? = nil
     var burstFirstNs: Double? = nil
     var burstLastNs: Double? = nil
@@ -402,6 +403,7 @@ struct BurstRep {
     var lastNs: UInt64 = 0
     var threadsCreated = 0
     var submitThreadCreates = 0
+    var submitterThreadCreates = 0
     var newTasks: [(tid: Int32, name: String, cpus: String)] = []
     var createdDuringLife: Set<Int32> = []
 }
@@ -438,6 +440,7 @@ func runBurstRep(engine: any BenchEngine, file: TestFile, burst: Int, cpu: Int32
     }
     let c0 = ProcessCounters.now()
     rtio_malloc_counter_track(true)
+    let submitterCreations0 = rtio_thread_creations_by_current_thread()
     t0 = rtio_monotonic_ns()
     var slot = 0
     while slot < burst {
@@ -454,6 +457,9 @@ func runBurstRep(engine: any BenchEngine, file: TestFile, burst: Int, cpu: Int32
     }
     // num_threads from /proc/self/stat into a preallocated buffer: a few µs, no allocation.
     let tasksAfterSubmit = processThreadCount(statBuffer)
+    // Threads this (submitting) thread created itself in the submit loop: the pthread_create
+    // interposer's per-thread count, apart from what the process created meanwhile.
+    rep.submitterThreadCreates = Int(rtio_thread_creations_by_current_thread() &- submitterCreations0)
     while completed < burst { _ = engine.reapCompletions(wait: true, onCompletion) }
     rtio_malloc_counter_track(false)
     ProcessCounters.now().apply(since: c0, to: &result)

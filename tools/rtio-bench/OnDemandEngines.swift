@@ -12,18 +12,19 @@
 //   2-CPU VM: the chain runs on the free CPU, one newborn after another (each ~50 µs: stack mmap,
 //   clone, malloc arena), and each newborn preempts its creator before that one takes a request,
 //   so the first read completes only when most of the backlog exists (~3 ms for 64).
-// * `prepatch`: `_PrePatchBaselinePool_BenchmarkOnly`, the bug the patch fixed: the submitting
-//   thread runs pthread_create inside `submit`, under the queue lock, once per request while no
-//   worker is idle; workers inherit the submitter's CPU-1 pin. Never use it outside this bench.
+// * `prepatch`: `PrePatchBaselinePool` (PrePatchBaseline/, the deliberately buggy baseline), the
+//   bug the patch fixed: the submitting thread runs pthread_create inside `submit`, under the
+//   queue lock, once per request while no worker is idle; workers inherit the submitter's CPU-1
+//   pin. Never use it outside this bench.
 //
 // Both: maxThreads 64 (QEMU's max_threads), idle timeout 10 s (longer than a burst rep, so a rep's
 // workers are all alive when the harness reads their CPUs; `stop` joins them). Completions:
 // `ondemand` through the engine's reap (on-demand completions are a Mutex-protected FIFO plus the
 // coalesced eventfd); `prepatch` through a Mutex-protected array swap plus its own coalesced
 // eventfd. Waiting: spin `reapSpinNanoseconds` (20 µs, as the other engines), then poll(2).
-// Each engine prints, on stderr at `stop`, the threads the submitter created itself (the pool's
-// per-creator count — exact, unlike the /proc diff, which also sees threads born meanwhile on
-// other threads).
+// Each engine prints, on stderr at `stop`, the threads the submitter created itself between the
+// end of `start` and `stop` (CMallocCounter's pthread_create interposer counts per creating
+// thread — exact, unlike the /proc diff, which also sees threads born meanwhile on other threads).
 
 #if canImport(Glibc)
 import Glibc
@@ -31,6 +32,8 @@ import Glibc
 import SystemPackage
 import RealtimeIO
 import CRealtimeIOShims
+import CMallocCounter
+import PrePatchBaseline
 import Synchronization
 
 func onDemandBenchEngines() -> [any BenchEngine] {
@@ -46,7 +49,8 @@ final class OnDemandBenchEngine: BenchEngine {
     private var engine: IOEngine?
     private var fd = FileDescriptor(rawValue: -1)
     private var driver = IOEngineBenchDriver(spinNanoseconds: reapSpinNanoseconds)
-    private var submitterTID: pid_t = 0
+    /// The submitter's own creations when `start` returned (`start` and `stop` run on the submitter).
+    private var submitterCreationsAtStart: UInt64 = 0
 
     init() {}
     deinit { engine?.shutdown(.cancel) }
@@ -54,7 +58,6 @@ final class OnDemandBenchEngine: BenchEngine {
     func start(file: FileDescriptor, config: BenchEngineConfig) throws {
         fd = file
         driver.reset()
-        submitterTID = rtio_gettid()
         let configuration = EngineConfiguration(
             groups: [], requestsInFlight: max(1, config.queueDepth), memoryLocking: .none, privilegePolicy: .bestEffort,
             spinBudget: .nanoseconds(0), completionDelivery: .eventfd, tuneMalloc: false,
@@ -64,6 +67,7 @@ final class OnDemandBenchEngine: BenchEngine {
         } catch {
             throw BenchEngineSkip("IOEngine (on-demand) init failed: \(error)")
         }
+        submitterCreationsAtStart = rtio_thread_creations_by_current_thread()  // after the spawner thread
     }
 
     @inline(__always)
@@ -81,7 +85,7 @@ final class OnDemandBenchEngine: BenchEngine {
         guard let engine else { return }
         driver.drain(engine)
         let stats = engine.onDemandStatistics
-        let bySubmitter = engine.onDemandCreationsByThread[submitterTID] ?? 0
+        let bySubmitter = rtio_thread_creations_by_current_thread() &- submitterCreationsAtStart
         engine.shutdown(.drain)  // joins every worker and the spawner thread
         threadsCreated = (stats?.threadsCreated ?? 0) + 1  // + the spawner thread
         fputs("   ondemand: workers created \(stats?.threadsCreated ?? 0) (+1 spawner), by the submitter \(bySubmitter), peak \(stats?.peakThreads ?? 0)\n", standardError())
@@ -116,12 +120,13 @@ final class PrePatchBenchEngine: BenchEngine {
     }
 
     private var slab: RequestSlab?
-    private var pool: _PrePatchBaselinePool_BenchmarkOnly?
+    private var pool: PrePatchBaselinePool?
     private var completions: Completions?
     private var taken: [UInt32] = []
     private var fd = FileDescriptor(rawValue: -1)
     private var inFlight = 0
-    private var submitterTID: pid_t = 0
+    /// The submitter's own creations when `start` returned (`start` and `stop` run on the submitter).
+    private var submitterCreationsAtStart: UInt64 = 0
 
     init() {}
     deinit { pool?.shutdown(.cancel) }
@@ -129,7 +134,6 @@ final class PrePatchBenchEngine: BenchEngine {
     func start(file: FileDescriptor, config: BenchEngineConfig) throws {
         fd = file
         inFlight = 0
-        submitterTID = rtio_gettid()
         let depth = max(1, config.queueDepth)
         let slab = try RequestSlab(count: depth)
         let completions = Completions(capacity: depth)
@@ -137,8 +141,9 @@ final class PrePatchBenchEngine: BenchEngine {
         taken.reserveCapacity(depth)
         self.slab = slab
         self.completions = completions
-        pool = try _PrePatchBaselinePool_BenchmarkOnly(
+        pool = try PrePatchBaselinePool(
             slab: slab, maxThreads: 64, idleTimeout: .seconds(10), onCompletion: { slot in completions.push(slot) })
+        submitterCreationsAtStart = rtio_thread_creations_by_current_thread()
     }
 
     @inline(__always)
@@ -200,7 +205,7 @@ final class PrePatchBenchEngine: BenchEngine {
         guard let pool else { return }
         while inFlight > 0 { _ = reapCompletions(wait: true) { _, _ in } }
         let stats = pool.statistics
-        let bySubmitter = pool.threadsCreated(by: submitterTID)
+        let bySubmitter = rtio_thread_creations_by_current_thread() &- submitterCreationsAtStart
         pool.shutdown(.drain)
         threadsCreated = stats.threadsCreated
         fputs("   prepatch: workers created \(stats.threadsCreated), by the submitter \(bySubmitter) (inside submit, under the lock), peak \(stats.peakThreads)\n", standardError())

@@ -11,7 +11,9 @@
 // throughput: one "engines" entry per engine x depth, each with an extra "depth" key.
 // burst: extra keys per entry: "worker_cpus" (distinct Cpus_allowed_list values of the threads
 //   that appeared since engine start, e.g. ["0-1"]), "submit_thread_creates" (median threads
-//   created inside the submit calls), "submit_total_ns", "first_completion_ns",
+//   the process created during the submit loop, from /proc/self/stat), "submitter_thread_creates"
+//   (median threads the submitting thread itself created in the submit loop, counted per thread
+//   by the pthread_create interposer), "submit_total_ns", "first_completion_ns",
 //   "last_completion_ns" (medians over repetitions), "repetitions", "burst_size";
 //   latency_ns is per-read time from the burst's first submit to that read's completion;
 //   iops = reads / sum of time-to-last-completion.
@@ -178,7 +180,7 @@ struct ScenarioReport {
             var bw = 10
             for r in results { bw = max(bw, r.name.count) }
             out += "   " + "engine".padding(toLength: bw, withPad: " ", startingAt: 0)
-                + "  submit-total(µs)  first(µs)   last(µs)  thr-in-submit  worker Cpus_allowed_list\n"
+                + "  submit-total(µs)  first(µs)   last(µs)  thr-in-submit  by-submitter  worker Cpus_allowed_list\n"
             for r in results where r.skipped == nil {
                 out += "   " + r.name.padding(toLength: bw, withPad: " ", startingAt: 0)
                 func lpad(_ t: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - t.count)) + t }
@@ -186,6 +188,7 @@ struct ScenarioReport {
                 out += "  " + lpad(formatMicros(r.burstFirstNs ?? 0), 9)
                 out += "  " + lpad(formatMicros(r.burstLastNs ?? 0), 9)
                 out += "  " + lpad(String(format: "%.1f", r.submitThreadCreates ?? 0), 13)
+                out += "  " + lpad(String(format: "%.1f", r.submitterThreadCreates ?? 0), 12)
                 let cpus = r.workerCPUs ?? []
                 out += "  " + (cpus.isEmpty ? "(no worker threads)" : cpus.joined(separator: " ")) + "\n"
             }
@@ -222,6 +225,7 @@ struct ScenarioReport {
             if scenario == "burst" {
                 e["worker_cpus"] = r.workerCPUs ?? []
                 e["submit_thread_creates"] = r.submitThreadCreates ?? 0
+                e["submitter_thread_creates"] = r.submitterThreadCreates ?? 0
                 e["submit_total_ns"] = Int(r.burstSubmitTotalNs ?? 0)
                 e["first_completion_ns"] = Int(r.burstFirstNs ?? 0)
                 e["last_completion_ns"] = Int(r.burstLastNs ?? 0)

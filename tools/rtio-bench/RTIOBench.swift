@@ -234,7 +234,7 @@ func runBurst(name: String, file: TestFile, reps: Int, burst: Int) -> EngineResu
     // every rep copy the histograms (copy-on-write), inside the measured window.
     let resultBox = UnsafeTransfer(EngineResult(name: name))
     var submitTotals: [Double] = [], firsts: [Double] = [], lasts: [Double] = []
-    var threads: [Double] = [], inSubmit: [Double] = []
+    var threads: [Double] = [], inSubmit: [Double] = [], bySubmitter: [Double] = []
     var cpus = Set<String>(), taskNames = Set<String>()
     var lastSum: UInt64 = 0
     for _ in 0..<reps {
@@ -250,6 +250,7 @@ func runBurst(name: String, file: TestFile, reps: Int, burst: Int) -> EngineResu
         lastSum &+= rep.lastNs
         threads.append(Double(rep.threadsCreated))
         inSubmit.append(Double(rep.submitThreadCreates))
+        bySubmitter.append(Double(rep.submitterThreadCreates))
         for t in rep.newTasks { cpus.insert(t.cpus); taskNames.insert(t.name) }
         // Fresh means cold: let the engine's threads (e.g. glibc's lingering AIO helpers) go.
         waitForTasksToExit(rep.createdDuringLife, maxSeconds: 1.5)
@@ -262,6 +263,7 @@ func runBurst(name: String, file: TestFile, reps: Int, burst: Int) -> EngineResu
     result.burstLastNs = median(lasts)
     result.threadsCreated = Int(median(threads).rounded())
     result.submitThreadCreates = median(inSubmit)
+    result.submitterThreadCreates = median(bySubmitter)
     result.workerCPUs = cpus.sorted()
     result.workerNames = taskNames.sorted()
     return result

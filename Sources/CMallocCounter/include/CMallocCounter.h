@@ -1,4 +1,6 @@
-// Test-only heap allocation counter.
+// Measurement-only counters (tests and rtio-bench, never the library).
+//
+// Heap allocations (counter.c):
 //
 // This target defines malloc, calloc, realloc, free and the aligned variants;
 // linked into the test executable they take precedence over libc's (the
@@ -19,4 +21,20 @@ uint64_t rtio_malloc_counter_allocations(void);
 uint64_t rtio_malloc_counter_thread_allocations(void);
 /// A C function suitable as a worker start hook: opts the calling thread in.
 void rtio_malloc_counter_track_current_thread(void *context);
+
+// Thread creations (thread_creation_counter.c): this target also defines
+// pthread_create, forwarding to the next definition (libc's through
+// dlsym(RTLD_NEXT), or ThreadSanitizer's interceptor), and counts every
+// successful call per calling thread. A creation is counted before the new
+// thread runs and uncounted if pthread_create fails.
+
+/// Threads the calling thread has created since it started (tracked or not).
+uint64_t rtio_thread_creations_by_current_thread(void);
+/// Opt the calling thread in (true) or out (false) of the process-wide total.
+/// Threads created by an opted-in thread are opted in from their first instruction,
+/// so the total covers a whole family (a host, the threads it starts, the threads
+/// those start...) and nothing an unrelated, untracked thread creates.
+void rtio_thread_creation_counter_track(bool enabled);
+/// Threads created by opted-in threads since start (process-wide).
+uint64_t rtio_thread_creations_tracked(void);
 #endif

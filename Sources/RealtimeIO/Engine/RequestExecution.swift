@@ -9,9 +9,9 @@ import Glibc
 /// Short transfers continue until the request is done, EOF, or an error;
 /// EINTR is retried. The result is bytes (≥ 0) or `-errno`; if an error
 /// follows a partial transfer, the bytes already transferred are reported.
-enum RequestExecution {
+package enum RequestExecution {
     @inline(__always)
-    static func run(_ r: UnsafeMutablePointer<RequestRecord>) -> Int {
+    package static func run(_ r: UnsafeMutablePointer<RequestRecord>) -> Int {
         switch r.pointee.opcode {
         case .read:
             return transfer(fd: r.pointee.fd, buffer: r.pointee.buffer, length: r.pointee.length, offset: r.pointee.offset, write: false)

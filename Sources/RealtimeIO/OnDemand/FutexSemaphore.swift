@@ -17,12 +17,12 @@ import Synchronization
 /// found work by itself): a later ``wait(untilNanoseconds:)`` returns at once
 /// and the caller re-checks its condition. Callers treat a `true` return as
 /// "look again", never as "there is work".
-final class FutexSemaphore: @unchecked Sendable {
+package final class FutexSemaphore: @unchecked Sendable {
     private let memory: UnsafeMutableRawPointer
     private let tokens: UnsafeMutablePointer<Atomic<UInt32>>
     private let waiters: UnsafeMutablePointer<Atomic<UInt32>>
 
-    init() {
+    package init() {
         memory = .allocate(byteCount: CacheLine.separation, alignment: CacheLine.separation)
         tokens = memory.bindMemory(to: Atomic<UInt32>.self, capacity: 2)
         tokens.initialize(to: Atomic(0))
@@ -37,7 +37,7 @@ final class FutexSemaphore: @unchecked Sendable {
     }
 
     /// Adds `count` tokens and wakes up to `count` sleepers.
-    func post(_ count: Int = 1) {
+    package func post(_ count: Int = 1) {
         guard count > 0 else { return }
         tokens.pointee.add(UInt32(count), ordering: .sequentiallyConsistent)
         if waiters.pointee.load(ordering: .sequentiallyConsistent) > 0 {
@@ -47,7 +47,7 @@ final class FutexSemaphore: @unchecked Sendable {
 
     /// Takes one token, sleeping until one is posted or CLOCK_MONOTONIC reaches
     /// `deadline` (nil: no limit). Returns false on timeout.
-    func wait(untilNanoseconds deadline: UInt64?) -> Bool {
+    package func wait(untilNanoseconds deadline: UInt64?) -> Bool {
         while true {
             var current = tokens.pointee.load(ordering: .acquiring)
             while current > 0 {

@@ -16,9 +16,6 @@ extension IOEngine {
     /// The on-demand pool's counters (nil in preallocated mode).
     package var onDemandStatistics: OnDemandPool.Statistics? { onDemand?.statistics }
 
-    /// Threads the on-demand pool created, by creating thread id (empty in preallocated mode).
-    package var onDemandCreationsByThread: [pid_t: Int] { onDemand?.creationsByThread ?? [:] }
-
     /// Linux tids of the on-demand workers running now.
     public var onDemandWorkerThreadIDs: [Int32] { onDemand?.workerThreadIDs ?? [] }
 

@@ -28,22 +28,24 @@ import Glibc
 /// `Mutex` (priority-inheriting on Linux); idle workers sleep on a futex
 /// semaphore and exit after `idleTimeout`.
 ///
-/// Thread creation follows QEMU's 2011 posix-aio-compat latency fix:
+/// Thread creation is QEMU's posix-aio-compat after its 2011 latency fix; the
+/// section "The 2011 algorithm" below reads top to bottom:
 ///
-/// - Counters: `current` (workers alive or owed), `idle`, `new` (the backlog
-///   of threads to create) and `pending` (created, not yet running).
+/// - Counters (``State``): `current` (workers alive or owed, `cur_threads`),
+///   `idle` (`idle_threads`), `new` (backlog still to create, `new_threads`)
+///   and `pending` (created, not yet running, `pending_threads`).
 /// - ``submit(_:)``: with no idle worker and `current < maxThreads` it adds one
 ///   to `current` and to `new`, and only if `pending == 0` schedules the spawn
-///   "bottom half". The submitting thread never creates a thread, so no worker
-///   inherits its CPU affinity and a burst never pays for `pthread_create` on
-///   the submitter.
+///   bottom half. The submitting thread never creates a thread: no worker
+///   inherits its CPU affinity and a burst never pays `pthread_create` on it.
 /// - The bottom half (``processPendingSpawns()`` on the host's loop thread, or
-///   the pool's spawner thread) runs `doSpawnThread`: under the lock take one
-///   from `new` and add one to `pending`; unlock; create the thread.
-/// - Each newborn first takes `pending -= 1` and runs `doSpawnThread` itself
-///   (the chain), then takes work. So one bottom half creates one thread and
-///   a burst's backlog is created by the newborns, one at a time, never more
-///   than one `pthread_create` in flight and never under the lock.
+///   the pool's spawner thread) runs `do_spawn_thread`: under the lock, one
+///   thread moves from `new` to `pending`; the lock is dropped while the thread
+///   is created.
+/// - Each newborn first takes `pending -= 1` and runs `do_spawn_thread` itself
+///   (the chain), then takes work. One bottom half creates one thread; the rest
+///   of a burst's backlog is created by newborns, one at a time: never more than
+///   one `pthread_create` in flight, never one under the lock.
 ///
 /// Workers are created with every signal blocked (the creator blocks all
 /// signals around `pthread_create`; the newborn inherits the mask) and, unless
@@ -65,109 +67,17 @@ import Glibc
 /// one being born — has exited, and joins all of them.
 ///
 /// ## Instrumentation
-/// ``statistics`` (counters, peak, threads created) and
-/// ``creationsByThread`` (threads created per creating thread id) are exact
-/// counts for tests and benchmarks. A creation is counted before
-/// `pthread_create` returns (and uncounted if it fails).
+/// ``statistics`` are exact counts for tests and benchmarks; a creation is
+/// counted before `pthread_create` returns (and uncounted if it fails).
 ///
 /// ## Thread safety
 /// ``submit(_:)`` from any thread; ``processPendingSpawns()`` from the host
 /// loop (any thread, but it is where workers inherit their attributes from);
 /// ``shutdown(_:)`` from any thread but a worker.
 package final class OnDemandPool: @unchecked Sendable {
-    /// Who runs the spawn bottom half (the engine configuration's own type).
-    package typealias Spawner = EngineConfiguration.OnDemand.Spawner
-
-    public struct Configuration: Sendable {
-        /// Most workers alive at once (≥ 1).
-        public var maxThreads: Int
-        /// How long an idle worker waits for work before it exits.
-        public var idleTimeout: Duration
-        /// Explicit attributes for workers (beyond QEMU's patch); nil inherits the
-        /// creator's CPUs and scheduling, 256 KiB stack, name `rtio-od`.
-        public var threadAttributes: ThreadAttributes?
-        public var spawner: Spawner
-
-        public init(
-            maxThreads: Int = 64, idleTimeout: Duration = .seconds(10), threadAttributes: ThreadAttributes? = nil,
-            spawner: Spawner = .hostLoop
-        ) {
-            self.maxThreads = maxThreads
-            self.idleTimeout = idleTimeout
-            self.threadAttributes = threadAttributes
-            self.spawner = spawner
-        }
-    }
-
-    /// A consistent snapshot of the pool's counters (taken under its lock).
-    public struct Statistics: Sendable, Equatable {
-        /// Workers alive, being born, or owed by the backlog (QEMU's `cur_threads`).
-        public var currentThreads: Int
-        /// Workers waiting for work (`idle_threads`).
-        public var idleThreads: Int
-        /// Created, not yet running (`pending_threads`).
-        public var pendingThreads: Int
-        /// Backlog still to create (`new_threads`).
-        public var newThreads: Int
-        /// Highest `currentThreads` seen.
-        public var peakThreads: Int
-        /// Workers successfully created over the pool's life.
-        public var threadsCreated: Int
-        /// `pthread_create` failures.
-        public var creationFailures: Int
-        /// Requests completed with an error because no worker could be created.
-        public var failedForNoThread: Int
-        /// Requests waiting in the queue.
-        public var queued: Int
-        /// Requests run (or cancelled) and handed to `onCompletion`.
-        public var completed: Int
-    }
-
-    /// How workers are born.
-    enum SpawnStrategy {
-        /// The patched algorithm: bottom half plus chain.
-        case bottomHalf
-        /// The 2011 bug, for `_PrePatchBaselinePool_BenchmarkOnly`: the submitting
-        /// thread creates the worker inside `submit`, under the queue lock.
-        case inSubmitUnderLock
-    }
-
-    enum Lifecycle: Equatable { case running, draining, cancelling, stopped }
-
-    /// Everything the lock guards.
-    struct State: ~Copyable {
-        var queue: SlotFIFO
-        var lifecycle: Lifecycle = .running
-        var current = 0
-        var idle = 0
-        var new = 0
-        var pending = 0
-        var peak = 0
-        var created = 0
-        var failures = 0
-        var failedForNoThread = 0
-        var completed = 0
-        var lastCreationError: Errno? = nil
-        /// Set under the lock when the bottom half is scheduled, cleared by whoever runs it.
-        var bottomHalfScheduled = false
-        /// Tids of running workers (capacity maxThreads, reserved at init).
-        var liveTIDs: [pid_t]
-        /// The last worker to exit, joined by the next one to exit or by shutdown:
-        /// at most one exited worker is ever unjoined, and no thread joins itself.
-        var lastExited: pthread_t? = nil
-
-        init(capacity: Int, maxThreads: Int) {
-            queue = SlotFIFO(capacity: capacity)
-            liveTIDs = []
-            liveTIDs.reserveCapacity(maxThreads)
-        }
-    }
-
-    public let configuration: Configuration
+    package let configuration: Configuration
     let slab: RequestSlab
-    let strategy: SpawnStrategy
     private let state: Mutex<State>
-    private let creators = Mutex<[pid_t: Int]>([:])
     private let idleWake = FutexSemaphore()
     private let spawnerWake = FutexSemaphore()
     private let spawnerStop = Atomic<Bool>(false)
@@ -194,22 +104,13 @@ package final class OnDemandPool: @unchecked Sendable {
     ///     bottom half has been scheduled; wake the host loop so it calls
     ///     ``processPendingSpawns()``.
     /// - Throws: `Errno` when `maxThreads < 1` (EINVAL) or the spawner thread cannot be created.
-    public convenience init(
+    package init(
         slab: RequestSlab, configuration: Configuration = Configuration(),
         onCompletion: @escaping @Sendable (UInt32) -> Void, onSpawnRequested: (@Sendable () -> Void)? = nil
-    ) throws(Errno) {
-        try self.init(slab: slab, configuration: configuration, strategy: .bottomHalf,
-                      onCompletion: onCompletion, onSpawnRequested: onSpawnRequested)
-    }
-
-    init(
-        slab: RequestSlab, configuration: Configuration, strategy: SpawnStrategy,
-        onCompletion: @escaping @Sendable (UInt32) -> Void, onSpawnRequested: (@Sendable () -> Void)?
     ) throws(Errno) {
         guard configuration.maxThreads >= 1, configuration.idleTimeout > .zero else { throw .invalidArgument }
         self.configuration = configuration
         self.slab = slab
-        self.strategy = strategy
         self.onCompletion = onCompletion
         self.onSpawnRequested = onSpawnRequested
         let (seconds, attoseconds) = configuration.idleTimeout.components
@@ -218,7 +119,7 @@ package final class OnDemandPool: @unchecked Sendable {
         if attributes.name == nil { attributes.name = "rtio-od" }
         workerAttributes = attributes
         state = Mutex(State(capacity: slab.count, maxThreads: configuration.maxThreads))
-        if strategy == .bottomHalf && configuration.spawner == .spawnerThread {
+        if configuration.spawner == .spawnerThread {
             // Created by (and inheriting the CPUs and scheduling of) the thread that creates
             // the pool — the stand-in for QEMU's main loop in hosts without one.
             spawnerThread = try Self.withSignalsBlocked { () throws(Errno) in
@@ -235,93 +136,69 @@ package final class OnDemandPool: @unchecked Sendable {
         shutdown(.drain)
     }
 
-    // MARK: submit
+    // MARK: - The 2011 algorithm
+    //
+    // QEMU posix-aio-compat.c after "fix latency issues" (2011), piece by piece:
+    //   qemu_paio_submit + spawn_thread  ->  submit(_:)
+    //   spawn_thread_bh_fn (main loop)   ->  runBottomHalf()
+    //   do_spawn_thread                  ->  doSpawnThread(_:) under the lock, createWorker() with it dropped
+    //   aio_thread's first lines         ->  workerMain(), the newborn's chain
 
     /// Queues the request in `slot` (owned by the caller until now; by the pool
-    /// until `onCompletion`). Never creates a thread (bottom-half strategy).
+    /// until `onCompletion`). Never creates a thread.
     /// - Throws: ``SubmitError/shutDown`` after ``shutdown(_:)`` began; nothing was queued.
-    public func submit(_ slot: UInt32) throws(SubmitError) {
-        enum Outcome { case refused, queued(wakeIdle: Bool, scheduled: Bool, failQueue: Bool) }
+    package func submit(_ slot: UInt32) throws(SubmitError) {
+        enum Outcome { case refused, queued, wakeIdle, scheduledBottomHalf }
         let outcome = state.withLock { s -> Outcome in
             guard s.lifecycle == .running else { return .refused }
-            let pushed = s.queue.push(slot)
+            let pushed = s.queue.push(slot)  // QTAILQ_INSERT_TAIL(&request_list, ...)
             precondition(pushed, "on-demand queue overflow: slot \(slot) submitted twice")
-            // QEMU counts idle workers itself (a woken worker leaves `idle` when it runs),
-            // so several submits in a row may all see the same idle worker and spawn
-            // nothing: that worker then runs them in turn. Kept as in the patch.
-            guard s.idle == 0 && s.current < configuration.maxThreads else {
-                return .queued(wakeIdle: s.idle > 0, scheduled: false, failQueue: false)
-            }
+            // `if (idle_threads == 0 && cur_threads < max_threads) spawn_thread();`
+            // A woken worker leaves `idle` only when it runs, so several submits in a
+            // row may all see the same idle worker and spawn nothing: that worker then
+            // runs them in turn. Kept as in the patch.
+            guard s.idle == 0 && s.current < configuration.maxThreads else { return s.idle > 0 ? .wakeIdle : .queued }
+            // spawn_thread(): cur_threads++, new_threads++ ...
             s.current += 1
+            s.new += 1
             s.peak = max(s.peak, s.current)
-            switch strategy {
-            case .bottomHalf:
-                s.new += 1
-                guard s.pending == 0, !s.bottomHalfScheduled else {
-                    // A newborn's chain (or the bottom half already scheduled) creates it.
-                    return .queued(wakeIdle: false, scheduled: false, failQueue: false)
-                }
-                s.bottomHalfScheduled = true
-                bottomHalfHint.store(true, ordering: .releasing)
-                return .queued(wakeIdle: false, scheduled: true, failQueue: false)
-            case .inSubmitUnderLock:
-                // The bug, on purpose: pthread_create on the submitting thread, under the lock.
-                s.pending += 1
-                let failed = !createWorkerUnderLock(&s)
-                return .queued(wakeIdle: false, scheduled: false, failQueue: failed && s.current == 0)
-            }
+            // ... and `if (!pending_threads) qemu_bh_schedule(new_thread_bh)`: a thread
+            // being born creates the backlog itself (the chain), so the submitter never does.
+            guard s.pending == 0, !s.bottomHalfScheduled else { return .queued }
+            s.bottomHalfScheduled = true
+            bottomHalfHint.store(true, ordering: .releasing)
+            return .scheduledBottomHalf
         }
         switch outcome {
-        case .refused:
-            throw .shutDown
-        case .queued(let wakeIdle, let scheduled, let failQueue):
-            if wakeIdle { idleWake.post() }
-            if scheduled {
-                switch configuration.spawner {
-                case .hostLoop: onSpawnRequested?()
-                case .spawnerThread: spawnerWake.post()
-                }
+        case .refused: throw .shutDown
+        case .queued: break
+        case .wakeIdle: idleWake.post()  // cond_signal(&cond)
+        case .scheduledBottomHalf:
+            switch configuration.spawner {
+            case .hostLoop: onSpawnRequested?()
+            case .spawnerThread: spawnerWake.post()
             }
-            if failQueue { failQueuedForNoThread() }
         }
     }
 
-    // MARK: spawning
-
-    /// `.hostLoop`: the spawn bottom half. If one is scheduled, creates one worker
-    /// on the calling thread (which the worker inherits its CPUs and scheduling
-    /// from); the rest of the backlog is created by the newborns. Cheap when
-    /// nothing is scheduled (one atomic load, no lock). Returns the number of
-    /// threads created (0 or 1).
-    ///
-    /// `.spawnerThread`: does nothing and returns 0 — the spawner thread runs the
-    /// bottom half, so a host thread with a narrow CPU mask never creates a worker.
-    @discardableResult
-    public func processPendingSpawns() -> Int {
-        guard configuration.spawner == .hostLoop || strategy != .bottomHalf else { return 0 }
-        return runBottomHalf()
-    }
-
-    /// The bottom half itself: run by the host loop, the spawner thread, or shutdown.
+    /// spawn_thread_bh_fn, run by the main loop (host loop, spawner thread or
+    /// shutdown): creates at most one worker, on the calling thread, which the
+    /// worker inherits its CPUs and scheduling from. Returns 0 or 1.
     private func runBottomHalf() -> Int {
         guard bottomHalfHint.load(ordering: .acquiring) else { return 0 }
-        let run = state.withLock { s -> Bool in
+        let take = state.withLock { s -> Bool in
             guard s.bottomHalfScheduled else { return false }
             s.bottomHalfScheduled = false
             bottomHalfHint.store(false, ordering: .relaxed)
-            return Self.takeFromBacklog(&s)
+            return Self.doSpawnThread(&s)
         }
-        guard run else { return 0 }
-        return finishSpawn() ? 1 : 0
+        return take && createWorker() ? 1 : 0
     }
 
-    /// True while a bottom half is scheduled and has not run.
-    public var hasPendingSpawns: Bool { state.withLock { $0.bottomHalfScheduled } }
-
-    /// `do_spawn_thread`, first half (under the lock): one thread from `new` to
-    /// `pending`, counted as created before `pthread_create` is even called (so a
-    /// shutdown or a test never misses a thread that is being born).
-    private static func takeFromBacklog(_ s: inout State) -> Bool {
+    /// do_spawn_thread, first half (under the lock): `new_threads--`,
+    /// `pending_threads++`. Counted as created before `pthread_create` is even
+    /// called, so a shutdown or a test never misses a thread being born.
+    private static func doSpawnThread(_ s: inout State) -> Bool {
         guard s.new > 0 else { return false }
         s.new -= 1
         s.pending += 1
@@ -329,12 +206,13 @@ package final class OnDemandPool: @unchecked Sendable {
         return true
     }
 
-    /// `do_spawn_thread`, second half (lock dropped): creates the thread taken from the backlog.
-    private func finishSpawn() -> Bool {
-        let tid = rtio_gettid()
-        creators.withLock { $0[tid, default: 0] += 1 }
-        guard case .failure(let error) = spawnWorker() else { return true }
-        creators.withLock { $0[tid, default: 1] -= 1 }
+    /// do_spawn_thread, second half, with the lock dropped: pthread_create with
+    /// every signal blocked, so the worker starts with all signals blocked.
+    private func createWorker() -> Bool {
+        let created = Self.withSignalsBlocked { () throws(Errno) in
+            try NativeThread.spawn(attributes: workerAttributes) { [self] in workerMain() }
+        }
+        guard case .failure(let error) = created else { return true }
         let failQueue = state.withLock { s -> Bool in
             Self.creationFailed(&s, error)
             return s.current == 0
@@ -343,62 +221,35 @@ package final class OnDemandPool: @unchecked Sendable {
         return false
     }
 
-    /// Creates one worker while the caller holds the lock (pre-patch strategy only);
-    /// `s.pending` and `s.current` already count it. Returns false on failure.
-    private func createWorkerUnderLock(_ s: inout State) -> Bool {
+    /// aio_thread: the newborn leaves `pending` and continues the chain
+    /// (do_spawn_thread) before it takes any work.
+    private func workerMain() {
         let tid = rtio_gettid()
-        creators.withLock { $0[tid, default: 0] += 1 }  // lock order: state, then creators
-        s.created += 1
-        guard case .failure(let error) = spawnWorker() else { return true }
-        creators.withLock { $0[tid, default: 1] -= 1 }
-        Self.creationFailed(&s, error)
-        return false
-    }
-
-    /// Undoes the counters of one failed creation and drops the rest of the backlog.
-    private static func creationFailed(_ s: inout State, _ error: Errno) {
-        s.created -= 1
-        s.pending -= 1
-        s.failures += 1
-        s.lastCreationError = error
-        // The failed thread and the backlog behind it are no longer owed.
-        s.current -= 1 + s.new
-        s.new = 0
-    }
-
-    /// No worker exists or is being born, and none could be created: complete
-    /// what is queued with the creation error. One slot per lock round trip, so a
-    /// concurrent submit that starts a new backlog (current > 0) stops this.
-    private func failQueuedForNoThread() {
-        while true {
-            let next = state.withLock { s -> (UInt32, Errno)? in
-                guard s.current == 0, let slot = s.queue.pop() else { return nil }
-                s.failedForNoThread += 1
-                s.completed += 1
-                return (slot, s.lastCreationError ?? .resourceTemporarilyUnavailable)
-            }
-            guard let (slot, error) = next else { return }
-            finish(slot, result: -Int(error.rawValue), startedAt: rtio_monotonic_ns(), cancelled: false)
+        let chain = state.withLock { s -> Bool in
+            s.pending -= 1
+            s.liveTIDs.append(tid)
+            return Self.doSpawnThread(&s)
         }
+        if chain { _ = createWorker() }
+        serve(tid: tid)
     }
 
-    /// pthread_create for one worker, with every signal blocked on the calling
-    /// thread meanwhile, so the worker starts with all signals blocked (workers
-    /// never take the host's signals).
-    private func spawnWorker() -> Result<NativeThread, Errno> {
-        Self.withSignalsBlocked { () throws(Errno) in
-            try NativeThread.spawn(attributes: workerAttributes) { [self] in workerMain() }
-        }
+    // MARK: - Spawner, workers, failure
+
+    /// `.hostLoop`: the spawn bottom half (``runBottomHalf()``) if one is
+    /// scheduled; cheap when nothing is (one atomic load, no lock). Returns the
+    /// number of threads created (0 or 1).
+    ///
+    /// `.spawnerThread`: does nothing and returns 0 — the spawner thread runs the
+    /// bottom half, so a host thread with a narrow CPU mask never creates a worker.
+    @discardableResult
+    package func processPendingSpawns() -> Int {
+        guard configuration.spawner == .hostLoop else { return 0 }
+        return runBottomHalf()
     }
 
-    private static func withSignalsBlocked(_ body: () throws(Errno) -> NativeThread) -> Result<NativeThread, Errno> {
-        var all = sigset_t()
-        var old = sigset_t()
-        sigfillset(&all)
-        pthread_sigmask(SIG_SETMASK, &all, &old)
-        defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
-        do { return .success(try body()) } catch { return .failure(error) }
-    }
+    /// True while a bottom half is scheduled and has not run.
+    package var hasPendingSpawns: Bool { state.withLock { $0.bottomHalfScheduled } }
 
     private func spawnerLoop() {
         while true {
@@ -408,18 +259,9 @@ package final class OnDemandPool: @unchecked Sendable {
         }
     }
 
-    // MARK: workers
-
-    private func workerMain() {
-        let tid = rtio_gettid()
-        // The newborn: leave `pending`, then continue the chain before taking work.
-        let chain = state.withLock { s -> Bool in
-            s.pending -= 1
-            s.liveTIDs.append(tid)
-            return Self.takeFromBacklog(&s)
-        }
-        if chain { _ = finishSpawn() }
-
+    /// The worker loop: run queued requests; idle up to `idleTimeout`; exit when
+    /// the pool stops or the timeout passes with nothing queued.
+    private func serve(tid: pid_t) {
         enum Step { case run(UInt32), wait, exit(previous: pthread_t?) }
         var countedIdle = false
         var justCompleted = false
@@ -476,14 +318,50 @@ package final class OnDemandPool: @unchecked Sendable {
         onCompletion(slot)
     }
 
-    // MARK: shutdown
+    /// Undoes the counters of one failed creation and drops the rest of the backlog.
+    private static func creationFailed(_ s: inout State, _ error: Errno) {
+        s.created -= 1
+        s.pending -= 1
+        s.failures += 1
+        s.lastCreationError = error
+        // The failed thread and the backlog behind it are no longer owed.
+        s.current -= 1 + s.new
+        s.new = 0
+    }
+
+    /// No worker exists or is being born, and none could be created: complete
+    /// what is queued with the creation error. One slot per lock round trip, so a
+    /// concurrent submit that starts a new backlog (current > 0) stops this.
+    private func failQueuedForNoThread() {
+        while true {
+            let next = state.withLock { s -> (UInt32, Errno)? in
+                guard s.current == 0, let slot = s.queue.pop() else { return nil }
+                s.failedForNoThread += 1
+                s.completed += 1
+                return (slot, s.lastCreationError ?? .resourceTemporarilyUnavailable)
+            }
+            guard let (slot, error) = next else { return }
+            finish(slot, result: -Int(error.rawValue), startedAt: rtio_monotonic_ns(), cancelled: false)
+        }
+    }
+
+    private static func withSignalsBlocked(_ body: () throws(Errno) -> NativeThread) -> Result<NativeThread, Errno> {
+        var all = sigset_t()
+        var old = sigset_t()
+        sigfillset(&all)
+        pthread_sigmask(SIG_SETMASK, &all, &old)
+        defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
+        do { return .success(try body()) } catch { return .failure(error) }
+    }
+
+    // MARK: - Shutdown
 
     /// Refuses new submits, runs (`.drain`) or cancels with ECANCELED (`.cancel`)
     /// every queued request, waits for every worker (also any being born) to
     /// exit, joins them all and stops the spawner thread. The backlog is dropped
     /// unless no worker exists to drain the queue (then this thread runs the
     /// bottom half and the chain creates them). Idempotent.
-    public func shutdown(_ mode: ShutdownMode = .drain) {
+    package func shutdown(_ mode: ShutdownMode = .drain) {
         let first = state.withLock { s -> Bool in
             guard s.lifecycle == .running else { return false }
             s.lifecycle = mode == .drain ? .draining : .cancelling
@@ -531,9 +409,9 @@ package final class OnDemandPool: @unchecked Sendable {
         if let last { pthread_join(last, nil) }
     }
 
-    // MARK: instrumentation
+    // MARK: - Instrumentation
 
-    public var statistics: Statistics {
+    package var statistics: Statistics {
         state.withLock { s in
             Statistics(
                 currentThreads: s.current, idleThreads: s.idle, pendingThreads: s.pending, newThreads: s.new,
@@ -542,18 +420,95 @@ package final class OnDemandPool: @unchecked Sendable {
         }
     }
 
-    /// Threads created, keyed by the Linux tid of the thread that created them.
-    public var creationsByThread: [pid_t: Int] { creators.withLock { $0.filter { $0.value > 0 } } }
-
-    /// Threads created by the thread with Linux tid `tid`.
-    public func threadsCreated(by tid: pid_t) -> Int { creators.withLock { $0[tid] ?? 0 } }
-
     /// Linux tids of the workers running now.
-    public var workerThreadIDs: [pid_t] { state.withLock { Array($0.liveTIDs) } }
+    package var workerThreadIDs: [pid_t] { state.withLock { Array($0.liveTIDs) } }
 
     /// The error of the last failed `pthread_create`, if any.
-    public var lastCreationError: Errno? { state.withLock { $0.lastCreationError } }
+    package var lastCreationError: Errno? { state.withLock { $0.lastCreationError } }
 
     /// True once ``shutdown(_:)`` began.
-    public var isShutDown: Bool { state.withLock { $0.lifecycle != .running } }
+    package var isShutDown: Bool { state.withLock { $0.lifecycle != .running } }
+}
+
+// MARK: - Types
+
+extension OnDemandPool {
+    /// Who runs the spawn bottom half (the public setting of ``EngineConfiguration/OnDemand``).
+    package typealias Spawner = EngineConfiguration.OnDemand.Spawner
+
+    package struct Configuration: Sendable {
+        /// Most workers alive at once (≥ 1).
+        package var maxThreads: Int
+        /// How long an idle worker waits for work before it exits.
+        package var idleTimeout: Duration
+        /// Explicit attributes for workers (beyond QEMU's patch); nil inherits the
+        /// creator's CPUs and scheduling, 256 KiB stack, name `rtio-od`.
+        package var threadAttributes: ThreadAttributes?
+        package var spawner: Spawner
+
+        package init(
+            maxThreads: Int = 64, idleTimeout: Duration = .seconds(10), threadAttributes: ThreadAttributes? = nil,
+            spawner: Spawner = .hostLoop
+        ) {
+            self.maxThreads = maxThreads
+            self.idleTimeout = idleTimeout
+            self.threadAttributes = threadAttributes
+            self.spawner = spawner
+        }
+    }
+
+    /// A consistent snapshot of the pool's counters (taken under its lock).
+    package struct Statistics: Sendable, Equatable {
+        /// Workers alive, being born, or owed by the backlog (QEMU's `cur_threads`).
+        package var currentThreads: Int
+        /// Workers waiting for work (`idle_threads`).
+        package var idleThreads: Int
+        /// Created, not yet running (`pending_threads`).
+        package var pendingThreads: Int
+        /// Backlog still to create (`new_threads`).
+        package var newThreads: Int
+        /// Highest `currentThreads` seen.
+        package var peakThreads: Int
+        /// Workers successfully created over the pool's life.
+        package var threadsCreated: Int
+        /// `pthread_create` failures.
+        package var creationFailures: Int
+        /// Requests completed with an error because no worker could be created.
+        package var failedForNoThread: Int
+        /// Requests waiting in the queue.
+        package var queued: Int
+        /// Requests run (or cancelled) and handed to `onCompletion`.
+        package var completed: Int
+    }
+
+    enum Lifecycle: Equatable { case running, draining, cancelling, stopped }
+
+    /// Everything the lock guards.
+    struct State: ~Copyable {
+        var queue: SlotFIFO
+        var lifecycle: Lifecycle = .running
+        var current = 0
+        var idle = 0
+        var new = 0
+        var pending = 0
+        var peak = 0
+        var created = 0
+        var failures = 0
+        var failedForNoThread = 0
+        var completed = 0
+        var lastCreationError: Errno? = nil
+        /// Set under the lock when the bottom half is scheduled, cleared by whoever runs it.
+        var bottomHalfScheduled = false
+        /// Tids of running workers (capacity maxThreads, reserved at init).
+        var liveTIDs: [pid_t]
+        /// The last worker to exit, joined by the next one to exit or by shutdown:
+        /// at most one exited worker is ever unjoined, and no thread joins itself.
+        var lastExited: pthread_t? = nil
+
+        init(capacity: Int, maxThreads: Int) {
+            queue = SlotFIFO(capacity: capacity)
+            liveTIDs = []
+            liveTIDs.reserveCapacity(maxThreads)
+        }
+    }
 }

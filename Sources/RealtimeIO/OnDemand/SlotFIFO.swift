@@ -3,23 +3,23 @@
 ///
 /// Sized to the slab's slot count, a push can never find it full: a slot
 /// index is in at most one queue at a time.
-struct SlotFIFO: ~Copyable {
-    let capacity: Int
+package struct SlotFIFO: ~Copyable {
+    package let capacity: Int
     private let buffer: UnsafeMutablePointer<UInt32>
     private var head = 0
-    private(set) var count = 0
+    package private(set) var count = 0
 
-    init(capacity: Int) {
+    package init(capacity: Int) {
         self.capacity = max(1, capacity)
         buffer = .allocate(capacity: self.capacity)
     }
 
     deinit { buffer.deallocate() }
 
-    var isEmpty: Bool { count == 0 }
+    package var isEmpty: Bool { count == 0 }
 
     /// Appends `slot`; false (nothing changed) when full.
-    mutating func push(_ slot: UInt32) -> Bool {
+    package mutating func push(_ slot: UInt32) -> Bool {
         guard count < capacity else { return false }
         var tail = head + count
         if tail >= capacity { tail -= capacity }
@@ -29,7 +29,7 @@ struct SlotFIFO: ~Copyable {
     }
 
     /// Removes the oldest slot.
-    mutating func pop() -> UInt32? {
+    package mutating func pop() -> UInt32? {
         guard count > 0 else { return nil }
         let slot = buffer[head]
         head += 1
