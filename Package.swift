@@ -27,9 +27,31 @@ let package = Package(
             pkgConfig: "libcap",
             providers: [.apt(["libcap-dev"])]
         ),
+        // The typed Linux layer (swift-system style): kernel files, /proc stat, scheduling,
+        // affinity, thread creation, eventfd, signal masks, the EINTR retry.
+        .target(
+            name: "RealtimeIOLinux",
+            dependencies: [
+                "CRealtimeIOShims",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Readiness checks, file capabilities, status-file listing: rtio-admin's, not the engine's.
+        .target(
+            name: "RealtimeIODiagnostics",
+            dependencies: [
+                "RealtimeIO",
+                "RealtimeIOLinux",
+                "CLibcap",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .target(
             name: "RealtimeIO",
             dependencies: [
+                "RealtimeIOLinux",
                 "CRealtimeIOShims",
                 "CLibcap",
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -66,6 +88,8 @@ let package = Package(
             name: "rtio-admin",
             dependencies: [
                 "RealtimeIO",
+                "RealtimeIOLinux",
+                "RealtimeIODiagnostics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "tools/rtio-admin",
@@ -85,6 +109,8 @@ let package = Package(
             name: "RealtimeIOTests",
             dependencies: [
                 "RealtimeIO",
+                "RealtimeIOLinux",
+                "RealtimeIODiagnostics",
                 "rtio-testhost",
                 "rtio-admin",
                 "CRealtimeIOShims",

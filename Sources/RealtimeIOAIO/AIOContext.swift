@@ -14,6 +14,7 @@
 import CRealtimeIOShims
 import FoundationEssentials
 import RealtimeIO
+import RealtimeIOLinux
 import Synchronization
 import SystemPackage
 

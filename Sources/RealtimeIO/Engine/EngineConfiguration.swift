@@ -1,3 +1,5 @@
+import RealtimeIOLinux
+
 /// Everything an ``IOEngine`` is built from. Validated by ``validate()`` (and
 /// by ``IOEngine/init(configuration:completionHandler:)``); `Codable`, so hosts
 /// and `rtio-admin plan` share layout files.

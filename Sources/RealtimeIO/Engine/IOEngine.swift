@@ -1,4 +1,5 @@
 import CRealtimeIOShims
+import RealtimeIOLinux
 import Synchronization
 import SystemPackage
 
@@ -109,6 +110,9 @@ public final class IOEngine: @unchecked Sendable {
             switch group.scheduling {
             case .fifo(let p), .rr(let p): verdict = report.canUseRealtimePriority(p)
             case .other(let n): verdict = report.canSetNice(n)
+            case .batch, .idle, .deadline:
+                // validate() refused these above; never reached.
+                verdict = .denied("\(group.scheduling) is not a worker policy", remedy: "use fifo, rr or other")
             }
             if verdict.allowed {
                 scheduling.append(group.scheduling)

@@ -1,4 +1,5 @@
 import CRealtimeIOShims
+import RealtimeIOLinux
 import Synchronization
 import SystemPackage
 
@@ -92,10 +93,10 @@ public final class OnDemandPool: @unchecked Sendable {
         public var idleTimeout: Duration
         /// Explicit attributes for workers (beyond QEMU's patch); nil inherits the
         /// creator's CPUs and scheduling, 256 KiB stack, name `rtio-od`.
-        public var threadAttributes: ThreadAttributes?
+        package var threadAttributes: ThreadAttributes?
         public var spawner: Spawner
 
-        public init(
+        package init(
             maxThreads: Int = 64, idleTimeout: Duration = .seconds(10), threadAttributes: ThreadAttributes? = nil,
             spawner: Spawner = .hostLoop
         ) {
@@ -201,7 +202,7 @@ public final class OnDemandPool: @unchecked Sendable {
     ///     bottom half has been scheduled; wake the host loop so it calls
     ///     ``processPendingSpawns()``.
     /// - Throws: `Errno` when `maxThreads < 1` (EINVAL) or the spawner thread cannot be created.
-    public convenience init(
+    package convenience init(
         slab: RequestSlab, configuration: Configuration = Configuration(),
         onCompletion: @escaping @Sendable (UInt32) -> Void, onSpawnRequested: (@Sendable () -> Void)? = nil
     ) throws(Errno) {
