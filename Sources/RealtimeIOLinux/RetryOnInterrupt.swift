@@ -14,7 +14,7 @@ import Musl
 /// A signal handler installed without `SA_RESTART` makes blocking calls fail
 /// with `EINTR` when it runs; nothing was transferred, so calling again is
 /// always correct. Other failures are returned as their `Errno`.
-@inline(__always)
+@inlinable @inline(__always)
 package func retryOnInterrupt<I: FixedWidthInteger>(_ call: () -> I) -> Result<I, Errno> {
     while true {
         let result = call()
@@ -31,7 +31,7 @@ package func retryOnInterrupt<I: FixedWidthInteger>(_ call: () -> I) -> Result<I
 /// A separate name, not an overload: with a trailing closure, an argument label
 /// does not take part in overload resolution, and a libc call returning -1
 /// would silently be read as `-EPERM`.
-@inline(__always)
+@inlinable @inline(__always)
 package func retryOnInterruptNegatedErrno<I: FixedWidthInteger & SignedInteger>(_ call: () -> I) -> Result<I, Errno> {
     while true {
         let result = call()

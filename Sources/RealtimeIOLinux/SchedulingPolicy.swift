@@ -132,6 +132,7 @@ public enum SchedulingPolicy: Sendable, Hashable, Codable, CustomStringConvertib
         case runtime = "runtimeNanoseconds", deadline = "deadlineNanoseconds", period = "periodNanoseconds"
     }
 
+    /// Decodes the one-key object form; see the type's description.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         if let p = try c.decodeIfPresent(Int.self, forKey: .fifo) {
@@ -157,6 +158,7 @@ public enum SchedulingPolicy: Sendable, Hashable, Codable, CustomStringConvertib
         }
     }
 
+    /// Encodes the one-key object form; see the type's description.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         switch self {
