@@ -27,9 +27,31 @@ let package = Package(
             pkgConfig: "libcap",
             providers: [.apt(["libcap-dev"])]
         ),
+        // The typed Linux layer (swift-system style): kernel files, /proc stat, scheduling,
+        // affinity, thread creation, eventfd, signal masks, the EINTR retry.
+        .target(
+            name: "RealtimeIOLinux",
+            dependencies: [
+                "CRealtimeIOShims",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Readiness checks, file capabilities, status-file listing: rtio-admin's, not the engine's.
+        .target(
+            name: "RealtimeIODiagnostics",
+            dependencies: [
+                "RealtimeIO",
+                "RealtimeIOLinux",
+                "CLibcap",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .target(
             name: "RealtimeIO",
             dependencies: [
+                "RealtimeIOLinux",
                 "CRealtimeIOShims",
                 "CLibcap",
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -38,13 +60,13 @@ let package = Package(
         ),
         .target(
             name: "RealtimeIOC",
-            dependencies: ["RealtimeIO", "CRealtimeIOShims", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["RealtimeIO", "RealtimeIOLinux", "CRealtimeIOShims", .product(name: "SystemPackage", package: "swift-system")],
             path: "Sources/RealtimeIOC",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .target(
             name: "RealtimeIOAIO",
-            dependencies: ["RealtimeIO", "CRealtimeIOShims", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["RealtimeIO", "RealtimeIOLinux", "CRealtimeIOShims", .product(name: "SystemPackage", package: "swift-system")],
             path: "Sources/RealtimeIOAIO",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
@@ -52,6 +74,7 @@ let package = Package(
             name: "rtio-bench",
             dependencies: [
                 "RealtimeIO",
+                "RealtimeIOLinux",
                 "CRealtimeIOShims",
                 "CMallocCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -68,7 +91,7 @@ let package = Package(
         // a library so that tests can check it reproduces the bug. Never used by the engine.
         .target(
             name: "PrePatchBaseline",
-            dependencies: ["RealtimeIO", "CRealtimeIOShims", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["RealtimeIO", "RealtimeIOLinux", "CRealtimeIOShims", .product(name: "SystemPackage", package: "swift-system")],
             path: "tools/rtio-bench/PrePatchBaseline",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
@@ -76,6 +99,8 @@ let package = Package(
             name: "rtio-admin",
             dependencies: [
                 "RealtimeIO",
+                "RealtimeIOLinux",
+                "RealtimeIODiagnostics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "tools/rtio-admin",
@@ -88,7 +113,7 @@ let package = Package(
         // A host process with an engine, driven by the tests (unprivileged runs, rtio-admin).
         .executableTarget(
             name: "rtio-testhost",
-            dependencies: ["RealtimeIO", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["RealtimeIO", "RealtimeIOLinux", .product(name: "SystemPackage", package: "swift-system")],
             path: "Tests/rtio-testhost",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
@@ -96,6 +121,8 @@ let package = Package(
             name: "RealtimeIOTests",
             dependencies: [
                 "RealtimeIO",
+                "RealtimeIOLinux",
+                "RealtimeIODiagnostics",
                 "rtio-testhost",
                 "rtio-admin",
                 "CRealtimeIOShims",

@@ -1,1 +1,3 @@
+import RealtimeIOLinux
+
 package enum RealtimeIOVersion { package static let string = "0.1.0" }

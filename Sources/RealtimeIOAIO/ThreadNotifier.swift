@@ -1,4 +1,5 @@
 // SIGEV_THREAD delivery: a preallocated thread runs the notification functions.
+import RealtimeIOLinux
 import CRealtimeIOShims
 import RealtimeIO
 import Synchronization

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import RealtimeIO
+@testable import RealtimeIODiagnostics
+@testable import RealtimeIOLinux
 
 #if canImport(Glibc)
 import Glibc

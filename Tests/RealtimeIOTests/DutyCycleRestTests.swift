@@ -1,6 +1,7 @@
 import CRealtimeIOShims
 import Foundation
 import RealtimeIO
+import RealtimeIOLinux
 import Testing
 
 /// A SCHED_FIFO worker with a 10 % duty cycle (1 ms of real-time spinning

@@ -1,6 +1,7 @@
 import CRealtimeIOShims
 import Foundation
 import RealtimeIO
+import RealtimeIOLinux
 import Synchronization
 import Testing
 

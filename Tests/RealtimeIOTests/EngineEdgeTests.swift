@@ -1,3 +1,4 @@
+import RealtimeIOLinux
 import CRealtimeIOShims
 import Foundation
 import Synchronization

@@ -2,6 +2,7 @@ import CMallocCounter
 import CRealtimeIOShims
 import Foundation
 import RealtimeIO
+import RealtimeIOLinux
 import Synchronization
 import SystemPackage
 import Testing

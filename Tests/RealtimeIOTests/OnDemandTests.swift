@@ -3,6 +3,7 @@ import CRealtimeIOShims
 import Foundation
 import PrePatchBaseline
 import RealtimeIO
+import RealtimeIOLinux
 import Synchronization
 import SystemPackage
 import Testing

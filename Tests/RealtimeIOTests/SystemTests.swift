@@ -5,6 +5,8 @@ import SystemPackage
 import Testing
 
 @testable import RealtimeIO
+@testable import RealtimeIODiagnostics
+@testable import RealtimeIOLinux
 
 #if canImport(Glibc)
 import Glibc
@@ -214,7 +216,7 @@ struct SystemTopologyTests {
     }
 
     @Test func missingFileIsReportedWithPath() {
-        let error = #expect(throws: SystemTopologyError.self) {
+        let error = #expect(throws: KernelFileError.self) {
             try KernelFile.contents(of: "/sys/devices/system/cpu/no-such-file")
         }
         #expect(error?.errno == .noSuchFileOrDirectory)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RealtimeIO
+import RealtimeIODiagnostics
 
 /// `rtio-admin check [--binary PATH] [--json]`
 ///

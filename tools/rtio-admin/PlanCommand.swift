@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RealtimeIO
+import RealtimeIOLinux
 
 /// `rtio-admin plan --workers N [--json]`
 ///

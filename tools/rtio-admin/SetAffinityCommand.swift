@@ -1,5 +1,6 @@
 import ArgumentParser
 import RealtimeIO
+import RealtimeIOLinux
 
 /// `rtio-admin set-affinity PID TARGET CPULIST [--json]`
 ///

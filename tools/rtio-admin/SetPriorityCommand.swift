@@ -1,5 +1,6 @@
 import ArgumentParser
 import RealtimeIO
+import RealtimeIOLinux
 
 /// `rtio-admin set-priority PID TARGET fifo:N|rr:N|other[:NICE] [--json]`
 ///

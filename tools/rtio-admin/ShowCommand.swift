@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import RealtimeIO
+import RealtimeIODiagnostics
+import RealtimeIOLinux
 
 /// `rtio-admin show [PID] [--json]`
 ///
@@ -73,8 +75,7 @@ struct ShowCommand: ParsableCommand {
 
     static func engine(_ reader: StatusFileReader) -> Engine {
         let pid = reader.summary.pid
-        let status = ProcFiles.status("/proc/\(pid)/status")
-        let vmLck = ProcFiles.kibibytes(status["VmLck"])
+        let vmLck = ProcStatus.read(pid: pid)?.kibibytes("VmLck")
         return Engine(
             pid: pid, process: ProcFiles.command(pid: pid), engine: reader.summary.engineName, mode: reader.summary.mode,
             memoryLocking: reader.summary.memoryLocking, vmLckKiB: vmLck, memoryLocked: (vmLck ?? 0) > 0,
@@ -86,11 +87,11 @@ struct ShowCommand: ParsableCommand {
         let tid = w.tid
         let alive = ProcFiles.isThread(tid, of: pid)
         let stat = alive ? ThreadStat.read(tid: tid, pid: pid) : nil
-        let status = alive ? ProcFiles.status("/proc/\(pid)/task/\(tid)/status") : [:]
+        let status = alive ? ProcStatus.read(tid: tid, pid: pid) : nil
         var state = c.state.description
         if !alive {
             state = tid == 0 ? "starting" : "gone"
-        } else if c.state == .spinning, let k = ProcFiles.threadState(pid: pid, tid: tid), k == "S" || k == "D" {
+        } else if c.state == .spinning, let k = stat?.state, k == "S" || k == "D" {
             state = "parked"  // asleep in the futex, waiting for work
         }
         let service = c.serviceTimeHistogram
@@ -102,8 +103,8 @@ struct ShowCommand: ParsableCommand {
             queueDepth: c[.queueDepth], completed: c[.completed], errors: c[.errors],
             p50Nanoseconds: WorkerCounters.quantile(0.5, of: service),
             p99Nanoseconds: WorkerCounters.quantile(0.99, of: service),
-            voluntaryContextSwitches: status["voluntary_ctxt_switches"].flatMap { Int($0) },
-            involuntaryContextSwitches: status["nonvoluntary_ctxt_switches"].flatMap { Int($0) },
+            voluntaryContextSwitches: status?.integer("voluntary_ctxt_switches"),
+            involuntaryContextSwitches: status?.integer("nonvoluntary_ctxt_switches"),
             minorFaults: stat?.minorFaults, majorFaults: stat?.majorFaults)
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RealtimeIO
+import RealtimeIODiagnostics
 
 /// The worker threads a `set-affinity` / `set-priority` TARGET names.
 ///

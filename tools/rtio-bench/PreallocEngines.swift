@@ -41,6 +41,7 @@ import Glibc
 #endif
 import SystemPackage
 import RealtimeIO
+import RealtimeIOLinux
 import CRealtimeIOShims
 
 func preallocBenchEngines() -> [any BenchEngine] {

@@ -1,3 +1,5 @@
+import RealtimeIOLinux
+
 extension EngineConfiguration {
     /// The on-demand part of a configuration (`"onDemand"` in JSON).
     ///

@@ -1,3 +1,5 @@
+import RealtimeIOLinux
+
 extension EngineConfiguration {
     /// Checks every field against ``Limits`` and this machine; throws naming the
     /// first bad field by its JSON path.

@@ -1,3 +1,5 @@
+import RealtimeIOLinux
+
 /// Everything an ``IOEngine`` is built from.
 ///
 /// Load one from JSON with ``init(json:)`` (the same loader serves Swift hosts,

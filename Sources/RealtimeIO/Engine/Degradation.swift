@@ -1,3 +1,5 @@
+import RealtimeIOLinux
+
 /// Something the configuration asked for that the engine started without
 /// (`privilegePolicy: bestEffort` only; `required` throws instead).
 ///

@@ -3,6 +3,7 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+import RealtimeIOLinux
 #endif
 
 /// State shared by the host-facing ``IOEngine`` and its workers.

@@ -1,4 +1,5 @@
 import SystemPackage
+import RealtimeIOLinux
 
 /// Why an ``IOEngine`` could not start.
 public enum EngineError: Error, CustomStringConvertible, Sendable {

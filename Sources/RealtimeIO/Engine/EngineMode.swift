@@ -1,3 +1,5 @@
+import RealtimeIOLinux
+
 /// Which workers an ``IOEngine`` runs requests on (see ``EngineConfiguration/OnDemand``).
 public enum EngineMode: String, Sendable, Codable, Equatable {
     /// Only the preallocated, born-pinned workers of the configured groups.

@@ -1,4 +1,5 @@
 import SystemPackage
+import RealtimeIOLinux
 
 /// A finished request as the host sees it.
 public struct IOCompletion: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import SystemPackage
+import RealtimeIOLinux
 
 /// async/await convenience. Each call allocates a continuation box and the
 /// worker resumes the task directly (no completion ring, no reap needed);

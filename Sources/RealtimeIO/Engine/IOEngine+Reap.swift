@@ -1,4 +1,5 @@
 import CRealtimeIOShims
+import RealtimeIOLinux
 
 /// Collecting completions on the host's thread.
 extension IOEngine {

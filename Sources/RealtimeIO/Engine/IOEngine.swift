@@ -4,6 +4,7 @@ import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
+import RealtimeIOLinux
 #endif
 
 /// A preallocated, real-time I/O engine.

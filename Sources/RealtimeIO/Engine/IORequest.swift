@@ -2,6 +2,7 @@ import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
+import RealtimeIOLinux
 #endif
 
 /// One operation to run on a worker. Every case is a plain value: building

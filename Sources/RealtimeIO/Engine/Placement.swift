@@ -1,3 +1,5 @@
+import RealtimeIOLinux
+
 /// Which worker a request goes to.
 public enum Placement: Sendable, Equatable {
     /// The least-loaded worker of the whole engine.

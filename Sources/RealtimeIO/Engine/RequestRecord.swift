@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import RealtimeIOLinux
 #endif
 
 /// What a request asks a worker to do.

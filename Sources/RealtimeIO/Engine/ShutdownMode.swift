@@ -1,3 +1,5 @@
+import RealtimeIOLinux
+
 /// How ``IOEngine/shutdown(_:)`` treats requests still queued.
 public enum ShutdownMode: Sendable {
     /// Run every queued request, then stop.

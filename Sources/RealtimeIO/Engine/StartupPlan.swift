@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import RealtimeIOLinux
 #endif
 
 /// What an engine will start with, decided from its configuration and the
@@ -37,6 +38,9 @@ struct StartupPlan: Equatable {
             switch group.scheduling {
             case .fifo(let p), .rr(let p): verdict = privileges.canUseRealtimePriority(p)
             case .other(let n): verdict = privileges.canSetNice(n)
+            case .batch, .idle, .deadline:
+                // validate() refuses these for workers; never reached.
+                verdict = .denied("\(group.scheduling) is not a worker policy", remedy: "use fifo, rr or other")
             }
             if verdict.allowed {
                 scheduling.append(group.scheduling)

@@ -2,6 +2,7 @@ import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
+import RealtimeIOLinux
 #endif
 
 /// Why a submit was refused. Nothing was enqueued.

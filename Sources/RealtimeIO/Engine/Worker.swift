@@ -1,4 +1,5 @@
 import CRealtimeIOShims
+import RealtimeIOLinux
 import Synchronization
 
 #if canImport(Glibc)

@@ -1,9 +1,4 @@
-import CRealtimeIOShims
-import SystemPackage
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import RealtimeIOLinux
 
 /// One worker as the kernel and its counters see it now.
 ///
@@ -11,33 +6,58 @@ import Glibc
 /// sched_getaffinity, /proc), never copied from the configuration, so they
 /// show live changes made by `rtio-admin`, `chrt` or `taskset`.
 public struct WorkerSnapshot: Sendable, Codable {
+    /// Position among all the engine's workers.
     public var index: Int
+    /// Thread name, `rtio-<group>-<n>`.
     public var name: String
+    /// The worker's group name.
     public var group: String
+    /// Kernel thread id.
     public var tid: Int32
+    /// CPUs the configuration asked for; nil = any.
     public var requestedCPUs: CPUList?
+    /// CPUs the thread may run on now (sched_getaffinity); nil if it could not be read.
     public var appliedCPUs: CPUList?
+    /// Scheduling the configuration asked for.
     public var requestedScheduling: SchedulingPolicy
+    /// Scheduling now (sched_getattr), including SCHED_BATCH, SCHED_IDLE and
+    /// SCHED_DEADLINE if someone changed it; nil if it could not be read.
     public var appliedScheduling: SchedulingPolicy?
+    /// CPU the worker first ran on.
     public var firstCPU: Int
     /// CPU the thread last ran on (from /proc/self/task/TID/stat).
     public var lastCPU: Int?
+    /// `starting`, `spinning`, `parked`, `busy` or `exited`.
     public var state: String
+    /// Requests submitted to this worker (completed plus queued).
     public var submitted: Int
+    /// Requests completed.
     public var completed: Int
+    /// Completed requests that failed.
     public var errors: Int
+    /// Requests cancelled before they ran.
     public var cancelled: Int
+    /// Requests waiting in the worker's ring now.
     public var queueDepth: Int
+    /// The deepest the ring has been.
     public var maxQueueDepth: Int
+    /// Times the worker went to sleep on its ring.
     public var parks: Int
+    /// Times a submitter woke the worker.
     public var wakes: Int
+    /// Wake-ups that needed a futex system call.
     public var wakeSyscalls: Int
     /// Duty-cycle rests spent demoted to SCHED_OTHER (see ``DutyCycleRest``).
     public var demotions: Int
+    /// Time spent executing requests, in nanoseconds.
     public var busyNanoseconds: UInt64
+    /// Minor page faults of the thread (/proc); nil if unreadable.
     public var minorFaults: Int?
+    /// Major page faults of the thread (/proc); nil if unreadable.
     public var majorFaults: Int?
+    /// Log2 buckets of the time requests waited in the ring: bucket i counts [2^i, 2^(i+1)) ns.
     public var queueWaitHistogram: [UInt64]
+    /// Log2 buckets of the time requests took to execute.
     public var serviceTimeHistogram: [UInt64]
 }
 
@@ -65,58 +85,4 @@ extension IOEngine {
 
     /// Worker thread ids, in engine order.
     public var workerThreadIDs: [Int32] { workers.map(\.tid) }
-}
-
-/// Scheduling of a thread as the kernel reports it.
-public enum ThreadScheduling {
-    /// sched_getattr on `tid` (0 = calling thread); nil if the thread is gone.
-    public static func read(tid: Int32) -> SchedulingPolicy? {
-        var attr = rtio_sched_attr()
-        guard rtio_sched_getattr(tid, &attr, 0) == 0 else { return nil }
-        switch Int32(attr.sched_policy) {
-        case SCHED_FIFO: return .fifo(priority: Int(attr.sched_priority))
-        case SCHED_RR: return .rr(priority: Int(attr.sched_priority))
-        default: return .other(nice: Int(attr.sched_nice))
-        }
-    }
-
-    /// sched_setattr on `tid`: applies `policy` (priority or nice) to a live thread.
-    public static func apply(_ policy: SchedulingPolicy, tid: Int32) throws(Errno) {
-        var attr = rtio_sched_attr()
-        attr.sched_policy = UInt32(policy.kernelPolicy)
-        attr.sched_priority = UInt32(policy.realtimePriority)
-        if case .other(let nice) = policy { attr.sched_nice = Int32(nice) }
-        let rc = rtio_sched_setattr(tid, &attr, 0)
-        guard rc == 0 else { throw Errno(rawValue: -rc) }
-    }
-}
-
-/// Fields of /proc/self/task/TID/stat (or /proc/PID/task/TID/stat).
-public struct ThreadStat: Sendable {
-    public var minorFaults: Int
-    public var majorFaults: Int
-    /// CPU last run on.
-    public var processor: Int
-    public var policy: Int
-    public var realtimePriority: Int
-    public var nice: Int
-
-    /// Reads `/proc/<pid>/task/<tid>/stat` (pid nil = self).
-    public static func read(tid: Int32, pid: Int32? = nil) -> ThreadStat? {
-        let path = "/proc/\(pid.map(String.init) ?? "self")/task/\(tid)/stat"
-        guard let text = try? KernelFile.contents(of: path) else { return nil }
-        return parse(text)
-    }
-
-    /// Parses the stat line: fields after the parenthesised command name.
-    public static func parse(_ text: String) -> ThreadStat? {
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        let rest = text[text.index(after: close)...].split(separator: " ")
-        // rest[0] is field 3 (state); field n is rest[n - 3].
-        func field(_ n: Int) -> Int? { n - 3 < rest.count ? Int(rest[n - 3]) : nil }
-        guard let minflt = field(10), let majflt = field(12), let nice = field(19),
-              let processor = field(39), let rtprio = field(40), let policy = field(41) else { return nil }
-        return ThreadStat(minorFaults: minflt, majorFaults: majflt, processor: processor, policy: policy,
-                          realtimePriority: rtprio, nice: nice)
-    }
 }

@@ -4,6 +4,7 @@ import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
+import RealtimeIOLinux
 #endif
 
 /// A thread pool that creates its workers on demand, for hosts that cannot

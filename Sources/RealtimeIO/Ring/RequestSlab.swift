@@ -2,6 +2,7 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+import RealtimeIOLinux
 #endif
 
 /// A fixed slab of request records with a lock-free, ABA-safe free list.

@@ -1,3 +1,4 @@
+import RealtimeIOLinux
 import Synchronization
 import SystemPackage
 
@@ -14,8 +15,7 @@ import Glibc
 ///     let counters = WorkerCounters(initializing: file.countersMemory + i * WorkerCounters.byteCount)
 ///     file.unlink()                                          // engine shutdown
 ///
-///     for engine in StatusFile.list() where !engine.stale { … }   // readers
-///     for reader in try StatusFile.open(pid: pid) { reader.workers … }
+///     let reader = try StatusFileReader(path: path)               // readers
 ///
 /// DESCRIPTION
 ///
@@ -53,18 +53,19 @@ import Glibc
 ///
 /// A file whose process is gone, or whose pid now belongs to a process with a
 /// different start time (pid reuse), is stale: an engine that crashed never
-/// unlinked it. ``list()`` flags such files; ``removeStale()`` deletes them.
+/// unlinked it. ``StatusFileSummary`` flags such files (listing and removal are
+/// RealtimeIODiagnostics' `StatusFile.list()` / `removeStale()`).
 ///
 /// ERRORS
 ///
 /// ``StatusFileError``, one line naming the path and the failed call.
-public final class StatusFile: @unchecked Sendable {
+package final class StatusFile: @unchecked Sendable {
     /// Where the file is.
-    public let path: String
+    package let path: String
     /// The engine name in the file (and its name).
-    public let engineName: String
+    package let engineName: String
     /// The first counters block; worker `i`'s is at `+ i * WorkerCounters.byteCount`.
-    public let countersMemory: UnsafeMutableRawPointer
+    package let countersMemory: UnsafeMutableRawPointer
     private let base: UnsafeMutableRawPointer
     private let length: Int
     private let unlinked = Atomic<Bool>(false)
@@ -75,7 +76,7 @@ public final class StatusFile: @unchecked Sendable {
     /// Creates, sizes and maps the file, and fills in the header and worker records.
     ///
     /// - Throws: ``StatusFileError`` if the directory or file cannot be created or mapped.
-    public init(configuration: EngineConfiguration) throws(StatusFileError) {
+    package init(configuration: EngineConfiguration) throws(StatusFileError) {
         let directory = Self.directory
         try Self.makeDirectory(directory)
         let workers = configuration.workerCount
@@ -150,7 +151,7 @@ public final class StatusFile: @unchecked Sendable {
     }
 
     /// Removes the file from the directory (the mapping stays valid). Idempotent.
-    public func unlink() {
+    package func unlink() {
         guard !unlinked.exchange(true, ordering: .acquiringAndReleasing) else { return }
         _ = Glibc.unlink(path)
     }
@@ -164,7 +165,7 @@ public final class StatusFile: @unchecked Sendable {
     // MARK: - Directory
 
     /// `$XDG_RUNTIME_DIR/rtio` if that variable is set, else `/dev/shm/rtio`.
-    public static var directory: String {
+    package static var directory: String {
         if let xdg = getenv("XDG_RUNTIME_DIR").map({ String(cString: $0) }), xdg.hasPrefix("/") {
             return xdg + "/rtio"
         }
@@ -172,17 +173,17 @@ public final class StatusFile: @unchecked Sendable {
     }
 
     /// The directory used without `$XDG_RUNTIME_DIR`.
-    public static let fallbackDirectory = "/dev/shm/rtio"
+    package static let fallbackDirectory = "/dev/shm/rtio"
 
     /// Every directory readers search: ``directory`` and ``fallbackDirectory`` (an
     /// engine started with a different environment still shows up).
-    public static var searchDirectories: [String] {
+    package static var searchDirectories: [String] {
         directory == fallbackDirectory ? [fallbackDirectory] : [directory, fallbackDirectory]
     }
 
     /// Creates `path` mode 0700 if absent; refuses a directory someone else owns or
     /// others can write (a planted directory could redirect the files).
-    static func makeDirectory(_ path: String) throws(StatusFileError) {
+    package static func makeDirectory(_ path: String) throws(StatusFileError) {
         if mkdir(path, 0o700) != 0 && errno != EEXIST {
             throw .directory(path: path, Errno(rawValue: errno), "mkdir")
         }
@@ -193,54 +194,6 @@ public final class StatusFile: @unchecked Sendable {
         guard st.st_mode & 0o022 == 0 else {
             throw .unsafeDirectory(path: path, "writable by group or others (mode \(String(st.st_mode & 0o777, radix: 8)))")
         }
-    }
-
-    // MARK: - Readers
-
-    /// Every status file in ``searchDirectories``, sorted by pid then engine name.
-    ///
-    /// Unreadable or malformed files are listed as stale only when the pid in their
-    /// name is not running (a file being created right now is skipped, not flagged).
-    public static func list() -> [StatusFileSummary] {
-        var summaries: [StatusFileSummary] = []
-        for directory in searchDirectories {
-            guard let dir = opendir(directory) else { continue }
-            defer { closedir(dir) }
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-                }
-                guard name.hasSuffix(".status") else { continue }
-                let path = directory + "/" + name
-                if let summary = StatusFileSummary(path: path) { summaries.append(summary) }
-            }
-        }
-        return summaries.sorted { ($0.pid, $0.engineName) < ($1.pid, $1.engineName) }
-    }
-
-    /// Deletes every stale file ``list()`` finds; returns the removed paths.
-    @discardableResult
-    public static func removeStale() -> [String] {
-        list().filter(\.stale).compactMap { Glibc.unlink($0.path) == 0 ? $0.path : nil }
-    }
-
-    /// Maps every live engine of process `pid`, read-only.
-    ///
-    /// - Throws: ``StatusFileError/noEngine(pid:_:)`` if `pid` publishes no live engine
-    ///   (not running, no status file, or only stale ones).
-    public static func open(pid: Int32) throws(StatusFileError) -> [StatusFileReader] {
-        let mine = list().filter { $0.pid == pid }
-        let live = mine.filter { !$0.stale }
-        guard !live.isEmpty else {
-            if let stale = mine.first {
-                throw .noEngine(pid: pid, "only a stale status file (\(stale.staleReason ?? "stale")): \(stale.path)")
-            }
-            let running = access("/proc/\(pid)", F_OK) == 0
-            throw .noEngine(pid: pid, running ? "the process publishes no status file in \(searchDirectories.joined(separator: " or "))" : "no such process")
-        }
-        var readers: [StatusFileReader] = []
-        for summary in live { readers.append(try StatusFileReader(path: summary.path)) }
-        return readers
     }
 }
 
@@ -284,31 +237,22 @@ struct StatusFileLayout {
     }
 }
 
-/// The start time of a process, to tell it from a later process with the same pid.
-enum ProcessStartTime {
-    /// Field 22 of `/proc/<pid>/stat` (clock ticks after boot), or nil if there is no such
-    /// process or it has exited (zombie `Z`, dead `X`).
-    static func of(pid: Int32) -> UInt64? {
-        guard let text = try? KernelFile.contents(of: "/proc/\(pid)/stat"),
-              let close = text.lastIndex(of: ")") else { return nil }
-        let rest = text[text.index(after: close)...].split(separator: " ")
-        // rest[0] is field 3 (state); field 22 is rest[19].
-        guard rest.count > 19, rest[0] != "Z", rest[0] != "X" else { return nil }
-        return UInt64(rest[19])
-    }
-
-    static func ofSelf() -> UInt64? { of(pid: getpid()) }
-}
-
 /// Why a status file could not be created, found or read.
 public enum StatusFileError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The status directory could not be created or inspected (the failed call is named).
     case directory(path: String, Errno, String)
+    /// The status directory is not a private directory of this user.
     case unsafeDirectory(path: String, String)
+    /// The file could not be created or sized.
     case create(path: String, Errno)
+    /// The file could not be mapped.
     case map(path: String, Errno)
+    /// The file is not a complete status file of this format version.
     case malformed(path: String, String)
+    /// A process publishes no live engine.
     case noEngine(pid: Int32, String)
 
+    /// One line naming the path (or pid) and the problem.
     public var description: String {
         switch self {
         case .directory(let path, let e, let call): return "status directory \(path): \(call) failed: \(e)"

@@ -2,38 +2,58 @@ import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
+import RealtimeIOLinux
 #endif
 
 /// StatusFileReader — a read-only mapping of another engine's status file.
 ///
 /// SYNOPSIS
 ///
-///     for reader in try StatusFile.open(pid: pid) {
-///         for w in reader.workers { print(w.name, w.tid, w.counters[.completed]) }
-///     }
+///     let reader = try StatusFileReader(path: summary.path)
+///     for w in reader.workers { print(w.name, w.tid, w.completed) }
 ///
 /// DESCRIPTION
 ///
-/// The counters are live: every read of `w.counters` loads the engine's current
-/// values (relaxed; fields are not mutually consistent). The views are valid while
-/// the reader lives; the mapping stays valid after the engine unlinks the file
-/// or exits (the counters then simply stop changing).
+/// The counters are live: every read of a worker's counter loads the engine's
+/// current value (relaxed; values are not mutually consistent). The views are
+/// valid while the reader lives; the mapping stays valid after the engine
+/// unlinks the file or exits (the counters then simply stop changing).
 public final class StatusFileReader: @unchecked Sendable {
     /// One worker's record and its live counters.
     public struct Worker: @unchecked Sendable {
+        /// Position among all the engine's workers.
         public var index: Int
+        /// Position of the worker's group in the configuration.
         public var groupIndex: Int
         /// Thread name, `rtio-<group>-<n>`.
         public var name: String
+        /// The worker's group name.
         public var group: String
         /// `cpus=LIST|any sched=POLICY`, as configured.
         public var requested: String
+        /// A view of the worker's counter block in the mapping.
         package var counters: WorkerCounters
         /// The kernel thread id (0 until the worker has started).
         public var tid: Int32 { Int32(truncatingIfNeeded: counters[.tid]) }
+        /// What the worker is doing: `starting`, `spinning`, `parked`, `busy` or `exited`.
+        public var state: String { counters.state.description }
+        /// Requests completed.
+        public var completed: UInt64 { counters[.completed] }
+        /// Completed requests that failed.
+        public var errors: UInt64 { counters[.errors] }
+        /// Requests cancelled before they ran.
+        public var cancelled: UInt64 { counters[.cancelled] }
+        /// Requests waiting in the worker's ring (as last published by the worker).
+        public var queueDepth: UInt64 { counters[.queueDepth] }
+        /// The deepest the ring has been.
+        public var maxQueueDepth: UInt64 { counters[.maxQueueDepth] }
+        /// Time spent executing requests, in nanoseconds.
+        public var busyNanoseconds: UInt64 { counters[.busyNanoseconds] }
     }
 
+    /// The file's header.
     public let summary: StatusFileSummary
+    /// Every worker, in engine order.
     public let workers: [Worker]
     private let base: UnsafeMutableRawPointer
     private let length: Int

@@ -2,13 +2,14 @@ import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
+import RealtimeIOLinux
 #endif
 
 /// StatusFileSummary — one status file's header, and whether its engine still runs.
 ///
 /// SYNOPSIS
 ///
-///     for s in StatusFile.list() { print(s.pid, s.engineName, s.workerCount, s.stale) }
+///     if let s = StatusFileSummary(path: path) { print(s.pid, s.engineName, s.workerCount, s.stale) }
 ///
 /// DESCRIPTION
 ///
@@ -17,18 +18,25 @@ import Glibc
 /// reused), or when the file is malformed and the pid in its name is not running;
 /// `staleReason` then says which.
 public struct StatusFileSummary: Sendable, Codable, Hashable {
+    /// The status file.
     public var path: String
+    /// The engine's process.
     public var pid: Int32
+    /// The engine name: its group names joined with `+`.
     public var engineName: String
     /// Engine mode (`prealloc`).
     public var mode: String
+    /// Workers in the engine.
     public var workerCount: Int
     /// Requested memory locking (`none`, `current`, `currentAndFuture`, `onFault`).
     public var memoryLocking: String
+    /// Requested privilege policy (`required`, `bestEffort`).
     public var privilegePolicy: String
     /// `/proc/PID/stat` field 22 when the engine started.
     public var startTime: UInt64
+    /// Whether the engine is gone (see the type's description).
     public var stale: Bool
+    /// Why the file is stale; `nil` when it is not.
     public var staleReason: String?
 
     /// Reads the header of `path`; nil for a malformed file whose process (pid from the name) still runs
@@ -67,6 +75,7 @@ public struct StatusFileSummary: Sendable, Codable, Hashable {
                   privilegePolicy: policy, startTime: start, stale: reason != nil, staleReason: reason)
     }
 
+    /// A summary with the given fields.
     public init(
         path: String, pid: Int32, engineName: String, mode: String, workerCount: Int, memoryLocking: String,
         privilegePolicy: String, startTime: UInt64, stale: Bool, staleReason: String?

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import RealtimeIOLinux
 #endif
 
 /// Zero-filled raw memory aligned to ``CacheLine/separation``, owned by one

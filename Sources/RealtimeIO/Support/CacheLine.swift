@@ -1,3 +1,5 @@
+import RealtimeIOLinux
+
 /// Layout constants for memory shared between threads.
 package enum CacheLine {
     /// Distance kept between independently written hot fields. 128 bytes, not 64:

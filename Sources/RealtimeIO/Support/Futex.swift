@@ -1,4 +1,5 @@
 import CRealtimeIOShims
+import RealtimeIOLinux
 
 /// Typed wrappers over the private 32-bit futex operations.
 ///

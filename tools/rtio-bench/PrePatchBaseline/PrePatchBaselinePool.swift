@@ -1,5 +1,6 @@
 // THE DELIBERATELY BUGGY BASELINE. Benchmark (and its tests) only; never ship it.
 
+import RealtimeIOLinux
 import CRealtimeIOShims
 import RealtimeIO
 import Synchronization

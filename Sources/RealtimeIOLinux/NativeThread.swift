@@ -3,47 +3,32 @@ import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
-/// How a thread is born: CPU affinity, scheduling and stack, all carried by
-/// pthread attributes so the new thread's first instruction already runs with
-/// them, whatever the creating thread's own affinity and policy.
-public struct ThreadAttributes: Sendable {
-    /// CPUs the thread may run on; nil keeps the process's allowed set (not
-    /// the creator's: see ``NativeThread/spawn(attributes:_:)``).
-    public var cpus: [Int]?
-    /// Scheduling; nil inherits the creator's (PTHREAD_INHERIT_SCHED).
-    public var scheduling: SchedulingPolicy?
-    /// Stack size in bytes; nil = the pthread default.
-    public var stackSize: Int?
-    /// Thread name, at most 15 bytes (set by the thread itself before its body runs).
-    public var name: String?
-
-    public init(cpus: [Int]? = nil, scheduling: SchedulingPolicy? = nil, stackSize: Int? = nil, name: String? = nil) {
-        self.cpus = cpus
-        self.scheduling = scheduling
-        self.stackSize = stackSize
-        self.name = name
-    }
-}
-
-/// A joinable pthread created with explicit attributes.
+/// A joinable pthread created with explicit ``ThreadAttributes``.
 ///
 /// Creation allocates (the closure box); it happens at engine start, never on
 /// the I/O path.
-public final class NativeThread: @unchecked Sendable {
-    public let handle: pthread_t
+package final class NativeThread: @unchecked Sendable {
+    package let handle: pthread_t
 
     private init(handle: pthread_t) { self.handle = handle }
 
+    /// What the new thread does before `body`: the parts of its attributes that
+    /// pthread attributes cannot carry.
     private final class Start {
         let body: () -> Void
         let name: String?
         let nice: Int?
-        init(body: @escaping () -> Void, name: String?, nice: Int?) {
+        /// SCHED_BATCH, SCHED_IDLE or SCHED_DEADLINE, applied with sched_setattr.
+        let policy: SchedulingPolicy?
+        init(body: @escaping () -> Void, name: String?, nice: Int?, policy: SchedulingPolicy?) {
             self.body = body
             self.name = name
             self.nice = nice
+            self.policy = policy
         }
     }
 
@@ -51,13 +36,16 @@ public final class NativeThread: @unchecked Sendable {
     ///
     /// - Affinity: `attributes.cpus` goes into the attributes
     ///   (pthread_attr_setaffinity_np).
-    /// - Scheduling: with a policy, PTHREAD_EXPLICIT_SCHED plus the policy and
-    ///   priority (0 for SCHED_OTHER). A nice value cannot be carried by pthread
-    ///   attributes; the thread sets it itself before `body` runs.
+    /// - Scheduling: for SCHED_FIFO/SCHED_RR, PTHREAD_EXPLICIT_SCHED plus the policy and
+    ///   priority, so the thread is born with them. Otherwise the thread is born
+    ///   SCHED_OTHER (explicitly, not inherited) and, before `body` runs, sets its
+    ///   nice value itself (pthread attributes cannot carry one) or switches to
+    ///   SCHED_BATCH/SCHED_IDLE/SCHED_DEADLINE with sched_setattr; a refusal there
+    ///   leaves it SCHED_OTHER, visible to ``ThreadScheduling/read(tid:)``.
     /// - Throws the `Errno` pthread_create reported: EPERM when a real-time
     ///   policy is not permitted, EINVAL for a bad CPU set or stack size,
     ///   EAGAIN when no thread can be created.
-    public static func spawn(
+    package static func spawn(
         attributes: ThreadAttributes = ThreadAttributes(), _ body: @escaping @Sendable () -> Void
     ) throws(Errno) -> NativeThread {
         var attr = pthread_attr_t()
@@ -76,24 +64,32 @@ public final class NativeThread: @unchecked Sendable {
             guard rc == 0 else { throw Errno(rawValue: rc) }
         }
         var nice: Int? = nil
+        var laterPolicy: SchedulingPolicy? = nil
         if let scheduling = attributes.scheduling {
+            // glibc's pthread_attr_setschedpolicy knows only OTHER, FIFO and RR.
+            let bornWith: SchedulingPolicy
+            switch scheduling {
+            case .fifo, .rr: bornWith = scheduling
+            case .other(let n): bornWith = .other(nice: 0); nice = n
+            case .batch, .idle, .deadline: bornWith = .other(nice: 0); laterPolicy = scheduling
+            }
             rc = pthread_attr_setinheritsched(&attr, Int32(PTHREAD_EXPLICIT_SCHED))
             guard rc == 0 else { throw Errno(rawValue: rc) }
-            rc = pthread_attr_setschedpolicy(&attr, scheduling.kernelPolicy)
+            rc = pthread_attr_setschedpolicy(&attr, bornWith.kernelPolicy)
             guard rc == 0 else { throw Errno(rawValue: rc) }
             var param = sched_param()
-            param.sched_priority = Int32(scheduling.realtimePriority)
+            param.sched_priority = Int32(bornWith.realtimePriority)
             rc = pthread_attr_setschedparam(&attr, &param)
             guard rc == 0 else { throw Errno(rawValue: rc) }
-            if case .other(let n) = scheduling { nice = n }
         }
-        let start = Start(body: body, name: attributes.name, nice: nice)
+        let start = Start(body: body, name: attributes.name, nice: nice, policy: laterPolicy)
         let context = Unmanaged.passRetained(start).toOpaque()
         var handle = pthread_t()
         rc = pthread_create(&handle, &attr, { raw in
             let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
             if let name = start.name { _ = rtio_set_thread_name(name) }
             if let nice = start.nice { _ = rtio_set_thread_nice(0, Int32(nice)) }
+            if let policy = start.policy { _ = try? ThreadScheduling.apply(policy, tid: 0) }
             start.body()
             return nil
         }, context)
@@ -105,7 +101,7 @@ public final class NativeThread: @unchecked Sendable {
     }
 
     /// Waits for the thread to finish.
-    public func join() {
+    package func join() {
         pthread_join(handle, nil)
     }
 }

@@ -12,7 +12,6 @@ import Musl
 ///
 ///     let cpus = try CPUList(parsing: "0-3,6")   // 0,1,2,3,6
 ///     cpus.description                           // "0-3,6"
-///     let set = cpus.cpuSet                      // rtio_cpu_set (cpu_set_t layout) for sched_setaffinity
 ///
 /// DESCRIPTION
 ///
@@ -25,7 +24,7 @@ import Musl
 /// ignored, as is whitespace around each entry.
 ///
 /// Every CPU number is in `0...CPUList.maximumCPU` (the last bit of a `cpu_set_t`,
-/// normally 1023); a list can therefore always be converted to a `cpu_set_t` (`rtio_cpu_set`).
+/// normally 1023); a list can therefore always be converted to a `cpu_set_t`.
 ///
 /// `description` prints the compact form back (`"0-3,6"`); parsing `description`
 /// yields an equal list. `Codable` uses that string form.
@@ -123,6 +122,7 @@ public struct CPUList: Hashable, Sendable, Codable, CustomStringConvertible, Seq
         CPUList(uncheckedSorted: cpus.filter { !other.contains($0) })
     }
 
+    /// The CPUs in ascending order.
     public func makeIterator() -> IndexingIterator<[Int]> { cpus.makeIterator() }
 
     /// The compact list form: ranges of two or more consecutive CPUs as `A-B`,
@@ -146,7 +146,7 @@ public struct CPUList: Hashable, Sendable, Codable, CustomStringConvertible, Seq
     // MARK: cpu_set_t (rtio_cpu_set)
 
     /// The list as an `rtio_cpu_set` — glibc's `cpu_set_t` layout — (for `sched_setaffinity`, `pthread_attr_setaffinity_np`).
-    public var cpuSet: rtio_cpu_set {
+    package var cpuSet: rtio_cpu_set {
         var set = rtio_cpu_set()
         rtio_cpuset_zero(&set)
         for cpu in cpus { rtio_cpuset_add(&set, Int32(cpu)) }
@@ -154,7 +154,7 @@ public struct CPUList: Hashable, Sendable, Codable, CustomStringConvertible, Seq
     }
 
     /// The CPUs whose bits are set in `set`.
-    public init(_ set: rtio_cpu_set) {
+    package init(_ set: rtio_cpu_set) {
         var copy = set
         let capacity = Int(rtio_cpuset_capacity())
         var found: [Int] = []
@@ -174,6 +174,7 @@ public struct CPUList: Hashable, Sendable, Codable, CustomStringConvertible, Seq
 
     // MARK: Codable (string form)
 
+    /// Decodes the string form; an empty string is the empty list.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
@@ -184,6 +185,7 @@ public struct CPUList: Hashable, Sendable, Codable, CustomStringConvertible, Seq
         }
     }
 
+    /// Encodes ``description``.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)
@@ -271,6 +273,7 @@ public struct CPUList: Hashable, Sendable, Codable, CustomStringConvertible, Seq
 /// `description` reads, e.g.:
 /// `invalid CPU list '3-1': range end 1 is below start 3; use a list like 0-3,6`
 public struct CPUListError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What is wrong with ``token``.
     public enum Reason: Hashable, Sendable {
         /// The whole list is empty where a non-empty list is required.
         case empty
@@ -294,14 +297,17 @@ public struct CPUListError: Error, Hashable, Sendable, CustomStringConvertible {
     public var input: String
     /// The offending comma-separated entry (`""` for an empty entry or list).
     public var token: String
+    /// What is wrong with it.
     public var reason: Reason
 
+    /// An error for `token` of `input`.
     public init(input: String, token: String, reason: Reason) {
         self.input = input
         self.token = token
         self.reason = reason
     }
 
+    /// One line: the input, the problem, and the expected form.
     public var description: String {
         let problem: String
         switch reason {

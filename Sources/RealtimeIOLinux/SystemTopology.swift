@@ -26,31 +26,31 @@ import Musl
 ///
 /// All functions throw `SystemTopologyError`, whose `description` names the file or
 /// call that failed and what to do; `errno` gives the underlying `Errno` if any.
-public enum SystemTopology {
+package enum SystemTopology {
     /// The sysfs files read by this type.
-    public enum Path {
-        public static let online = "/sys/devices/system/cpu/online"
-        public static let isolated = "/sys/devices/system/cpu/isolated"
-        public static let nohzFull = "/sys/devices/system/cpu/nohz_full"
+    package enum Path {
+        package static let online = "/sys/devices/system/cpu/online"
+        package static let isolated = "/sys/devices/system/cpu/isolated"
+        package static let nohzFull = "/sys/devices/system/cpu/nohz_full"
     }
 
     /// The CPUs currently online (`/sys/devices/system/cpu/online`). Never empty.
-    public static func onlineCPUs() throws(SystemTopologyError) -> CPUList {
+    package static func onlineCPUs() throws(SystemTopologyError) -> CPUList {
         try readList(Path.online, allowEmpty: false, absentMeansEmpty: false)
     }
 
     /// The CPUs removed from the scheduler's load balancing by the `isolcpus=`
     /// kernel parameter (`/sys/devices/system/cpu/isolated`); empty when none are.
-    public static func isolatedCPUs() throws(SystemTopologyError) -> CPUList {
+    package static func isolatedCPUs() throws(SystemTopologyError) -> CPUList {
         try readList(Path.isolated, allowEmpty: true, absentMeansEmpty: false)
     }
 
     /// The adaptive-tick CPUs set by the `nohz_full=` kernel parameter
     /// (`/sys/devices/system/cpu/nohz_full`). Empty when none are configured or the
     /// kernel was built without `CONFIG_NO_HZ_FULL` (the file is then absent).
-    public static func nohzFullCPUs() throws(SystemTopologyError) -> CPUList {
+    package static func nohzFullCPUs() throws(SystemTopologyError) -> CPUList {
         // Kernels print "(null)" here when nohz_full is compiled in but unused.
-        if let text = try KernelFile.contentsIfPresent(Path.nohzFull),
+        if let text = try file({ () throws(KernelFileError) in try KernelFile.contentsIfPresent(Path.nohzFull) }),
            text.rtioTrimmed() == "(null)" {
             return CPUList()
         }
@@ -58,7 +58,7 @@ public enum SystemTopology {
     }
 
     /// The CPUs thread `tid` may run on (`sched_getaffinity(2)`); 0 = calling thread.
-    public static func allowedCPUs(tid: pid_t = 0) throws(SystemTopologyError) -> CPUList {
+    package static func allowedCPUs(tid: pid_t = 0) throws(SystemTopologyError) -> CPUList {
         var set = rtio_cpu_set()
         rtio_cpuset_zero(&set)
         let result = rtio_sched_getaffinity_tid(tid, &set)
@@ -73,7 +73,7 @@ public enum SystemTopology {
     /// Fails with `EINVAL` if none of `cpus` is online or permitted by the thread's
     /// cpuset cgroup, `ESRCH` if there is no such thread, and `EPERM` if the caller
     /// may not change another user's thread (needs `CAP_SYS_NICE`).
-    public static func setAllowedCPUs(_ cpus: CPUList, tid: pid_t = 0) throws(SystemTopologyError) {
+    package static func setAllowedCPUs(_ cpus: CPUList, tid: pid_t = 0) throws(SystemTopologyError) {
         guard !cpus.isEmpty else { throw .emptyAffinity(tid: tid) }
         var set = cpus.cpuSet
         let result = rtio_sched_setaffinity_tid(tid, &set)
@@ -82,15 +82,22 @@ public enum SystemTopology {
         }
     }
 
+    /// Runs a kernel-file read, reporting a failure as ``SystemTopologyError/unreadable(path:_:)``.
+    private static func file<T>(_ read: () throws(KernelFileError) -> T) throws(SystemTopologyError) -> T {
+        do { return try read() } catch { throw .unreadable(path: error.path, error.errno) }
+    }
+
     private static func readList(
         _ path: String, allowEmpty: Bool, absentMeansEmpty: Bool
     ) throws(SystemTopologyError) -> CPUList {
         let text: String
         if absentMeansEmpty {
-            guard let present = try KernelFile.contentsIfPresent(path) else { return CPUList() }
+            guard let present = try file({ () throws(KernelFileError) in try KernelFile.contentsIfPresent(path) }) else {
+                return CPUList()
+            }
             text = present
         } else {
-            text = try KernelFile.contents(of: path)
+            text = try file { () throws(KernelFileError) in try KernelFile.contents(of: path) }
         }
         do {
             return try CPUList(parsing: text, allowEmpty: allowEmpty)
@@ -101,7 +108,7 @@ public enum SystemTopology {
 }
 
 /// Why a `SystemTopology` query failed.
-public enum SystemTopologyError: Error, Hashable, Sendable, CustomStringConvertible {
+package enum SystemTopologyError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A kernel file could not be opened or read.
     case unreadable(path: String, Errno)
     /// A kernel file did not contain a CPU list.
@@ -112,14 +119,14 @@ public enum SystemTopologyError: Error, Hashable, Sendable, CustomStringConverti
     case emptyAffinity(tid: pid_t)
 
     /// The underlying error number, if the failure came from a system call.
-    public var errno: Errno? {
+    package var errno: Errno? {
         switch self {
         case .unreadable(_, let errno), .affinityFailed(_, _, _, let errno): errno
         case .malformed, .emptyAffinity: nil
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unreadable(let path, let errno):
             return "cannot read \(path): \(errno) (is /sys or /proc mounted? is this Linux?)"
@@ -145,79 +152,5 @@ public enum SystemTopologyError: Error, Hashable, Sendable, CustomStringConverti
             let target = tid == 0 ? "the calling thread" : "thread \(tid)"
             return "cannot restrict \(target) to an empty CPU list; pass at least one online CPU, e.g. 0-3"
         }
-    }
-}
-
-// MARK: - Kernel file reading
-
-/// Reads small procfs/sysfs files with open(2)/read(2), without Foundation.
-enum KernelFile {
-    /// The whole file as UTF-8 text.
-    static func contents(of path: String) throws(SystemTopologyError) -> String {
-        do {
-            return try read(path)
-        } catch {
-            throw .unreadable(path: path, error)
-        }
-    }
-
-    /// The whole file, or `nil` if it does not exist (`ENOENT`).
-    static func contentsIfPresent(_ path: String) throws(SystemTopologyError) -> String? {
-        do {
-            return try read(path)
-        } catch .noSuchFileOrDirectory {
-            return nil
-        } catch {
-            throw .unreadable(path: path, error)
-        }
-    }
-
-    /// The first line, whitespace-trimmed, or `nil` if the file is absent or unreadable.
-    static func firstLine(_ path: String) -> String? {
-        guard let text = try? read(path) else { return nil }
-        return String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
-            .rtioTrimmed()
-    }
-
-    /// The file parsed as one decimal integer, or `nil` if absent, unreadable or not a number.
-    static func integer(_ path: String) -> Int? {
-        firstLine(path).flatMap { Int($0) }
-    }
-
-    private static func read(_ path: String) throws(Errno) -> String {
-        let fd: FileDescriptor
-        do {
-            fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec])
-        } catch let error as Errno {
-            throw error
-        } catch {
-            throw Errno.ioError
-        }
-        defer { _ = try? fd.close() }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count: Int
-            do {
-                count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
-            } catch let error as Errno {
-                throw error
-            } catch {
-                throw Errno.ioError
-            }
-            if count == 0 { break }
-            bytes.append(contentsOf: chunk[0..<count])
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-}
-
-extension StringProtocol {
-    /// The text without leading and trailing whitespace and newlines.
-    func rtioTrimmed() -> String {
-        var slice = Substring(self)
-        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
-        while let last = slice.last, last.isWhitespace { slice.removeLast() }
-        return String(slice)
     }
 }

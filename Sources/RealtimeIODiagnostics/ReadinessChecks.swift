@@ -1,47 +1,12 @@
 import CLibcap
+import RealtimeIO
+import RealtimeIOLinux
 
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-
-/// ReadinessCheck — one finding about how well this machine and process suit
-/// real-time work.
-///
-/// `status` is `.pass` (nothing to do), `.warn` (works, but latency will suffer
-/// or a limit may bite) or `.fail` (real-time operation will not work).
-/// `remedy` says what to change; it is `nil` for passing checks.
-public struct ReadinessCheck: Hashable, Sendable, Codable {
-    public enum Status: String, Hashable, Sendable, Codable, Comparable, CaseIterable {
-        case pass, warn, fail
-
-        public static func < (lhs: Status, rhs: Status) -> Bool { lhs.severity < rhs.severity }
-
-        private var severity: Int {
-            switch self {
-            case .pass: 0
-            case .warn: 1
-            case .fail: 2
-            }
-        }
-    }
-
-    /// A stable identifier, one of `ReadinessChecks.Name` (e.g. `"rt-throttling"`).
-    public var name: String
-    public var status: Status
-    /// What was found, e.g. `"kernel.sched_rt_runtime_us = 950000 of 1000000"`.
-    public var detail: String
-    /// What to do about a warning or failure; `nil` when the check passes.
-    public var remedy: String?
-
-    public init(name: String, status: Status, detail: String, remedy: String? = nil) {
-        self.name = name
-        self.status = status
-        self.detail = detail
-        self.remedy = remedy
-    }
-}
 
 /// ReadinessChecks — the checks behind `rtio-admin check`.
 ///
@@ -67,9 +32,9 @@ public struct ReadinessCheck: Hashable, Sendable, Codable {
 ///     0  every check passed
 ///     1  at least one warning, no failure
 ///     2  at least one failure
-public enum ReadinessChecks {
+package enum ReadinessChecks {
     /// The checks, in the order `run(binary:)` reports them.
-    public enum Name: String, CaseIterable, Sendable {
+    package enum Name: String, CaseIterable, Sendable {
         /// CAP_SYS_NICE and CAP_IPC_LOCK of this process, or of `binary`.
         case capabilities
         /// RLIMIT_RTPRIO.
@@ -94,10 +59,10 @@ public enum ReadinessChecks {
 
     /// The highest real-time priority the engine may be asked for; `rtprio-limit`
     /// passes only if the whole range 1...99 is available.
-    public static let fullRealtimePriority = 99
+    package static let fullRealtimePriority = 99
 
     /// Runs every check. See the type's documentation.
-    public static func run(binary: String?) -> [ReadinessCheck] {
+    package static func run(binary: String?) -> [ReadinessCheck] {
         let report = PrivilegeReport.current()
         let subject = Subject(report: report, binary: binary)
         return Name.allCases.map { name in
@@ -117,7 +82,7 @@ public enum ReadinessChecks {
     }
 
     /// 0 if every check passed, 1 if any warned (and none failed), 2 if any failed.
-    public static func exitCode(for checks: [ReadinessCheck]) -> Int32 {
+    package static func exitCode(for checks: [ReadinessCheck]) -> Int32 {
         switch checks.map(\.status).max() ?? .pass {
         case .pass: 0
         case .warn: 1
@@ -420,28 +385,5 @@ public enum ReadinessChecks {
         guard let open = line.firstIndex(of: "["),
               let close = line[open...].firstIndex(of: "]") else { return nil }
         return String(line[line.index(after: open)..<close])
-    }
-}
-
-/// `uname(2)` fields as strings.
-struct UnameInfo {
-    var release: String
-    var version: String
-    var machine: String
-
-    static func current() -> UnameInfo {
-        var info = utsname()
-        guard uname(&info) == 0 else { return UnameInfo(release: "?", version: "?", machine: "?") }
-        return UnameInfo(
-            release: string(&info.release),
-            version: string(&info.version),
-            machine: string(&info.machine))
-    }
-
-    private static func string<T>(_ field: inout T) -> String {
-        withUnsafeBytes(of: &field) { raw in
-            let bytes = raw.prefix { $0 != 0 }
-            return String(decoding: bytes, as: UTF8.self)
-        }
     }
 }
