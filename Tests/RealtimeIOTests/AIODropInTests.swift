@@ -5,6 +5,7 @@ import Testing
 import Glibc
 #endif
 
+
 // The POSIX AIO drop-in (librtio-aio.so, loaded with LD_PRELOAD): C programs
 // compiled with `cc` during the test use glibc's <aio.h> and are run with the
 // built library preloaded; fio's posixaio engine is run the same way.

@@ -7,6 +7,7 @@ import Testing
 import Glibc
 #endif
 
+
 /// True if `fd` is readable now.
 private func isReadable(_ fd: Int32) -> Bool {
     var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)

@@ -1,7 +1,8 @@
 import CRealtimeIOShims
 import Foundation
-import RealtimeIO
+@testable import RealtimeIO
 import Testing
+
 
 /// A SCHED_FIFO worker with a 10 % duty cycle (1 ms of real-time spinning
 /// per 10 ms window) and a 1 s spin budget: idle, it spins real-time for

@@ -1,6 +1,6 @@
 import CRealtimeIOShims
 import Foundation
-import RealtimeIO
+@testable import RealtimeIO
 import Synchronization
 
 /// A shared integer for test threads.

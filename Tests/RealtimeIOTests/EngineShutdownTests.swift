@@ -1,0 +1,60 @@
+import CMallocCounter
+import CRealtimeIOShims
+import Foundation
+@testable import RealtimeIO
+import Synchronization
+import SystemPackage
+import Testing
+
+@Suite("Engine: shutdown", .serialized)
+struct EngineShutdownTests {
+    @Test("shutdown with 10⁴ queued: every tag completes exactly once", arguments: [ShutdownMode.drain, .cancel])
+    func shutdownQueued(mode: ShutdownMode) throws {
+        let queued = 10_000
+        let engine = try IOEngine(configuration: testConfiguration(workers: 1, ring: 16_384, slots: 16_384))
+        let file = try TemporaryFile(size: 4096)
+        let releaseMemory = UnsafeMutablePointer<Atomic<Bool>>.allocate(capacity: 1)
+        releaseMemory.initialize(to: Atomic(false))
+        defer { releaseMemory.deallocate() }
+        let release = SendablePointer(releaseMemory)
+        try engine.submit(.custom(blockUntilReleased, context: UnsafeMutableRawPointer(releaseMemory)), tag: 0)
+        #expect(waitUntil(seconds: 2) { engine.workerSnapshots()[0].state == "busy" })
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 64)
+        defer { buffer.deallocate() }
+        for tag in 1...queued {
+            try engine.submit(.read(file.fd, into: buffer, at: 0), tag: UInt64(tag))
+        }
+        let releaser = startThread { usleep(100_000); release.pointee.pointee.store(true, ordering: .releasing) }
+        engine.shutdown(mode)
+        releaser.join()
+        #expect(throws: SubmitError.shutDown) { try engine.submit(.fsync(file.fd), tag: 99_999) }
+        var seen = [Int](repeating: 0, count: queued + 1)
+        var cancelled = 0
+        var ok = 0
+        while engine.reap({ c in
+            seen[Int(c.tag)] += 1
+            if c.result == -Int(ECANCELED) { cancelled += 1 } else if c.result >= 0 { ok += 1 }
+        }) > 0 {}
+        #expect(seen.allSatisfy { $0 == 1 }, "tags not completed exactly once: \(seen.enumerated().filter { $0.element != 1 }.prefix(5))")
+        switch mode {
+        case .drain:
+            #expect(ok == queued + 1)
+        case .cancel:
+            #expect(cancelled == queued, "queued requests complete with ECANCELED")
+            #expect(ok == 1, "the running request finishes normally")
+        }
+        #expect(threadCount() > 0)
+    }
+
+    @Test("threads are joined and the eventfd closed")
+    func resourcesReleased() throws {
+        let before = threadCount()
+        let engine = try IOEngine(configuration: testConfiguration(workers: 3))
+        let fd = engine.completionFD.rawValue
+        #expect(threadCount() == before + 3)
+        engine.shutdown()
+        #expect(threadCount() == before)
+        #expect(fcntl(fd, F_GETFD) == -1 && errno == EBADF, "eventfd should be closed")
+        engine.shutdown()  // idempotent
+    }
+}
