@@ -25,7 +25,7 @@ private func compileDropInProgram(largeFile: Bool) throws -> String? {
 
 private let fioPath = ["/usr/bin/fio", "/usr/local/bin/fio"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-@Suite("AIODropIn", .serialized)
+@Suite("AIODropIn", .serialized, .tags(.cPrograms))
 struct AIODropInTests {
     @Test("librtio-aio.so exports aio_* and lio_listio with their *64 twins")
     func exports() throws {

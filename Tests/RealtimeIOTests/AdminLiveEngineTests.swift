@@ -7,7 +7,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite("Admin: rtio-admin against a live engine", .serialized)
+@Suite("Admin: rtio-admin against a live engine", .serialized, .tags(.needsRoot))
 struct AdminLiveEngineTests {
     @Test func listShowRetuneAndReject() throws {
         let host = try TestHost()

@@ -7,7 +7,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite("Admin: status files")
+@Suite("Admin: status files", .tags(.concurrency))
 struct AdminStatusFileTests {
     @Test func publishedWhileRunningAndUnlinkedAtShutdown() throws {
         let a = try IOEngine(configuration: testConfiguration(workers: 2))

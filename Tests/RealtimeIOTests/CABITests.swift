@@ -14,7 +14,7 @@ private func compileAgainstLibrary(_ program: String) throws -> String? {
         flags: ["-I\(cPackageRoot)/Sources/RealtimeIOC/include", "-L\(dir)", "-lrealtimeio", "-Wl,-rpath,\(dir)", "-lpthread"])
 }
 
-@Suite("CABI", .serialized)
+@Suite("CABI", .serialized, .tags(.cPrograms))
 struct CABITests {
     @Test("realtimeio.h compiles standalone as strict C11 and as C++")
     func headerCompiles() throws {

@@ -22,7 +22,7 @@ private let busy200Microseconds: CustomBlockingCall = { _ in
     return 0
 }
 
-@Suite("Engine: duty-cycle rest", .serialized)
+@Suite("Engine: duty-cycle rest", .serialized, .tags(.concurrency, .needsRoot))
 struct DutyCycleRestTests {
     /// Saturation: 200 requests × 200 µs of CPU queued at once (40 ms of work)
     /// on a FIFO worker allowed 1 ms real-time per 10 ms window. Serving counts

@@ -4,7 +4,7 @@ import Foundation
 import Synchronization
 import Testing
 
-@Suite("Engine: birth attributes and privileges", .serialized)
+@Suite("Engine: birth attributes and privileges", .serialized, .tags(.needsRoot))
 struct EngineBirthTests {
     /// The creating thread is pinned to CPU 0 under SCHED_OTHER; workers asked
     /// for FIFO 40 on CPU 1 must be born there, not inherit the creator's.

@@ -12,7 +12,7 @@ private let customIncrement: CustomBlockingCall = { context in
     return 7
 }
 
-@Suite("Engine: operations and data")
+@Suite("Engine: operations and data", .tags(.concurrency))
 struct EngineIOTests {
     @Test("every operation on a real file")
     func everyOperation() throws {

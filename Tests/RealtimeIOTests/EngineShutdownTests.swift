@@ -6,7 +6,7 @@ import Synchronization
 import SystemPackage
 import Testing
 
-@Suite("Engine: shutdown", .serialized)
+@Suite("Engine: shutdown", .serialized, .tags(.concurrency))
 struct EngineShutdownTests {
     @Test("shutdown with 10⁴ queued: every tag completes exactly once", arguments: [ShutdownMode.drain, .cancel])
     func shutdownQueued(mode: ShutdownMode) throws {

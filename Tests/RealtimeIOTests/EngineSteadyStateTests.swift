@@ -6,7 +6,7 @@ import Synchronization
 import SystemPackage
 import Testing
 
-@Suite("Engine: steady state", .serialized)
+@Suite("Engine: steady state", .serialized, .tags(.allocationCounting, .needsRoot))
 struct EngineSteadyStateTests {
     /// After warm-up, 10⁵ reads: 0 heap allocations on the submit→reap path
     /// (host thread) and in the workers, and 0 page faults in the workers.

@@ -8,7 +8,7 @@ import Testing
 extension OnDemandTests {
     // MARK: affinity inheritance (the 2011 bug)
 
-    @Suite("OnDemand: affinity inheritance", .serialized)
+    @Suite("OnDemand: affinity inheritance", .serialized, .tags(.concurrency))
     struct Affinity {
         static let burst = 64
 

@@ -8,7 +8,7 @@ import Testing
 extension OnDemandTests {
     // MARK: the chain
 
-    @Suite("OnDemand: spawn chain and idle exit", .serialized)
+    @Suite("OnDemand: spawn chain and idle exit", .serialized, .tags(.concurrency))
     struct Chain {
         @Test("one bottom half, newborns create the rest; idle workers exit")
         func chain() throws {

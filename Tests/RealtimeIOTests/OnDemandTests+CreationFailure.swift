@@ -8,7 +8,7 @@ import Testing
 extension OnDemandTests {
     // MARK: thread creation failure
 
-    @Suite("OnDemand: thread creation failure", .serialized)
+    @Suite("OnDemand: thread creation failure", .serialized, .tags(.needsRoot))
     struct CreationFailure {
         static func run(_ executable: String, _ arguments: [String]) throws -> [String: Any] {
             let (_, out) = try runProcess(executable, arguments)

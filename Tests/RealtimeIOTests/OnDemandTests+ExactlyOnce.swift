@@ -10,7 +10,7 @@ extension OnDemandTests {
 
     enum StressMode: String, CaseIterable, Sendable { case hostLoop, spawnerThread, hybrid }
 
-    @Suite("OnDemand: exactly once", .serialized)
+    @Suite("OnDemand: exactly once", .serialized, .tags(.concurrency))
     struct ExactlyOnce {
         @Test("several producers, every tag completes once", arguments: StressMode.allCases)
         func stress(mode: StressMode) throws {

@@ -40,7 +40,7 @@ extension OnDemandTests {
             #expect(value == 42)
         }
 
-        @Test("degradeToOnDemand: real-time refused (child without CAP_SYS_NICE) starts in on-demand mode")
+        @Test("degradeToOnDemand: real-time refused (child without CAP_SYS_NICE) starts in on-demand mode", .tags(.needsRoot))
         func degrade() throws {
             let host = builtProduct("rtio-testhost")
             let r = try CreationFailure.run("/usr/sbin/capsh", [

@@ -8,7 +8,7 @@ import Testing
 extension OnDemandTests {
     // MARK: overflow
 
-    @Suite("OnDemand: hybrid overflow", .serialized)
+    @Suite("OnDemand: hybrid overflow", .serialized, .tags(.concurrency))
     struct Overflow {
         @Test("a core that never fills never overflows")
         func neverFull() throws {

@@ -14,7 +14,7 @@ extension OnDemandTests {
         var testDescription: String { "\(spawner.rawValue), \(drain ? "drain" : "cancel")" }
     }
 
-    @Suite("OnDemand: shutdown", .serialized)
+    @Suite("OnDemand: shutdown", .serialized, .tags(.concurrency))
     struct Shutdown {
         @Test("shutdown while threads are being born loses nothing and leaks no thread", arguments: [
             ShutdownCase(spawner: .hostLoop, drain: true), ShutdownCase(spawner: .hostLoop, drain: false),

@@ -5,7 +5,7 @@ import Foundation
 import Synchronization
 import Testing
 
-@Suite("Concurrency: request slab")
+@Suite("Concurrency: request slab", .tags(.concurrency))
 struct RequestSlabConcurrencyTests {
     /// Threads acquire and release concurrently; an owner table detects any
     /// slot handed to two threads at once (ABA on the free list would do that).

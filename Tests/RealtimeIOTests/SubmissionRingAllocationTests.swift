@@ -5,7 +5,7 @@ import Foundation
 import Synchronization
 import Testing
 
-@Suite("Submission ring: allocations")
+@Suite("Submission ring: allocations", .tags(.allocationCounting))
 struct SubmissionRingAllocationTests {
     @Test("10⁵ push/pop pairs and slot cycles allocate nothing")
     func zeroAllocations() throws {

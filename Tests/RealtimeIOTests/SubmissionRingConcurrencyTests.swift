@@ -10,7 +10,7 @@ private func entry(producer: Int, sequence: Int) -> UInt64 { UInt64(producer) <<
 private func producer(of value: UInt64) -> Int { Int(value >> 48) }
 private func sequence(of value: UInt64) -> Int { Int(value & 0xFFFF_FFFF_FFFF) }
 
-@Suite("Concurrency: submission ring")
+@Suite("Concurrency: submission ring", .tags(.concurrency))
 struct SubmissionRingConcurrencyTests {
     /// P producers push `perProducer` entries each; the consumer (a real thread
     /// that spins briefly then parks) checks every value arrives exactly once

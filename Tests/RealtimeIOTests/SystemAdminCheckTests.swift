@@ -52,7 +52,7 @@ struct SystemAdminCheckTests {
         }
     }
 
-    @Test func unprivilegedChildFailsTheCapabilityCheck() throws {
+    @Test(.tags(.needsRoot)) func unprivilegedChildFailsTheCapabilityCheck() throws {
         let admin = try rtioAdminPath()
         let capsh = "/usr/sbin/capsh"
         try #require(FileManager.default.isExecutableFile(atPath: capsh), "capsh (libcap2-bin) is needed")
@@ -72,7 +72,7 @@ struct SystemAdminCheckTests {
         #expect(Int(result.status) == decoded.exitCode)
     }
 
-    @Test func binaryOptionReportsFileCapabilities() throws {
+    @Test(.tags(.needsRoot)) func binaryOptionReportsFileCapabilities() throws {
         let admin = try rtioAdminPath()
         let withCaps = try temporaryCopyOfTrue()
         let without = try temporaryCopyOfTrue()

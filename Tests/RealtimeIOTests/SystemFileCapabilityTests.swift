@@ -12,7 +12,7 @@ import Glibc
 
 @Suite("System: file capabilities")
 struct SystemFileCapabilityTests {
-    @Test func setcapIsReadBack() throws {
+    @Test(.tags(.needsRoot)) func setcapIsReadBack() throws {
         let path = try temporaryCopyOfTrue()
         defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
 
