@@ -93,7 +93,7 @@ struct AIODropInTests {
 
     @Test("fio ioengine=posixaio with the drop-in: write with verify=crc32c, randread IOPS")
     func fio() throws {
-        guard let fio = fioPath else { return }  // tools/setup installs fio
+        let fio = try #require(fioPath, "fio is not installed (/usr/bin/fio or /usr/local/bin/fio): run tools/setup")
         guard let lib = aioLibrary() else { return }
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -13,6 +13,7 @@ import Glibc
 
 /// Runs rtio-admin, returning exit status, stdout and stderr.
 func admin(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+    try requireExecutable(builtProduct("rtio-admin"))
     let p = Process()
     p.executableURL = URL(fileURLWithPath: builtProduct("rtio-admin"))
     p.arguments = arguments
@@ -37,6 +38,7 @@ final class TestHost {
     var workers: [(name: String, tid: Int32)] = []
 
     init() throws {
+        try requireExecutable(builtProduct("rtio-testhost"))
         process.executableURL = URL(fileURLWithPath: builtProduct("rtio-testhost"))
         process.arguments = ["--hold", "20", "--workers", "2", "--name", "adm"]
         let pipe = Pipe()

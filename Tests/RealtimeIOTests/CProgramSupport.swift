@@ -67,6 +67,7 @@ func cRun(_ executable: String, _ arguments: [String] = [], environment: [String
     posix_spawnattr_setsigdefault(&attr, &all)
     posix_spawnattr_setpgroup(&attr, 0)
     posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+    try requireExecutable(executable)
     var pid: pid_t = 0
     let rc = posix_spawn(&pid, executable, &actions, &attr, argv, envp)
     guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }

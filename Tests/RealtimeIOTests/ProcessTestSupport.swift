@@ -2,6 +2,7 @@ import CRealtimeIOShims
 import Foundation
 @testable import RealtimeIO
 import SystemPackage
+import Testing
 
 /// Path of an executable built next to the test bundle.
 func builtProduct(_ name: String) -> String {
@@ -13,8 +14,17 @@ func builtProduct(_ name: String) -> String {
     return bundle.appendingPathComponent(name).path
 }
 
+/// Fails the test (it does not skip it) when a program it runs is missing, naming where it comes from.
+func requireExecutable(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    try #require(
+        FileManager.default.isExecutableFile(atPath: path),
+        "\(path) is missing or not executable: system tools (cc, c++, fio, capsh, setcap) come from tools/setup, this package's products from `swift build --build-tests`",
+        sourceLocation: sourceLocation)
+}
+
 /// Runs a command, returning (exit status, stdout).
 func runProcess(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
+    try requireExecutable(executable)
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = arguments
@@ -33,6 +43,7 @@ func threadCount() -> Int {
 
 /// Runs a command, returning its exit status and combined output.
 func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    try requireExecutable(executable)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments

@@ -55,7 +55,7 @@ struct SystemAdminCheckTests {
     @Test(.tags(.needsRoot)) func unprivilegedChildFailsTheCapabilityCheck() throws {
         let admin = try rtioAdminPath()
         let capsh = "/usr/sbin/capsh"
-        try #require(FileManager.default.isExecutableFile(atPath: capsh), "capsh (libcap2-bin) is needed")
+        try #require(FileManager.default.isExecutableFile(atPath: capsh), "capsh (libcap2-bin) is missing: run tools/setup")
         let result = try run(capsh, [
             "--drop=cap_sys_nice,cap_ipc_lock", "--",
             "-c", #"ulimit -r 0; exec "$0" check --json"#, admin,
