@@ -5,6 +5,7 @@ import Testing
 import Glibc
 #endif
 
+
 // The POSIX AIO drop-in (librtio-aio.so, loaded with LD_PRELOAD): C programs
 // compiled with `cc` during the test use glibc's <aio.h> and are run with the
 // built library preloaded; fio's posixaio engine is run the same way.
@@ -24,7 +25,7 @@ private func compileDropInProgram(largeFile: Bool) throws -> String? {
 
 private let fioPath = ["/usr/bin/fio", "/usr/local/bin/fio"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-@Suite("AIODropIn", .serialized)
+@Suite("AIODropIn", .serialized, .tags(.cPrograms))
 struct AIODropInTests {
     @Test("librtio-aio.so exports aio_* and lio_listio with their *64 twins")
     func exports() throws {
@@ -92,7 +93,7 @@ struct AIODropInTests {
 
     @Test("fio ioengine=posixaio with the drop-in: write with verify=crc32c, randread IOPS")
     func fio() throws {
-        guard let fio = fioPath else { return }  // tools/setup installs fio
+        let fio = try #require(fioPath, "fio is not installed (/usr/bin/fio or /usr/local/bin/fio): run tools/setup")
         guard let lib = aioLibrary() else { return }
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -1,11 +1,13 @@
 import CRealtimeIOShims
 import Foundation
 @testable import RealtimeIO
+@testable import RealtimeIOLinux
 import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
+
 
 /// True if `fd` is readable now.
 private func isReadable(_ fd: Int32) -> Bool {
@@ -13,7 +15,7 @@ private func isReadable(_ fd: Int32) -> Bool {
     return poll(&pfd, 1, 0) == 1
 }
 
-@Suite("Engine: completion wake-ups", .serialized)
+@Suite("Engine: completion wake-ups", .serialized, .tags(.concurrency))
 struct CompletionWakeupTests {
     /// Regression (rtio-bench: a reaper asleep on the eventfd with completions
     /// pending, woken only by its poll timeout).

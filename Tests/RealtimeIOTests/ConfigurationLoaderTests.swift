@@ -1,5 +1,6 @@
 import Testing
 @testable import RealtimeIO
+@testable import RealtimeIOLinux
 
 /// `EngineConfiguration(json:)`: the one loader behind Swift hosts, the C ABI
 /// and the POSIX AIO drop-in.

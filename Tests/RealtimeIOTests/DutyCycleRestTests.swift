@@ -1,8 +1,9 @@
 import CRealtimeIOShims
 import Foundation
-import RealtimeIO
-import RealtimeIOLinux
+@testable import RealtimeIO
+@testable import RealtimeIOLinux
 import Testing
+
 
 /// A SCHED_FIFO worker with a 10 % duty cycle (1 ms of real-time spinning
 /// per 10 ms window) and a 1 s spin budget: idle, it spins real-time for
@@ -22,7 +23,7 @@ private let busy200Microseconds: CustomBlockingCall = { _ in
     return 0
 }
 
-@Suite("Engine: duty-cycle rest", .serialized)
+@Suite("Engine: duty-cycle rest", .serialized, .tags(.concurrency, .needsRoot))
 struct DutyCycleRestTests {
     /// Saturation: 200 requests × 200 µs of CPU queued at once (40 ms of work)
     /// on a FIFO worker allowed 1 ms real-time per 10 ms window. Serving counts

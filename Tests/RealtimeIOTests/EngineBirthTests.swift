@@ -1,11 +1,11 @@
 import CRealtimeIOShims
 import Foundation
-import RealtimeIO
-import RealtimeIOLinux
+@testable import RealtimeIO
+@testable import RealtimeIOLinux
 import Synchronization
 import Testing
 
-@Suite("Engine: birth attributes and privileges", .serialized)
+@Suite("Engine: birth attributes and privileges", .serialized, .tags(.needsRoot))
 struct EngineBirthTests {
     /// The creating thread is pinned to CPU 0 under SCHED_OTHER; workers asked
     /// for FIFO 40 on CPU 1 must be born there, not inherit the creator's.
@@ -87,70 +87,5 @@ struct EngineBirthTests {
         #expect(degradations.contains { $0.contains("memory locking") }, "\(degradations)")
         let workers = b["workers"] as? [[String: Any]] ?? []
         #expect(workers.first?["applied"] as? String == "other:0")
-    }
-}
-
-@Suite("Engine: configuration errors")
-struct EngineConfigurationTests {
-    func field(of configuration: EngineConfiguration) -> String? {
-        do throws(EngineError) {
-            _ = try IOEngine(configuration: configuration)
-            return nil
-        } catch {
-            if case .configuration(let e) = error { return e.field }
-            return "unexpected: \(error)"
-        }
-    }
-
-    @Test("each invalid field is named")
-    func invalidFields() throws {
-        var c = testConfiguration()
-        c.groups[0].cpus = try CPUList(parsing: "64")
-        #expect(field(of: c) == "groups[0].cpus")
-        c = testConfiguration(); c.groups[0].scheduling = .fifo(priority: 0)
-        #expect(field(of: c) == "groups[0].scheduling")
-        c = testConfiguration(); c.groups[0].scheduling = .rr(priority: 100)
-        #expect(field(of: c) == "groups[0].scheduling")
-        c = testConfiguration(); c.groups[0].scheduling = .other(nice: 20)
-        #expect(field(of: c) == "groups[0].scheduling")
-        c = testConfiguration(); c.ringCapacity = 100
-        #expect(field(of: c) == "ringCapacity")
-        c = testConfiguration(); c.groups[0].workers = 0
-        #expect(field(of: c) == "groups[0].workers")
-        c = testConfiguration(); c.groups[0].name = "much-too-long"
-        #expect(field(of: c) == "groups[0].name")
-        c = testConfiguration(); c.groups = []
-        #expect(field(of: c) == "groups")
-        c = testConfiguration(); c.requestsInFlight = 0
-        #expect(field(of: c) == "requestsInFlight")
-    }
-
-    @Test("an error message names the field, the problem and the remedy")
-    func messageIsClear() throws {
-        var c = testConfiguration()
-        c.groups[0].cpus = try CPUList(parsing: "7")
-        let online = try CPUList(parsing: "0-1")
-        do throws(ConfigurationError) {
-            try c.validate(onlineCPUs: online)
-            Issue.record("should have thrown")
-        } catch {
-            #expect(error.description.contains("groups[0].cpus"))
-            #expect(error.description.contains("not online"))
-            #expect(error.description.contains("0-1"))
-        }
-    }
-
-    @Test("configuration round-trips through JSON and loads from a layout file")
-    func codable() throws {
-        let c = EngineConfiguration(
-            groups: [.init(name: "io", workers: 2, cpus: try CPUList(parsing: "1"), scheduling: .fifo(priority: 40)),
-                     .init(name: "bg", workers: 1, scheduling: .other(nice: 10))],
-            ringCapacity: 512, memoryLocking: .currentAndFuture, privilegePolicy: .required)
-        let data = try JSONEncoder().encode(c)
-        #expect(try JSONDecoder().decode(EngineConfiguration.self, from: data) == c)
-        let minimal = #"{"groups":[{"name":"io","workers":1,"cpus":"1","scheduling":{"rr":5}}]}"#
-        let m = try JSONDecoder().decode(EngineConfiguration.self, from: Data(minimal.utf8))
-        #expect(m.groups[0].scheduling == .rr(priority: 5))
-        #expect(m.ringCapacity == 256)
     }
 }

@@ -1,4 +1,4 @@
-import RealtimeIOLinux
+@testable import RealtimeIOLinux
 import CRealtimeIOShims
 import Foundation
 import Synchronization
@@ -36,7 +36,7 @@ private func threadCPUTime() -> UInt64 {
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
-@Suite("Engine: edges of completion notice and shutdown", .serialized)
+@Suite("Engine: edges of completion notice and shutdown", .serialized, .tags(.concurrency, .needsRoot))
 struct EngineEdgeTests {
     /// A read queued before a call that blocks: the host, asleep in poll, sees
     /// the read's completion while the blocker still runs (not when the batch ends).

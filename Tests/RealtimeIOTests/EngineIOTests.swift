@@ -1,8 +1,8 @@
 import CMallocCounter
 import CRealtimeIOShims
 import Foundation
-import RealtimeIO
-import RealtimeIOLinux
+@testable import RealtimeIO
+@testable import RealtimeIOLinux
 import Synchronization
 import SystemPackage
 import Testing
@@ -13,14 +13,7 @@ private let customIncrement: CustomBlockingCall = { context in
     return 7
 }
 
-/// Blocks the worker until the flag behind `context` (an Atomic<Bool>) is set.
-private let blockUntilReleased: CustomBlockingCall = { context in
-    let flag = context!.assumingMemoryBound(to: Atomic<Bool>.self)
-    while !flag.pointee.load(ordering: .acquiring) { usleep(100) }
-    return 0
-}
-
-@Suite("Engine: operations and data")
+@Suite("Engine: operations and data", .tags(.concurrency))
 struct EngineIOTests {
     @Test("every operation on a real file")
     func everyOperation() throws {
@@ -334,115 +327,5 @@ struct EngineIOTests {
             #expect(error as? Errno == .badFileDescriptor)
         }
         try await engine.fsync(file.fd)
-    }
-}
-
-@Suite("Engine: steady state", .serialized)
-struct EngineSteadyStateTests {
-    /// After warm-up, 10⁵ reads: 0 heap allocations on the submit→reap path
-    /// (host thread) and in the workers, and 0 page faults in the workers.
-    @Test("10⁵ reads: 0 allocations, 0 worker page faults")
-    func zeroAllocationsAndFaults() throws {
-        var config = testConfiguration(workers: 2, spin: 50_000)
-        config.memoryLocking = .currentAndFuture
-        let engine = try IOEngine(
-            configuration: config,
-            workerStartHook: WorkerStartHook({ _ in rtio_malloc_counter_track_current_thread(nil) }))
-        defer { engine.shutdown() }
-        let file = try TemporaryFile(size: 1 << 20)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
-        defer { buffer.deallocate() }
-        memset(buffer.baseAddress!, 1, 4096)
-        var bytes = 0
-        func readLoop(_ count: Int) throws {
-            for i in 0..<count {
-                let offset = Int64((i * 4096) % (1 << 20))
-                try engine.submit(.read(file.fd, into: buffer, at: offset), tag: UInt64(i))
-                var got = 0
-                while got == 0 { got = engine.reap(rearm: i % 2 == 0) { c in bytes &+= c.result } }
-            }
-        }
-        try readLoop(20_000)  // warm-up: code pages, lazy binding, caches
-        let tids = engine.workerThreadIDs
-        let faultsBefore = tids.map { ThreadStat.read(tid: $0)! }
-        rtio_malloc_counter_track(true)
-        let trackedBefore = rtio_malloc_counter_allocations()
-        let hostBefore = rtio_malloc_counter_thread_allocations()
-        try readLoop(100_000)
-        let hostAfter = rtio_malloc_counter_thread_allocations()
-        let trackedAfter = rtio_malloc_counter_allocations()
-        rtio_malloc_counter_track(false)
-        let faultsAfter = tids.map { ThreadStat.read(tid: $0)! }
-        #expect(hostAfter - hostBefore == 0, "host submit→reap allocations: \(hostAfter - hostBefore)")
-        #expect(trackedAfter - trackedBefore == 0, "host + worker allocations: \(trackedAfter - trackedBefore)")
-        for (b, a) in zip(faultsBefore, faultsAfter) {
-            #expect(a.minorFaults - b.minorFaults == 0, "worker minor faults: \(a.minorFaults - b.minorFaults)")
-            #expect(a.majorFaults - b.majorFaults == 0, "worker major faults: \(a.majorFaults - b.majorFaults)")
-        }
-        #expect(bytes == 120_000 * 4096)
-        // Positive control: an allocating call on the host is seen.
-        rtio_malloc_counter_track(true)
-        let c0 = rtio_malloc_counter_allocations()
-        _ = engine.workerSnapshots()
-        #expect(rtio_malloc_counter_allocations() > c0)
-        rtio_malloc_counter_track(false)
-    }
-}
-
-@Suite("Engine: shutdown", .serialized)
-struct EngineShutdownTests {
-    @Test("shutdown with 10⁴ queued: every tag completes exactly once", arguments: [ShutdownMode.drain, .cancel])
-    func shutdownQueued(mode: ShutdownMode) throws {
-        let queued = 10_000
-        let engine = try IOEngine(configuration: testConfiguration(workers: 1, ring: 16_384, slots: 16_384))
-        let file = try TemporaryFile(size: 4096)
-        let releaseMemory = UnsafeMutablePointer<Atomic<Bool>>.allocate(capacity: 1)
-        releaseMemory.initialize(to: Atomic(false))
-        defer { releaseMemory.deallocate() }
-        let release = SendablePointer(releaseMemory)
-        try engine.submit(.custom(blockUntilReleased, context: UnsafeMutableRawPointer(releaseMemory)), tag: 0)
-        #expect(waitUntil(seconds: 2) { engine.workerSnapshots()[0].state == "busy" })
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 64)
-        defer { buffer.deallocate() }
-        for tag in 1...queued {
-            try engine.submit(.read(file.fd, into: buffer, at: 0), tag: UInt64(tag))
-        }
-        let releaser = startThread { usleep(100_000); release.pointee.pointee.store(true, ordering: .releasing) }
-        engine.shutdown(mode)
-        releaser.join()
-        #expect(throws: SubmitError.shutDown) { try engine.submit(.fsync(file.fd), tag: 99_999) }
-        var seen = [Int](repeating: 0, count: queued + 1)
-        var cancelled = 0
-        var ok = 0
-        while engine.reap({ c in
-            seen[Int(c.tag)] += 1
-            if c.result == -Int(ECANCELED) { cancelled += 1 } else if c.result >= 0 { ok += 1 }
-        }) > 0 {}
-        #expect(seen.allSatisfy { $0 == 1 }, "tags not completed exactly once: \(seen.enumerated().filter { $0.element != 1 }.prefix(5))")
-        switch mode {
-        case .drain:
-            #expect(ok == queued + 1)
-        case .cancel:
-            #expect(cancelled == queued, "queued requests complete with ECANCELED")
-            #expect(ok == 1, "the running request finishes normally")
-        }
-        #expect(threadCount() > 0)
-    }
-
-    @Test("shutdown joins the threads; the eventfd stays open and readable until the engine is released")
-    func resourcesReleased() throws {
-        let before = threadCount()
-        var engine: IOEngine? = try IOEngine(configuration: testConfiguration(workers: 3))
-        let fd = engine!.completionFD.rawValue
-        #expect(threadCount() == before + 3)
-        engine!.shutdown()
-        #expect(threadCount() == before)
-        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        #expect(poll(&pfd, 1, 0) == 1 && pfd.revents & Int16(POLLIN) != 0, "readable after shutdown")
-        #expect(engine!.reap { _ in } == 0)
-        engine!.shutdown()  // idempotent
-        #expect(fcntl(fd, F_GETFD) != -1, "still open while the engine lives")
-        engine = nil
-        #expect(fcntl(fd, F_GETFD) == -1 && errno == EBADF, "closed when the engine is released")
     }
 }

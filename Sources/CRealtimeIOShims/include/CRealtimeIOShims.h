@@ -110,4 +110,24 @@ static inline uint64_t rtio_monotonic_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+// MARK: ThreadSanitizer annotations
+
+// Defined only when ThreadSanitizer's runtime is linked (swift build --sanitize=thread);
+// weak, so they are NULL in every other build and the calls below do nothing.
+void __tsan_acquire(void *addr) __attribute__((weak));
+void __tsan_release(void *addr) __attribute__((weak));
+
+/// Tells ThreadSanitizer that the calling thread acquired the synchronisation
+/// object at `addr` (a lock it cannot see, e.g. a futex-based mutex). No-op
+/// without ThreadSanitizer.
+static inline void rtio_tsan_acquire(void *addr) {
+    if (__tsan_acquire) __tsan_acquire(addr);
+}
+
+/// Tells ThreadSanitizer that the calling thread releases `addr` (pairs with
+/// rtio_tsan_acquire on the same address). No-op without ThreadSanitizer.
+static inline void rtio_tsan_release(void *addr) {
+    if (__tsan_release) __tsan_release(addr);
+}
+
 #endif

@@ -10,9 +10,9 @@ import RealtimeIOLinux
 /// take the pool's lock per request. The FIFO holds as many entries as the
 /// engine has slots, so a push never finds it full and never allocates.
 final class OnDemandCompletionQueue: @unchecked Sendable {
-    private let fifo: Mutex<SlotFIFO>
+    private let fifo: AnnotatedMutex<SlotFIFO>
 
-    init(capacity: Int) { fifo = Mutex(SlotFIFO(capacity: capacity)) }
+    init(capacity: Int) { fifo = AnnotatedMutex(SlotFIFO(capacity: capacity)) }
 
     /// Any thread (an on-demand worker).
     func push(_ slot: UInt32) {

@@ -78,7 +78,7 @@ import RealtimeIOLinux
 package final class OnDemandPool: @unchecked Sendable {
     package let configuration: Configuration
     let slab: RequestSlab
-    private let state: Mutex<State>
+    private let state: AnnotatedMutex<State>
     private let idleWake = FutexSemaphore()
     private let spawnerWake = FutexSemaphore()
     private let spawnerStop = Atomic<Bool>(false)
@@ -119,7 +119,7 @@ package final class OnDemandPool: @unchecked Sendable {
         var attributes = configuration.threadAttributes ?? ThreadAttributes(stackSize: 256 * 1024)
         if attributes.name == nil { attributes.name = "rtio-od" }
         workerAttributes = attributes
-        state = Mutex(State(capacity: slab.count, maxThreads: configuration.maxThreads))
+        state = AnnotatedMutex(State(capacity: slab.count, maxThreads: configuration.maxThreads))
         if configuration.spawner == .spawnerThread {
             // Created by (and inheriting the CPUs and scheduling of) the thread that creates
             // the pool — the stand-in for QEMU's main loop in hosts without one.

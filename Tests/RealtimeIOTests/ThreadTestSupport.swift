@@ -1,7 +1,7 @@
 import CRealtimeIOShims
 import Foundation
-import RealtimeIO
-import RealtimeIOLinux
+@testable import RealtimeIO
+@testable import RealtimeIOLinux
 import Synchronization
 
 /// A shared integer for test threads.

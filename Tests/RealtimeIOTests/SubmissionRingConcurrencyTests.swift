@@ -1,8 +1,8 @@
 import CMallocCounter
 import CRealtimeIOShims
 import Foundation
-import RealtimeIO
-import RealtimeIOLinux
+@testable import RealtimeIO
+@testable import RealtimeIOLinux
 import Synchronization
 import Testing
 
@@ -11,7 +11,7 @@ private func entry(producer: Int, sequence: Int) -> UInt64 { UInt64(producer) <<
 private func producer(of value: UInt64) -> Int { Int(value >> 48) }
 private func sequence(of value: UInt64) -> Int { Int(value & 0xFFFF_FFFF_FFFF) }
 
-@Suite("Concurrency: submission ring")
+@Suite("Concurrency: submission ring", .tags(.concurrency))
 struct SubmissionRingConcurrencyTests {
     /// P producers push `perProducer` entries each; the consumer (a real thread
     /// that spins briefly then parks) checks every value arrives exactly once
@@ -180,126 +180,5 @@ struct SubmissionRingConcurrencyTests {
         #expect((0..<11).map { values[$0].pointee.load(ordering: .relaxed) } == Array(0...10).map(UInt64.init))
         // Spin budget 20 µs, then asleep for ~300 ms: a spinning consumer would use ~300 ms of CPU.
         #expect(cpuNanoseconds.value < 100_000_000, "consumer used \(cpuNanoseconds.value) ns of CPU while stalled")
-    }
-}
-
-@Suite("Submission ring and slab: limits")
-struct SubmissionRingLimitTests {
-    @Test("a full ring refuses pushes and claims without changing anything")
-    func fullRing() throws {
-        let ring = try SubmissionRing(capacity: 8)
-        for v in 0..<8 { #expect(ring.tryPush(UInt64(v))) }
-        #expect(!ring.tryPush(99))
-        #expect(ring.tryClaim(1) == nil)
-        #expect(ring.tryPop() == 0)
-        #expect(ring.tryClaim(2) == nil, "one free cell cannot satisfy a claim of two")
-        let claim = try #require(ring.tryClaim(1))
-        ring.publish(claim, at: 0, 8)
-        ring.finishPublishing(claim)
-        var values: [UInt64] = []
-        _ = ring.drain(maximum: 100) { values.append($0) }
-        #expect(values == Array(1...8).map(UInt64.init))
-        #expect(ring.tryPop() == nil)
-    }
-
-    @Test("capacity must be a power of two", arguments: [0, 1, 3, 100, 1 << 25])
-    func badCapacity(capacity: Int) {
-        let error = #expect(throws: ConfigurationError.self) {
-            _ = try SubmissionRing(capacity: capacity)
-        }
-        #expect(error?.field == "ringCapacity")
-    }
-
-    @Test("an exhausted slab says so; slots are handed out once")
-    func exhaustedSlab() throws {
-        let slab = try RequestSlab(count: 100)
-        var taken = Set<UInt32>()
-        while let index = slab.acquire() { #expect(taken.insert(index).inserted) }
-        #expect(taken.count == 100)
-        #expect(slab.acquire() == nil)
-        slab.release(42)
-        #expect(slab.acquire() == 42)
-        for index in taken { slab.release(index) }
-        #expect(slab.quiescentFreeCount() == 100)
-    }
-
-    @Test("slab records are cache-line aligned and distinct")
-    func slabLayout() throws {
-        let slab = try RequestSlab(count: 16)
-        for i in 0..<16 {
-            #expect(Int(bitPattern: slab.record(UInt32(i))) % 64 == 0)
-        }
-        slab.record(3).pointee.tag = 7
-        #expect(slab.record(4).pointee.tag == 0)
-    }
-}
-
-@Suite("Concurrency: request slab")
-struct RequestSlabConcurrencyTests {
-    /// Threads acquire and release concurrently; an owner table detects any
-    /// slot handed to two threads at once (ABA on the free list would do that).
-    @Test("no slot is owned twice under contention")
-    func noDoubleOwnership() throws {
-        let slots = 64
-        let slab = try RequestSlab(count: slots)
-        let owners = (0..<slots).map { _ in SharedCounter() }
-        let failures = FailureLog()
-        let iterations = scaled(200_000)
-        let threads = (0..<4).map { t in
-            startThread(name: "slab-\(t)") {
-                var held: [UInt32] = []
-                held.reserveCapacity(8)
-                for i in 0..<iterations {
-                    if held.count < 8, i % 3 != 2, let s = slab.acquire() {
-                        if owners[Int(s)].atomic.exchange(t + 1, ordering: .acquiringAndReleasing) != 0 {
-                            failures.record("slot \(s) handed out while owned")
-                        }
-                        held.append(s)
-                    } else if let s = held.popLast() {
-                        owners[Int(s)].atomic.store(0, ordering: .releasing)
-                        slab.release(s)
-                    }
-                }
-                for s in held { owners[Int(s)].atomic.store(0, ordering: .releasing); slab.release(s) }
-            }
-        }
-        threads.forEach { $0.join() }
-        #expect(failures.all.isEmpty, "\(failures.all.prefix(3))")
-        #expect(slab.quiescentFreeCount() == slots)
-    }
-}
-
-@Suite("Submission ring: allocations")
-struct SubmissionRingAllocationTests {
-    @Test("10⁵ push/pop pairs and slot cycles allocate nothing")
-    func zeroAllocations() throws {
-        let ring = try SubmissionRing(capacity: 1024)
-        let slab = try RequestSlab(count: 256)
-        // Warm up (first calls may resolve lazy symbols).
-        for i in 0..<1000 { _ = ring.tryPush(UInt64(i)); _ = ring.tryPop() }
-        // Positive control: the counter sees an allocation on this thread.
-        let controlBefore = rtio_malloc_counter_thread_allocations()
-        let array = [Int](repeating: 1, count: Int.random(in: 10...20))
-        #expect(rtio_malloc_counter_thread_allocations() > controlBefore, "malloc counter is not counting")
-        #expect(array.count >= 10)
-
-        var checksum: UInt64 = 0
-        let before = rtio_malloc_counter_thread_allocations()
-        for i in 0..<100_000 {
-            guard let slot = slab.acquire() else { break }
-            _ = ring.tryPush(UInt64(slot))
-            if let value = ring.tryPop() {
-                checksum &+= value
-                slab.release(UInt32(value))
-            }
-            if i % 16 == 0, let claim = ring.tryClaim(4) {
-                for k in 0..<4 { ring.publish(claim, at: k, UInt64(k)) }
-                ring.finishPublishing(claim)
-                _ = ring.drain(maximum: 4) { checksum &+= $0 }
-            }
-        }
-        let after = rtio_malloc_counter_thread_allocations()
-        #expect(after - before == 0, "heap allocations in steady state: \(after - before)")
-        #expect(checksum > 0)
     }
 }

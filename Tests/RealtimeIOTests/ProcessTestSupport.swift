@@ -1,0 +1,58 @@
+import CRealtimeIOShims
+import Foundation
+@testable import RealtimeIO
+@testable import RealtimeIOLinux
+import SystemPackage
+import Testing
+
+/// Path of an executable built next to the test bundle.
+func builtProduct(_ name: String) -> String {
+    let bundle = Bundle.main.bundleURL.deletingLastPathComponent()
+    for dir in [bundle, URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()] {
+        let candidate = dir.appendingPathComponent(name).path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return bundle.appendingPathComponent(name).path
+}
+
+/// Fails the test (it does not skip it) when a program it runs is missing, naming where it comes from.
+func requireExecutable(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    try #require(
+        FileManager.default.isExecutableFile(atPath: path),
+        "\(path) is missing or not executable: system tools (cc, c++, fio, capsh, setcap) come from tools/setup, this package's products from `swift build --build-tests`",
+        sourceLocation: sourceLocation)
+}
+
+/// Runs a command, returning (exit status, stdout).
+func runProcess(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
+    try requireExecutable(executable)
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    try p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Number of threads of this process.
+func threadCount() -> Int {
+    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1
+}
+
+/// Runs a command, returning its exit status and combined output.
+func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    try requireExecutable(executable)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}

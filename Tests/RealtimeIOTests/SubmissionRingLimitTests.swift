@@ -1,0 +1,58 @@
+import CMallocCounter
+import CRealtimeIOShims
+import Foundation
+@testable import RealtimeIO
+@testable import RealtimeIOLinux
+import Synchronization
+import Testing
+
+@Suite("Submission ring and slab: limits")
+struct SubmissionRingLimitTests {
+    @Test("a full ring refuses pushes and claims without changing anything")
+    func fullRing() throws {
+        let ring = try SubmissionRing(capacity: 8)
+        for v in 0..<8 { #expect(ring.tryPush(UInt64(v))) }
+        #expect(!ring.tryPush(99))
+        #expect(ring.tryClaim(1) == nil)
+        #expect(ring.tryPop() == 0)
+        #expect(ring.tryClaim(2) == nil, "one free cell cannot satisfy a claim of two")
+        let claim = try #require(ring.tryClaim(1))
+        ring.publish(claim, at: 0, 8)
+        ring.finishPublishing(claim)
+        var values: [UInt64] = []
+        _ = ring.drain(maximum: 100) { values.append($0) }
+        #expect(values == Array(1...8).map(UInt64.init))
+        #expect(ring.tryPop() == nil)
+    }
+
+    @Test("capacity must be a power of two", arguments: [0, 1, 3, 100, 1 << 25])
+    func badCapacity(capacity: Int) {
+        let error = #expect(throws: ConfigurationError.self) {
+            _ = try SubmissionRing(capacity: capacity)
+        }
+        #expect(error?.field == "ringCapacity")
+    }
+
+    @Test("an exhausted slab says so; slots are handed out once")
+    func exhaustedSlab() throws {
+        let slab = try RequestSlab(count: 100)
+        var taken = Set<UInt32>()
+        while let index = slab.acquire() { #expect(taken.insert(index).inserted) }
+        #expect(taken.count == 100)
+        #expect(slab.acquire() == nil)
+        slab.release(42)
+        #expect(slab.acquire() == 42)
+        for index in taken { slab.release(index) }
+        #expect(slab.quiescentFreeCount() == 100)
+    }
+
+    @Test("slab records are cache-line aligned and distinct")
+    func slabLayout() throws {
+        let slab = try RequestSlab(count: 16)
+        for i in 0..<16 {
+            #expect(Int(bitPattern: slab.record(UInt32(i))) % 64 == 0)
+        }
+        slab.record(3).pointee.tag = 7
+        #expect(slab.record(4).pointee.tag == 0)
+    }
+}
