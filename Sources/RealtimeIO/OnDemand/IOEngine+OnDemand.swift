@@ -18,7 +18,7 @@ extension IOEngine {
     package var onDemandStatistics: OnDemandPool.Statistics? { onDemand?.statistics }
 
     /// Linux tids of the on-demand workers running now.
-    public var onDemandWorkerThreadIDs: [Int32] { onDemand?.workerThreadIDs ?? [] }
+    package var onDemandWorkerThreadIDs: [Int32] { onDemand?.workerThreadIDs ?? [] }
 
     /// Runs the host-side work of the engine on the calling (host loop) thread:
     /// with `onDemand.spawner == "hostLoop"`, the pending spawn bottom half —
