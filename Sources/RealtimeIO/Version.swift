@@ -1,3 +1,2 @@
-import RealtimeIOLinux
 
 package enum RealtimeIOVersion { package static let string = "0.1.0" }

@@ -1,4 +1,3 @@
-import RealtimeIOLinux
 
 /// A configuration that cannot be used: which field, what is wrong with it,
 /// and what to do instead.

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import RealtimeIOLinux
 
 extension EngineConfiguration {
     /// Loads a configuration from JSON text and validates it: the one loader

@@ -1,4 +1,3 @@
-import RealtimeIOLinux
 
 extension EngineConfiguration {
     /// The on-demand part of a configuration (`"onDemand"` in JSON).

@@ -2,7 +2,6 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
-import RealtimeIOLinux
 #endif
 
 /// A single-producer single-consumer ring of slot indices: one worker (the

@@ -1,5 +1,4 @@
 import SystemPackage
-import RealtimeIOLinux
 
 /// The heap box that carries an async caller's continuation through a
 /// request record (the async API's one allocation per request).

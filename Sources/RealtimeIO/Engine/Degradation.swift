@@ -1,4 +1,3 @@
-import RealtimeIOLinux
 
 /// Something the configuration asked for that the engine started without
 /// (`privilegePolicy: bestEffort` only; `required` throws instead).

@@ -1,5 +1,4 @@
 import SystemPackage
-import RealtimeIOLinux
 
 /// Why an ``IOEngine`` could not start.
 public enum EngineError: Error, CustomStringConvertible, Sendable {

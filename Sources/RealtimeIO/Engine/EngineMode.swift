@@ -1,4 +1,3 @@
-import RealtimeIOLinux
 
 /// Which workers an ``IOEngine`` runs requests on (see ``EngineConfiguration/OnDemand``).
 public enum EngineMode: String, Sendable, Codable, Equatable {

@@ -1,5 +1,4 @@
 import SystemPackage
-import RealtimeIOLinux
 
 /// A finished request as the host sees it.
 public struct IOCompletion: Sendable, Equatable {

@@ -1,5 +1,4 @@
 import SystemPackage
-import RealtimeIOLinux
 
 /// async/await convenience. Each call allocates a continuation box and the
 /// worker resumes the task directly (no completion ring, no reap needed);

@@ -1,5 +1,4 @@
 import CRealtimeIOShims
-import RealtimeIOLinux
 
 /// Collecting completions on the host's thread.
 extension IOEngine {

@@ -4,7 +4,6 @@ import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
-import RealtimeIOLinux
 #endif
 
 /// Submitting requests: validation, filling a slot, choosing a worker.

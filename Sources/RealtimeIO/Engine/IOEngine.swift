@@ -330,6 +330,9 @@ public final class IOEngine: @unchecked Sendable {
         }
         core.closeGate()
         core.stopWorkers(mode)
+        // Orders the stop before each wake-up's compare-exchange in the abstract model too
+        // (the workers' side of the park handshake is sequentially consistent).
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
         for worker in workers { worker.ring.wakeup.wakeParked() }
         for worker in workers { worker.thread?.join() }
         // On-demand workers post to the eventfd too: all joined before the last write.

@@ -2,7 +2,6 @@ import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
-import RealtimeIOLinux
 #endif
 
 /// One operation to run on a worker. Every case is a plain value: building

@@ -1,4 +1,3 @@
-import RealtimeIOLinux
 
 /// Which worker a request goes to.
 public enum Placement: Sendable, Equatable {

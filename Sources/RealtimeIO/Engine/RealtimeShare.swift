@@ -1,5 +1,4 @@
 import CRealtimeIOShims
-import RealtimeIOLinux
 
 /// One worker's real-time share accounting (``EngineConfiguration/realtimeSharePercent``):
 /// how long, in the current 10 ms window, it has run as configured — spinning

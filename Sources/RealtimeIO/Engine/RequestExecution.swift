@@ -2,7 +2,6 @@ import CRealtimeIOShims
 
 #if canImport(Glibc)
 import Glibc
-import RealtimeIOLinux
 #endif
 
 /// Runs one request record's operation on the calling (worker) thread.

@@ -1,6 +1,5 @@
 #if canImport(Glibc)
 import Glibc
-import RealtimeIOLinux
 #endif
 
 /// What a request asks a worker to do.

@@ -2,7 +2,6 @@ import CRealtimeIOShims
 
 #if canImport(Glibc)
 import Glibc
-import RealtimeIOLinux
 #endif
 
 /// One worker's rest-by-demotion state: drops the calling thread from its

@@ -1,4 +1,3 @@
-import RealtimeIOLinux
 
 /// How ``IOEngine/shutdown(_:)`` treats requests still queued.
 public enum ShutdownMode: Sendable {

@@ -2,7 +2,6 @@ import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
-import RealtimeIOLinux
 #endif
 
 /// Why a submit was refused. Nothing was enqueued.

@@ -1,5 +1,4 @@
 import Synchronization
-import RealtimeIOLinux
 
 /// A worker's live statistics: a fixed 1 KiB block of 64-bit atomics that the
 /// worker updates without locks or allocation, and any thread (or, through a

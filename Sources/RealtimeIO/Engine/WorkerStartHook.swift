@@ -1,4 +1,3 @@
-import RealtimeIOLinux
 
 /// A C function run by each worker thread right after it starts, before it
 /// takes work (register the thread with a profiler, set thread-locals, …).

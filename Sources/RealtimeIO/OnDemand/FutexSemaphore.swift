@@ -1,6 +1,5 @@
 import CRealtimeIOShims
 import Synchronization
-import RealtimeIOLinux
 
 /// A counting semaphore on a private futex word, with an optional deadline.
 ///

@@ -1,5 +1,4 @@
 import CRealtimeIOShims
-import RealtimeIOLinux
 
 /// The on-demand side of ``IOEngine``: the pool it owns in on-demand and
 /// hybrid modes (see ``EngineConfiguration/OnDemand``), and how its completions reach the host.

@@ -1,5 +1,4 @@
 import Synchronization
-import RealtimeIOLinux
 
 /// Completions of on-demand workers waiting for ``IOEngine/reap(maximum:rearm:_:)``:
 /// a fixed FIFO of slot indices under a `Mutex`.

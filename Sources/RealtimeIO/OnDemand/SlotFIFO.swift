@@ -1,4 +1,3 @@
-import RealtimeIOLinux
 
 /// A fixed-capacity FIFO of request-slot indices. Not thread-safe: it lives
 /// inside a `Mutex`'s value. Allocated once; push and pop never allocate.

@@ -1,5 +1,4 @@
 import Synchronization
-import RealtimeIOLinux
 
 /// The sleep/wake handshake between one consuming thread and any number of
 /// producers — the `IORING_SQ_NEED_WAKEUP` pattern, built on a private futex.

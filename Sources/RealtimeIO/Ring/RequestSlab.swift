@@ -2,7 +2,6 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
-import RealtimeIOLinux
 #endif
 
 /// A fixed slab of request records with a lock-free, ABA-safe free list.

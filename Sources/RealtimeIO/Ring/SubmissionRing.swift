@@ -3,7 +3,6 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
-import RealtimeIOLinux
 #endif
 
 /// A bounded, preallocated, lock-free queue of 64-bit entries with many

@@ -1,4 +1,3 @@
-import RealtimeIOLinux
 import Synchronization
 import SystemPackage
 

@@ -2,7 +2,6 @@ import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
-import RealtimeIOLinux
 #endif
 
 /// StatusFileReader — a read-only mapping of another engine's status file.

@@ -2,7 +2,6 @@ import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
-import RealtimeIOLinux
 #endif
 
 /// StatusFileSummary — one status file's header, and whether its engine still runs.

@@ -1,6 +1,5 @@
 #if canImport(Glibc)
 import Glibc
-import RealtimeIOLinux
 #endif
 
 /// Zero-filled raw memory aligned to ``CacheLine/separation``, owned by one

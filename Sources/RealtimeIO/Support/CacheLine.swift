@@ -1,4 +1,3 @@
-import RealtimeIOLinux
 
 /// Layout constants for memory shared between threads.
 package enum CacheLine {

@@ -1,5 +1,4 @@
 import CRealtimeIOShims
-import RealtimeIOLinux
 
 /// Typed wrappers over the private 32-bit futex operations.
 ///

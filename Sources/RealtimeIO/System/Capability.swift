@@ -1,5 +1,4 @@
 import CLibcap
-import RealtimeIOLinux
 
 /// A Linux capability (`capabilities(7)`), e.g. `CAP_SYS_NICE`.
 ///

@@ -1,5 +1,4 @@
 import CLibcap
-import RealtimeIOLinux
 
 /// Whether one capability is in the process's effective and permitted sets.
 public struct CapabilityState: Hashable, Sendable, Codable {

@@ -1,4 +1,3 @@
-import RealtimeIOLinux
 
 /// The verdict of a `PrivilegeReport.can…` question.
 public struct PrivilegeVerdict: Hashable, Sendable, Codable, CustomStringConvertible {

@@ -2,7 +2,6 @@
 import Glibc
 #elseif canImport(Musl)
 import Musl
-import RealtimeIOLinux
 #endif
 
 /// A resource limit's value: a number or `unlimited` (`RLIM_INFINITY`).
