@@ -285,11 +285,18 @@ static int range_invalid(int64_t offset, uint64_t length) {
   return offset < 0 || length > (uint64_t)INT64_MAX || add_overflows((uint64_t)offset, length, (uint64_t)INT64_MAX);
 }
 
-static void check_submit_result(int rc, int must_be_einval, int shut_down, const char *what, const char *args) {
-  contract(rc == 0 || rc == -EINVAL || rc == -EAGAIN || rc == -ESHUTDOWN, "%s(%s) returned %d, not in the header's list",
-           what, args, rc);
-  if (must_be_einval)
+/* must_be_einval: the header refuses the arguments with -EINVAL; bad_address: an iovec has a NULL
+ * base and a length, which the header refuses with -EFAULT (either may come first when both hold). */
+static void check_submit_result(int rc, int must_be_einval, int bad_address, int shut_down, const char *what,
+                                const char *args) {
+  contract(rc == 0 || rc == -EINVAL || rc == -EAGAIN || rc == -ESHUTDOWN || (bad_address && rc == -EFAULT),
+           "%s(%s) returned %d, not in the header's list", what, args, rc);
+  if (must_be_einval && bad_address)
+    contract(rc == -EINVAL || rc == -EFAULT, "%s(%s) returned %d for arguments the header refuses", what, args, rc);
+  else if (must_be_einval)
     contract(rc == -EINVAL, "%s(%s) returned %d for arguments the header refuses with -EINVAL", what, args, rc);
+  else if (bad_address)
+    contract(rc == -EFAULT, "%s(%s) returned %d for a NULL iov_base with a length (header: -EFAULT)", what, args, rc);
   if (shut_down && rc == 0) contract(0, "%s(%s) accepted after rtio_engine_shutdown", what, args);
 }
 
@@ -384,7 +391,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   for (uint64_t tag = 0; tag < MAX_OPS && c.n > 0; tag++) {
     uint8_t op = (uint8_t)take(&c, 1);
-    int f = -1, result = 0, invalid = 0;
+    int f = -1, result = 0, invalid = 0, bad_address = 0;
     int64_t offset = 0;
     uint64_t length = 0;
     unsigned char *buf = NULL;
@@ -435,7 +442,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       int past_max = 0;
       for (int i = 0; iov && !bad_count && i < count; i++) past_max |= iov[i].iov_len > (size_t)INT64_MAX;
       if (!bad_count && ((g_exclude_kb1 && null_base) || (g_exclude_kb2 && (wraps || past_max)))) continue;
-      invalid = bad_count || (!bad_count && (wraps || range_invalid(offset, total)));
+      invalid = bad_count || (!bad_count && (wraps || past_max || range_invalid(offset, total)));
+      bad_address = !bad_count && null_base;
       length = total;
       iovcnt = count;
       buf = (unsigned char *)iov;
@@ -506,7 +514,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char args[160];
     snprintf(args, sizeof args, "fd %d, buf %s, length %llu, offset %lld, iovcnt %d", f, buf ? "sink" : "NULL",
              (unsigned long long)length, (long long)offset, iovcnt);
-    check_submit_result(result, invalid, shut_down, what, args);
+    check_submit_result(result, invalid, bad_address, shut_down, what, args);
     if (result == 0) {
       g_accepted[tag] = 1;
       g_length[tag] = length;

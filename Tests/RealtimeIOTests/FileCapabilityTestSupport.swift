@@ -16,6 +16,6 @@ func temporaryCopyOfTrue() throws -> String {
         .appendingPathComponent("rtio-system-tests-\(getpid())-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let path = directory.appendingPathComponent("true").path
-    try FileManager.default.copyItem(atPath: "/bin/true", toPath: path)
+    try copyExecutable("/bin/true", to: path)
     return path
 }

@@ -29,7 +29,7 @@ extension OnDemandTests {
                 atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let host = directory + "/rtio-testhost"
-            try FileManager.default.copyItem(atPath: builtProduct("rtio-testhost"), toPath: host)
+            try copyExecutable(builtProduct("rtio-testhost"), to: host)
             return try run("/usr/bin/setpriv", [
                 "--reuid=65534", "--regid=65534", "--clear-groups",
                 "/usr/bin/prlimit", "--nproc=\(limit):\(limit)", host,

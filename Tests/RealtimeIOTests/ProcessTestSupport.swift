@@ -56,3 +56,14 @@ func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, 
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
+
+/// Copies an executable with `cp` in a child process, never through a descriptor of this one.
+///
+/// Suites run in parallel and fork children; a child forked while this process held the
+/// copy open for writing keeps that descriptor until it execs, and an exec of the copy in
+/// that window fails with ETXTBSY ("Text file busy"). Writing it from another process
+/// leaves no such descriptor here.
+func copyExecutable(_ source: String, to destination: String) throws {
+    let result = try run("/bin/cp", [source, destination])
+    try #require(result.status == 0, "cp \(source) \(destination): \(result.output)")
+}
