@@ -1,2 +1,2 @@
-
-package enum RealtimeIOVersion { package static let string = "0.1.0" }
+/// The library's version, printed by `rtio-admin --version` and `rtio-bench --version`.
+package enum RealtimeIOVersion { package static let string = "0.2.0" }

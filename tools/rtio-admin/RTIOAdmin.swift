@@ -1,4 +1,5 @@
 import ArgumentParser
+import RealtimeIO
 
 /// rtio-admin — inspect and prepare a Linux host for RealtimeIO.
 ///
@@ -9,6 +10,7 @@ struct RTIOAdmin: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rtio-admin",
         abstract: "Inspect and prepare a Linux host for RealtimeIO.",
+        version: RealtimeIOVersion.string,
         subcommands: [
             CheckCommand.self,
             ListCommand.self,

@@ -15,6 +15,7 @@ import Glibc
 #endif
 import Foundation
 import ArgumentParser
+import RealtimeIO
 import Synchronization
 import CRealtimeIOShims
 
@@ -24,6 +25,7 @@ struct RTIOBench: ParsableCommand {
         commandName: "rtio-bench",
         abstract: "Compare I/O engines doing 4 KiB reads of a page-cached file.",
         discussion: "With no subcommand: the default comparison (latency, throughput, burst; short durations).",
+        version: RealtimeIOVersion.string,
         subcommands: [LatencyCommand.self, ThroughputCommand.self, InterferenceCommand.self,
                       BurstCommand.self, RingCommand.self])
 
