@@ -113,7 +113,7 @@ let package = Package(
         // A host process with an engine, driven by the tests (unprivileged runs, rtio-admin).
         .executableTarget(
             name: "rtio-testhost",
-            dependencies: ["RealtimeIO", "RealtimeIOLinux", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["RealtimeIO", "RealtimeIOLinux", "CMallocCounter", .product(name: "SystemPackage", package: "swift-system")],
             path: "Tests/rtio-testhost",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

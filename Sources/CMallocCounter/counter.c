@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <errno.h>
+#include <malloc.h>
 
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
@@ -14,8 +15,12 @@ static _Atomic uint64_t tracked_allocations;
 static __thread bool thread_tracked __attribute__((tls_model("initial-exec")));
 static __thread uint64_t thread_allocations __attribute__((tls_model("initial-exec")));
 
-static inline void note_allocation(void) {
+static __thread uint64_t thread_bytes __attribute__((tls_model("initial-exec")));
+static __thread uint64_t thread_aligned_bytes __attribute__((tls_model("initial-exec")));
+
+static inline void note_allocation(size_t size) {
     thread_allocations++;
+    thread_bytes += size;
     if (thread_tracked) atomic_fetch_add_explicit(&tracked_allocations, 1, memory_order_relaxed);
 }
 
@@ -25,6 +30,9 @@ uint64_t rtio_malloc_counter_allocations(void) {
 }
 uint64_t rtio_malloc_counter_thread_allocations(void) { return thread_allocations; }
 void rtio_malloc_counter_track_current_thread(void *context) { (void)context; thread_tracked = true; }
+uint64_t rtio_malloc_counter_thread_bytes(void) { return thread_bytes; }
+uint64_t rtio_malloc_counter_thread_aligned_bytes(void) { return thread_aligned_bytes; }
+uint64_t rtio_malloc_heap_in_use(void) { return (uint64_t)mallinfo2().uordblks; }
 
 // Under ThreadSanitizer the sanitizer owns malloc: counting is off (the
 // allocation tests do not run in the TSan job).
@@ -35,15 +43,17 @@ void rtio_malloc_counter_track_current_thread(void *context) { (void)context; th
 #endif
 
 #ifndef RTIO_NO_MALLOC_OVERRIDE
-void *malloc(size_t size) { note_allocation(); return __libc_malloc(size); }
-void *calloc(size_t n, size_t size) { note_allocation(); return __libc_calloc(n, size); }
-void *realloc(void *p, size_t size) { note_allocation(); return __libc_realloc(p, size); }
+void *malloc(size_t size) { note_allocation(size); return __libc_malloc(size); }
+void *calloc(size_t n, size_t size) { note_allocation(n * size); return __libc_calloc(n, size); }
+void *realloc(void *p, size_t size) { note_allocation(size); return __libc_realloc(p, size); }
 void free(void *p) { __libc_free(p); }
-void *memalign(size_t alignment, size_t size) { note_allocation(); return __libc_memalign(alignment, size); }
-void *aligned_alloc(size_t alignment, size_t size) { note_allocation(); return __libc_memalign(alignment, size); }
+static inline void note_aligned(size_t alignment, size_t size) { if (alignment > 16) thread_aligned_bytes += size; }
+void *memalign(size_t alignment, size_t size) { note_allocation(size); note_aligned(alignment, size); return __libc_memalign(alignment, size); }
+void *aligned_alloc(size_t alignment, size_t size) { note_allocation(size); note_aligned(alignment, size); return __libc_memalign(alignment, size); }
 int posix_memalign(void **out, size_t alignment, size_t size) {
     if (alignment < sizeof(void *) || (alignment & (alignment - 1)) != 0) return EINVAL;
-    note_allocation();
+    note_allocation(size);
+    note_aligned(alignment, size);
     void *p = __libc_memalign(alignment, size);
     if (p == NULL && size != 0) return ENOMEM;
     *out = p;

@@ -19,12 +19,12 @@ package final class NativeThread: @unchecked Sendable {
     /// What the new thread does before `body`: the parts of its attributes that
     /// pthread attributes cannot carry.
     private final class Start {
-        let body: () -> Void
+        let body: (BirthErrors) -> Void
         let name: String?
         let nice: Int?
         /// SCHED_BATCH, SCHED_IDLE or SCHED_DEADLINE, applied with sched_setattr.
         let policy: SchedulingPolicy?
-        init(body: @escaping () -> Void, name: String?, nice: Int?, policy: SchedulingPolicy?) {
+        init(body: @escaping (BirthErrors) -> Void, name: String?, nice: Int?, policy: SchedulingPolicy?) {
             self.body = body
             self.name = name
             self.nice = nice
@@ -32,7 +32,27 @@ package final class NativeThread: @unchecked Sendable {
         }
     }
 
+    /// What a new thread failed to apply to itself before its body ran (nil: applied, or not asked).
+    package struct BirthErrors: Sendable, Equatable {
+        /// `setpriority(2)` of the nice value (EACCES/EPERM without CAP_SYS_NICE or RLIMIT_NICE).
+        package var nice: Errno?
+        /// `sched_setattr(2)` of SCHED_BATCH, SCHED_IDLE or SCHED_DEADLINE.
+        package var policy: Errno?
+        package init(nice: Errno? = nil, policy: Errno? = nil) {
+            self.nice = nice
+            self.policy = policy
+        }
+    }
+
     /// Creates a thread running `body`.
+    package static func spawn(
+        attributes: ThreadAttributes = ThreadAttributes(), _ body: @escaping @Sendable () -> Void
+    ) throws(Errno) -> NativeThread {
+        try spawn(attributes: attributes, reportingBirth: { _ in body() })
+    }
+
+    /// Creates a thread running `body`, which receives what the thread could
+    /// not apply to itself (its nice value or a later policy).
     ///
     /// - Affinity: `attributes.cpus` goes into the attributes
     ///   (pthread_attr_setaffinity_np).
@@ -41,12 +61,13 @@ package final class NativeThread: @unchecked Sendable {
     ///   SCHED_OTHER (explicitly, not inherited) and, before `body` runs, sets its
     ///   nice value itself (pthread attributes cannot carry one) or switches to
     ///   SCHED_BATCH/SCHED_IDLE/SCHED_DEADLINE with sched_setattr; a refusal there
-    ///   leaves it SCHED_OTHER, visible to ``ThreadScheduling/read(tid:)``.
+    ///   leaves it SCHED_OTHER, visible to ``ThreadScheduling/read(tid:)`` and
+    ///   reported to `body` as ``BirthErrors``.
     /// - Throws the `Errno` pthread_create reported: EPERM when a real-time
     ///   policy is not permitted, EINVAL for a bad CPU set or stack size,
     ///   EAGAIN when no thread can be created.
     package static func spawn(
-        attributes: ThreadAttributes = ThreadAttributes(), _ body: @escaping @Sendable () -> Void
+        attributes: ThreadAttributes, reportingBirth body: @escaping @Sendable (BirthErrors) -> Void
     ) throws(Errno) -> NativeThread {
         var attr = pthread_attr_t()
         var rc = pthread_attr_init(&attr)
@@ -88,9 +109,15 @@ package final class NativeThread: @unchecked Sendable {
         rc = pthread_create(&handle, &attr, { raw in
             let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
             if let name = start.name { _ = rtio_set_thread_name(name) }
-            if let nice = start.nice { _ = rtio_set_thread_nice(0, Int32(nice)) }
-            if let policy = start.policy { _ = try? ThreadScheduling.apply(policy, tid: 0) }
-            start.body()
+            var errors = BirthErrors()
+            if let nice = start.nice {
+                let rc = rtio_set_thread_nice(0, Int32(nice))
+                if rc != 0 { errors.nice = Errno(rawValue: -rc) }
+            }
+            if let policy = start.policy {
+                do throws(Errno) { try ThreadScheduling.apply(policy, tid: 0) } catch { errors.policy = error }
+            }
+            start.body(errors)
             return nil
         }, context)
         guard rc == 0 else {

@@ -5,7 +5,9 @@
 //                      [--lock none|current|currentAndFuture|onFault] [--workers N]
 //                      [--hold SECONDS] [--name GROUP]
 //        rtio-testhost --ondemand …  (see OnDemandMode.swift)
-// Prints one JSON object: {"started":…, "error":…, "degradations":[…], "io_ok":…,
+//        rtio-testhost --failed-creations … (see FailedCreationsMode.swift)
+// Prints one JSON object: {"started":…, "error":…, "degradations":[…],
+// "degradation_details":[{"kind","group","worker","requested","applied","reason"}], "io_ok":…,
 // "workers":[{"name","tid","applied":…}]}, then (with --hold) keeps the engine
 // alive for SECONDS, serving reads, and shuts it down.
 import Foundation
@@ -14,6 +16,9 @@ import SystemPackage
 
 if CommandLine.arguments.dropFirst().first == "--ondemand" {
     runOnDemandMode(Array(CommandLine.arguments.dropFirst(2)))  // OnDemandMode.swift
+}
+if CommandLine.arguments.dropFirst().first == "--failed-creations" {
+    runFailedCreationsMode(Array(CommandLine.arguments.dropFirst(2)))  // FailedCreationsMode.swift
 }
 
 var policy = EngineConfiguration.PrivilegePolicy.bestEffort
@@ -48,6 +53,10 @@ do {
     let engine = try IOEngine(configuration: config)
     out["started"] = true
     out["degradations"] = engine.degradations.map(\.description)
+    out["degradation_details"] = engine.degradations.map { d -> [String: Any] in
+        ["kind": d.kind.rawValue, "group": d.group ?? "", "worker": d.worker ?? "", "requested": d.requested,
+         "applied": d.applied, "reason": d.reason]
+    }
     // Real I/O: write a file, read it back through the engine.
     let path = NSTemporaryDirectory() + "rtio-testhost-\(getpid())"
     let fd = try FileDescriptor.open(path, .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])

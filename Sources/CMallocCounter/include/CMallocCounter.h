@@ -21,6 +21,16 @@ uint64_t rtio_malloc_counter_allocations(void);
 uint64_t rtio_malloc_counter_thread_allocations(void);
 /// A C function suitable as a worker start hook: opts the calling thread in.
 void rtio_malloc_counter_track_current_thread(void *context);
+/// Bytes the calling thread has asked malloc and friends for since it started
+/// (requested sizes, not usable sizes; realloc counts the new size).
+uint64_t rtio_malloc_counter_thread_bytes(void);
+/// The part of those bytes asked for with an alignment above 16 (memalign,
+/// aligned_alloc, posix_memalign): Swift's allocate(byteCount:alignment:) with a
+/// cache-line alignment, i.e. RealtimeIO's CacheAlignedStorage.
+uint64_t rtio_malloc_counter_thread_aligned_bytes(void);
+/// Heap bytes in use in every arena (glibc mallinfo2's uordblks): process-wide,
+/// for a child process that measures itself.
+uint64_t rtio_malloc_heap_in_use(void);
 
 // Thread creations (thread_creation_counter.c): this target also defines
 // pthread_create, forwarding to the next definition (libc's through

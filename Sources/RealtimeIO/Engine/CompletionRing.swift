@@ -29,15 +29,26 @@ final class CompletionRing: @unchecked Sendable {
     private let entries: UnsafeMutablePointer<UInt32>
 
     init(minimumCapacity: Int) {
-        var c = 2
-        while c < minimumCapacity { c <<= 1 }
+        let c = Self.capacity(minimumCapacity: minimumCapacity)
         capacity = c
         mask = c - 1
         let line = CacheLine.separation
-        memory = CacheAlignedStorage(byteCount: 2 * line + c * MemoryLayout<UInt32>.stride)
+        memory = CacheAlignedStorage(byteCount: Self.storageByteCount(minimumCapacity: minimumCapacity))
         head = memory.initialize(Atomic<Int>(0), at: 0)
         tail = memory.initialize(Atomic<Int>(0), at: line)
         entries = memory.line(2).bindMemory(to: UInt32.self, capacity: c)
+    }
+
+    /// The power of two (at least 2) a ring for `minimumCapacity` entries has.
+    static func capacity(minimumCapacity: Int) -> Int {
+        var c = 2
+        while c < minimumCapacity { c <<= 1 }
+        return c
+    }
+
+    /// Bytes the ring asks ``CacheAlignedStorage`` for: head and tail lines and the entries.
+    static func storageByteCount(minimumCapacity: Int) -> Int {
+        2 * CacheLine.separation + capacity(minimumCapacity: minimumCapacity) * MemoryLayout<UInt32>.stride
     }
 
     /// Producer (worker) only.

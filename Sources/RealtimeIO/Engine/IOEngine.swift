@@ -85,11 +85,14 @@ public final class IOEngine: @unchecked Sendable {
     /// Starts an engine.
     ///
     /// In order: a ``StartupPlan`` from the configuration and the process's
-    /// privileges (nothing created yet); then every resource (slots, eventfd,
+    /// privileges, after the ``EngineFootprint`` is checked against the memory
+    /// available (nothing created yet); then every resource (slots, eventfd,
     /// status file, rings, memory lock); then the workers, each born with its
     /// attributes; then, in on-demand and hybrid modes, the on-demand pool.
-    /// Returns when every worker runs. On failure everything created so far is
-    /// released and every started thread joined.
+    /// Returns when every worker runs and its CPUs and scheduling, read back
+    /// from the kernel, are what it was born to have (a difference throws under
+    /// `required`, is a ``Degradation`` under `bestEffort`). On failure
+    /// everything created so far is released and every started thread joined.
     ///
     /// - Parameters:
     ///   - configuration: validated here; a bad field throws ``EngineError/configuration(_:)``.
@@ -111,7 +114,9 @@ public final class IOEngine: @unchecked Sendable {
         self.configuration = configuration
         privileges = PrivilegeReport.current()
 
-        // 1. The plan: privileges decided before anything is created.
+        // 1. The plan: memory and privileges decided before anything is created.
+        try EngineFootprint(configuration).check(
+            available: MemoryAvailability.current(), privileges: privileges, configuration: configuration)
         let plan = try StartupPlan.make(configuration, privileges: privileges)
         mode = plan.mode
         var degradations = plan.degradations
@@ -185,14 +190,17 @@ public final class IOEngine: @unchecked Sendable {
             onDemand = nil
             onDemandCompletions = nil
         }
-        self.degradations = degradations
 
-        // 6. Wait until every worker runs (tid known, stack touched).
-        if let late = Self.waitUntilStarted(workers) {
+        // 6. Wait until every worker runs (tid known, stack touched), then read back what it was born with.
+        do throws(EngineError) {
+            if let late = Self.waitUntilStarted(workers) { throw EngineError.workerStartTimeout(worker: late.name) }
+            try Self.checkBirth(workers, groups: plan.groups, policy: configuration.privilegePolicy, degradations: &degradations)
+        } catch {
             onDemand?.shutdown(.cancel)
             Self.abandon(workers: workers, core: core)
-            throw .workerStartTimeout(worker: late.name)
+            throw error
         }
+        self.degradations = degradations
     }
 
     /// Builds every worker (rings, counters) without starting a thread.
@@ -237,7 +245,7 @@ public final class IOEngine: @unchecked Sendable {
             var lastError = Errno.notPermitted
             for attempt in 0..<3 {
                 do {
-                    worker.thread = try NativeThread.spawn(attributes: attributes) { worker.run() }
+                    worker.thread = try NativeThread.spawn(attributes: attributes, reportingBirth: { worker.run($0) })
                     break
                 } catch {
                     lastError = error

@@ -32,6 +32,13 @@ final class Worker: @unchecked Sendable {
     var thread: NativeThread?
     /// What the engine asked pthread_create for after any best-effort fallback.
     var bornWith: ThreadAttributes = ThreadAttributes()
+    /// What the kernel reports for this thread right after birth, read by the
+    /// thread itself before it sets `started` (whose release/acquire publishes
+    /// them to the engine); nil if unreadable. See ``IOEngine`` `verifyBirth`.
+    private(set) var birthScheduling: SchedulingPolicy?
+    private(set) var birthCPUs: CPUList?
+    /// What the thread could not apply to itself (a refused nice value).
+    private(set) var birthErrors = NativeThread.BirthErrors()
 
     init(
         index: Int, groupIndex: Int, name: String, requestedCPUs: CPUList?, requestedScheduling: SchedulingPolicy,
@@ -54,9 +61,13 @@ final class Worker: @unchecked Sendable {
     var tid: pid_t { pid_t(truncatingIfNeeded: counters[.tid]) }
 
     /// The thread's body.
-    func run() {
+    func run(_ birth: NativeThread.BirthErrors = NativeThread.BirthErrors()) {
         counters.set(.tid, UInt64(rtio_gettid()))
         counters.set(.firstCPU, UInt64(max(0, rtio_sched_getcpu())))
+        // Applied means read back: what the kernel holds, not what was asked.
+        birthErrors = birth
+        birthScheduling = ThreadScheduling.read(tid: 0)
+        birthCPUs = try? SystemTopology.allowedCPUs(tid: 0)
         prefaultStack()
         if let hook = core.workerStartHook { hook.function(hook.context) }
         counters.set(.state, WorkerCounters.State.spinning.rawValue)

@@ -51,8 +51,8 @@ package final class RequestSlab: @unchecked Sendable {
     package init(count: Int) throws(ConfigurationError) {
         try EngineConfiguration.checkRequestsInFlight(count)
         self.count = count
-        recordStride = CacheLine.roundUp(MemoryLayout<RequestRecord>.stride, to: 64)
-        storage = CacheAlignedStorage(byteCount: count * recordStride + CacheLine.separation)
+        recordStride = Self.recordByteStride
+        storage = CacheAlignedStorage(byteCount: Self.storageByteCount(count: count))
         records = storage.line(1)
         for i in 0..<count {
             (records + i * recordStride).bindMemory(to: RequestRecord.self, capacity: 1).initialize(to: RequestRecord())
@@ -73,6 +73,21 @@ package final class RequestSlab: @unchecked Sendable {
         links.deallocate()
         #if DEBUG
         ownedFlags.deallocate()
+        #endif
+    }
+
+    /// `MemoryLayout<RequestRecord>.stride` rounded up to 64 bytes.
+    package static var recordByteStride: Int { CacheLine.roundUp(MemoryLayout<RequestRecord>.stride, to: 64) }
+
+    /// Bytes the records ask ``CacheAlignedStorage`` for: the head line and `count` records.
+    package static func storageByteCount(count: Int) -> Int { count * recordByteStride + CacheLine.separation }
+
+    /// Heap bytes besides the records: the free-list links (and, in debug builds, the ownership flags).
+    package static func sideTableByteCount(count: Int) -> Int {
+        #if DEBUG
+        count * (MemoryLayout<Atomic<UInt32>>.stride + MemoryLayout<Atomic<Bool>>.stride)
+        #else
+        count * MemoryLayout<Atomic<UInt32>>.stride
         #endif
     }
 

@@ -80,7 +80,7 @@ package final class SubmissionRing: @unchecked Sendable {
         self.capacity = capacity
         self.mask = capacity - 1
         let line = CacheLine.separation
-        memory = CacheAlignedStorage(byteCount: 3 * line + capacity * MemoryLayout<Cell>.stride)
+        memory = CacheAlignedStorage(byteCount: Self.storageByteCount(capacity: capacity))
         enqueuePosition = memory.initialize(Atomic<Int>(0), at: 0)
         dequeuePosition = memory.initialize(0, at: line)
         consumedCount = memory.initialize(Atomic<Int>(0), at: line + 8)
@@ -93,6 +93,12 @@ package final class SubmissionRing: @unchecked Sendable {
 
     deinit {
         cells.deinitialize(count: capacity)
+    }
+
+    /// Bytes a ring of `capacity` cells asks ``CacheAlignedStorage`` for: three
+    /// lines (positions, consumer, wake-up) and the cells.
+    package static func storageByteCount(capacity: Int) -> Int {
+        3 * CacheLine.separation + capacity * MemoryLayout<Cell>.stride
     }
 
     // MARK: producers

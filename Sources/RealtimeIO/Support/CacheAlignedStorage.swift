@@ -23,9 +23,14 @@ package final class CacheAlignedStorage {
     /// Allocates at least `byteCount` bytes (rounded up to whole lines) and zeroes them.
     package init(byteCount: Int) {
         let line = CacheLine.separation
-        self.byteCount = CacheLine.roundUp(max(byteCount, 1), to: line)
+        self.byteCount = Self.allocatedByteCount(byteCount)
         base = .allocate(byteCount: self.byteCount, alignment: line)
         memset(base, 0, self.byteCount)
+    }
+
+    /// The bytes `init(byteCount:)` allocates for a request of `byteCount` (for ``EngineFootprint``).
+    package static func allocatedByteCount(_ byteCount: Int) -> Int {
+        CacheLine.roundUp(max(byteCount, 1), to: CacheLine.separation)
     }
 
     /// Allocates `lines` zeroed lines.

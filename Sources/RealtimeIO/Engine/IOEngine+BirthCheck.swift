@@ -1,0 +1,66 @@
+import RealtimeIOLinux
+
+extension IOEngine {
+    /// Applied means read back: compares what each worker's thread read from
+    /// the kernel right after birth (``Worker`` `birthScheduling`/`birthCPUs`,
+    /// published by `started`) with what it was born to have.
+    ///
+    /// A pthread attribute or a `setpriority` the kernel refused — or a CPU list
+    /// the cpuset narrowed — shows here even when the privilege probe said yes
+    /// (capabilities held only inside a user namespace, a cpuset smaller than
+    /// the request). Under `required` the first mismatch throws; under
+    /// `bestEffort` each one becomes a ``Degradation`` whose `applied` is the
+    /// value read, and earlier per-worker scheduling degradations get the
+    /// read value as their `applied` too.
+    ///
+    /// Call only after every worker has started.
+    static func checkBirth(
+        _ workers: [Worker], groups: [EngineConfiguration.WorkerGroup], policy: EngineConfiguration.PrivilegePolicy,
+        degradations: inout [Degradation]
+    ) throws(EngineError) {
+        for worker in workers {
+            let group = groups[worker.groupIndex]
+            let applied = worker.birthScheduling
+            let appliedText = applied.map { "\($0)" } ?? "unreadable (sched_getattr failed)"
+            if let expected = worker.bornWith.scheduling {
+                for i in degradations.indices where degradations[i].kind == .scheduling && degradations[i].worker == worker.name {
+                    degradations[i].applied = appliedText
+                }
+                if applied != expected {
+                    var reason = "the kernel reports \(appliedText) for the thread after start"
+                    if let e = worker.birthErrors.nice, let nice = expected.nice {
+                        reason += " (setpriority(nice \(nice)): \(e))"
+                    } else if let e = worker.birthErrors.policy {
+                        reason += " (sched_setattr: \(e))"
+                    }
+                    reason += "; capabilities held only in a user namespace do not count for scheduling"
+                    let remedy = expected.isRealtime ? PrivilegeReport.realtimeRemedy : PrivilegeReport.niceRemedy
+                    if policy == .required {
+                        throw .insufficientPrivilege(what: "scheduling \(expected) for \(worker.name)", reason: reason, remedy: remedy)
+                    }
+                    degradations.append(Degradation(
+                        kind: .scheduling, group: group.name, worker: worker.name, requested: "\(expected)",
+                        applied: appliedText, reason: reason, remedy: remedy))
+                }
+            }
+            if let cpus = worker.bornWith.cpus {
+                let expected = try? CPUList(cpus)
+                let appliedCPUs = worker.birthCPUs
+                if appliedCPUs != expected {
+                    let requested = expected.map { "\($0)" } ?? "\(cpus)"
+                    let text = appliedCPUs.map { "\($0)" } ?? "unreadable (sched_getaffinity failed)"
+                    let reason = "the kernel reports CPUs \(text) for the thread after start: the cpuset (or an affinity change) narrowed the request"
+                    if policy == .required {
+                        throw .configuration(ConfigurationError(
+                            field: "groups[\(worker.groupIndex)].cpus",
+                            problem: "\(worker.name) asked for CPUs \(requested); \(reason)",
+                            remedy: "ask only for CPUs the process may use (sched_getaffinity, the cpuset's cpuset.cpus.effective)"))
+                    }
+                    degradations.append(Degradation(
+                        kind: .cpus, group: group.name, worker: worker.name, requested: requested, applied: text,
+                        reason: reason))
+                }
+            }
+        }
+    }
+}
