@@ -71,7 +71,7 @@ package final class PrePatchBaselinePool: @unchecked Sendable {
     private let maxThreads: Int
     private let idleTimeoutNanoseconds: UInt64
     private let onCompletion: @Sendable (UInt32) -> Void
-    private let state: Mutex<State>
+    private let state: AnnotatedMutex<State>
     private let idleWake = FutexSemaphore()
     private static let workerAttributes = ThreadAttributes(stackSize: 256 * 1024, name: "rtio-od")
 
@@ -90,7 +90,7 @@ package final class PrePatchBaselinePool: @unchecked Sendable {
         let (seconds, attoseconds) = idleTimeout.components
         idleTimeoutNanoseconds = UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
         self.onCompletion = onCompletion
-        state = Mutex(State(capacity: slab.count, maxThreads: maxThreads))
+        state = AnnotatedMutex(State(capacity: slab.count, maxThreads: maxThreads))
     }
 
     deinit { shutdown(.drain) }
