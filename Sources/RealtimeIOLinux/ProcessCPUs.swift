@@ -164,9 +164,11 @@ package struct CpusetLocation: Hashable, Sendable {
         var type: String
         var options: [Substring]
 
+        /// nil for lines that are not cgroup mounts.
         init?(_ line: Substring) {
             let fields = line.split(separator: " ")
-            guard let separator = fields.firstIndex(of: "-"), separator >= 6, fields.count > separator + 3 else { return nil }
+            guard let separator = fields.firstIndex(of: "-"), separator >= 6, fields.count > separator + 3,
+                  fields[separator + 1] == "cgroup" || fields[separator + 1] == "cgroup2" else { return nil }
             root = Self.unescape(fields[3])
             mountPoint = Self.unescape(fields[4])
             type = String(fields[separator + 1])
@@ -175,6 +177,7 @@ package struct CpusetLocation: Hashable, Sendable {
 
         /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
         static func unescape(_ field: Substring) -> String {
+            guard field.utf8.contains(UInt8(ascii: "\\")) else { return String(field) }
             var bytes: [UInt8] = []
             var utf8 = Array(field.utf8)[...]
             while let byte = utf8.popFirst() {
