@@ -15,7 +15,10 @@ import Glibc
 /// delivered with `.workerHandler`: the drop-in writes results into the aiocb
 /// on the worker thread.
 enum AIOConfiguration {
-    /// The default engine: unprivileged, no memory locking, no malloc tuning.
+    /// The default engine: unprivileged, no memory locking, no malloc tuning,
+    /// no CPUs configured — its workers (and the `SIGEV_THREAD` notifier) are
+    /// born with the process's allowed CPUs, not those of the thread that made
+    /// the first `aio_*` call.
     static var defaultConfiguration: EngineConfiguration {
         let cpus = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         return EngineConfiguration(

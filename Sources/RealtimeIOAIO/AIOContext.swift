@@ -84,7 +84,7 @@ final class AIOContext: @unchecked Sendable {
         let context = AIOContext(engine: engine, capacity: configuration.requestsInFlight)
         box.context = context
         do {
-            try context.threadNotifier.start()
+            try context.threadNotifier.start(cpus: engine.processCPUs.unpinned.cpus)
         } catch {
             // Still usable without C.SIGEV_THREAD: submits asking for it fail with EAGAIN.
             writeDiagnostic("rtio-aio: cannot start the C.SIGEV_THREAD notifier thread: \(error)")

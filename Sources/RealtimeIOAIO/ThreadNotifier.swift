@@ -56,9 +56,11 @@ final class ThreadNotifier: @unchecked Sendable {
         queue = storage.initialize(count: capacity, at: queueAt) { _ in (nil, sigval()) }
     }
 
-    /// Starts the thread (once, before the context is published).
-    func start() throws(Errno) {
-        thread = try NativeThread.spawn(attributes: ThreadAttributes(stackSize: 256 * 1024, name: "rtio-aio-notify")) {
+    /// Starts the thread (once, before the context is published), born with
+    /// `cpus` (the process's allowed CPUs), not the mask of the thread that
+    /// made the first `aio_*` call; it inherits that thread's scheduling.
+    func start(cpus: [Int]) throws(Errno) {
+        thread = try NativeThread.spawn(attributes: ThreadAttributes(cpus: cpus, stackSize: 256 * 1024, name: "rtio-aio-notify")) {
             self.run()
         }
     }

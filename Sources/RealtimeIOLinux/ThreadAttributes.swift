@@ -2,8 +2,9 @@
 /// new thread's first instruction already runs with them, whatever the creating
 /// thread's own affinity and policy.
 package struct ThreadAttributes: Sendable {
-    /// CPUs the thread may run on; nil keeps the process's allowed set (not
-    /// the creator's: see ``NativeThread/spawn(attributes:_:)``).
+    /// CPUs the thread may run on; nil inherits the creator's mask. Threads
+    /// nobody placed should get ``ProcessCPUs/unpinned`` explicitly: the
+    /// creator may be pinned anywhere.
     package var cpus: [Int]?
     /// Scheduling; nil inherits the creator's (PTHREAD_INHERIT_SCHED).
     package var scheduling: SchedulingPolicy?

@@ -55,6 +55,30 @@ struct EngineConfigurationTests {
         }
     }
 
+    @Test("a CPU outside the process's cpuset is refused naming the cpuset file and the allowed list")
+    func cpuOutsideCpuset() throws {
+        var c = testConfiguration()
+        c.groups[0].workerCPUs = [try CPUList(parsing: "1"), try CPUList(parsing: "0-1")]
+        let file = "/sys/fs/cgroup/rt.slice/cpuset.cpus.effective"
+        let allowed = ProcessCPUs(online: try CPUList(parsing: "0-1"), cpuset: try CPUList(parsing: "1"), cpusetFile: file)
+        do throws(ConfigurationError) {
+            try c.validate(processCPUs: allowed)
+            Issue.record("should have thrown")
+        } catch {
+            #expect(error.field == "groups[0].workerCPUs[1]", "\(error)")
+            #expect(error.description.contains("0 outside this process's cpuset \(file)"), "\(error)")
+            #expect(error.description.contains("allowed: 1"), "\(error)")
+            #expect(!error.description.contains("not online"), "\(error)")
+        }
+        // Within the cpuset: valid.
+        c.groups[0].workerCPUs = [try CPUList(parsing: "1"), try CPUList(parsing: "1")]
+        try c.validate(processCPUs: allowed)
+        // The public entry point takes an injected allowed set (no cpuset).
+        c.groups[0].workerCPUs = nil
+        c.groups[0].cpus = try CPUList(parsing: "1")
+        #expect(throws: ConfigurationError.self) { try c.validate(onlineCPUs: try CPUList(parsing: "0")) }
+    }
+
     @Test("configuration round-trips through JSON and loads from a layout file")
     func codable() throws {
         let c = EngineConfiguration(

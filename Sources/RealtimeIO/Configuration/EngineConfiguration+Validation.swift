@@ -4,9 +4,27 @@ extension EngineConfiguration {
     /// Checks every field against ``Limits`` and this machine; throws naming the
     /// first bad field by its JSON path.
     ///
-    /// - Parameter onlineCPUs: the CPUs to check CPU lists against; nil reads
+    /// CPU lists must stay within the process's allowed CPUs: its cpuset
+    /// cgroup's effective CPUs ∩ the online CPUs (the online CPUs when no
+    /// cpuset is readable). A CPU outside them is refused here, naming the
+    /// cpuset file and the allowed list.
+    ///
+    /// - Parameter onlineCPUs: the process's allowed CPUs to check CPU lists
+    ///   against (as if no cpuset applied); nil reads the cpuset and
     ///   `/sys/devices/system/cpu/online`.
     public func validate(onlineCPUs: CPUList? = nil) throws(ConfigurationError) {
+        let cpus: ProcessCPUs
+        if let onlineCPUs { cpus = ProcessCPUs(online: onlineCPUs) } else {
+            do { cpus = try ProcessCPUs.current() } catch {
+                throw ConfigurationError(field: "cpus", problem: "cannot read online CPUs: \(error)", remedy: "check /sys/devices/system/cpu/online")
+            }
+        }
+        try validate(processCPUs: cpus)
+    }
+
+    /// ``validate(onlineCPUs:)`` against a given set of allowed CPUs (and the
+    /// cpuset it came from).
+    package func validate(processCPUs cpus: ProcessCPUs) throws(ConfigurationError) {
         // No groups is on-demand mode, and only that.
         guard !groups.isEmpty || onDemand != nil else {
             throw ConfigurationError(
@@ -21,15 +39,9 @@ extension EngineConfiguration {
                     remedy: "use \"privilegePolicy\":\"bestEffort\", or drop degradeToOnDemand (\"required\" throws instead)")
             }
         }
-        let online: CPUList
-        if let onlineCPUs { online = onlineCPUs } else {
-            do { online = try SystemTopology.onlineCPUs() } catch {
-                throw ConfigurationError(field: "cpus", problem: "cannot read online CPUs: \(error)", remedy: "check /sys/devices/system/cpu/online")
-            }
-        }
         var names = Set<String>()
         for (i, g) in groups.enumerated() {
-            try g.validate(field: "groups[\(i)]", online: online)
+            try g.validate(field: "groups[\(i)]", cpus: cpus)
             guard names.insert(g.name).inserted else {
                 throw ConfigurationError(field: "groups[\(i)].name", problem: "duplicate group name '\(g.name)'", remedy: "give each group its own name")
             }
@@ -68,7 +80,7 @@ extension EngineConfiguration {
 }
 
 extension EngineConfiguration.WorkerGroup {
-    func validate(field: String, online: CPUList) throws(ConfigurationError) {
+    func validate(field: String, cpus allowed: ProcessCPUs) throws(ConfigurationError) {
         typealias Limits = EngineConfiguration.Limits
         guard Limits.workersPerGroup.contains(workers) else {
             throw ConfigurationError(
@@ -85,14 +97,14 @@ extension EngineConfiguration.WorkerGroup {
         do { try scheduling.validate() } catch {
             throw ConfigurationError(field: "\(field).scheduling", problem: error.description, remedy: "use {\"fifo\": 1...99}, {\"rr\": 1...99} or {\"other\": -20...19}")
         }
-        if let cpus { try Self.check(cpus, online: online, field: "\(field).cpus") }
+        if let cpus { try Self.check(cpus, allowed: allowed, field: "\(field).cpus") }
         if let workerCPUs {
             guard workerCPUs.count == workers else {
                 throw ConfigurationError(
                     field: "\(field).workerCPUs", problem: "\(workerCPUs.count) CPU lists for \(workers) workers",
                     remedy: "give exactly one CPU list per worker")
             }
-            for (w, cpus) in workerCPUs.enumerated() { try Self.check(cpus, online: online, field: "\(field).workerCPUs[\(w)]") }
+            for (w, cpus) in workerCPUs.enumerated() { try Self.check(cpus, allowed: allowed, field: "\(field).workerCPUs[\(w)]") }
         }
         guard Limits.stackSize.contains(stackSize) else {
             throw ConfigurationError(field: "\(field).stackSize", problem: "\(stackSize) bytes", remedy: "use 64 KiB...1 GiB")
@@ -104,14 +116,27 @@ extension EngineConfiguration.WorkerGroup {
         }
     }
 
-    private static func check(_ cpus: CPUList, online: CPUList, field: String) throws(ConfigurationError) {
+    private static func check(_ cpus: CPUList, allowed: ProcessCPUs, field: String) throws(ConfigurationError) {
         guard !cpus.isEmpty else {
-            throw ConfigurationError(field: field, problem: "empty CPU list", remedy: "list at least one online CPU (online: \(online))")
+            throw ConfigurationError(field: field, problem: "empty CPU list", remedy: "list at least one allowed CPU (allowed: \(allowed.allowed))")
         }
-        guard cpus.isSubset(of: online) else {
+        let offline = cpus.subtracting(allowed.online)
+        guard offline.isEmpty else {
             throw ConfigurationError(
-                field: field, problem: "CPU(s) \(cpus.subtracting(online)) not online",
-                remedy: "use online CPUs only (online: \(online))")
+                field: field, problem: "CPU(s) \(offline) not online",
+                remedy: "use online CPUs only (online: \(allowed.online); allowed for this process: \(allowed.allowed))")
+        }
+        guard cpus.isSubset(of: allowed.allowed) else {
+            let outside = cpus.subtracting(allowed.allowed)
+            guard let file = allowed.cpusetFile else {
+                throw ConfigurationError(
+                    field: field, problem: "CPU(s) \(outside) not allowed for this process (allowed: \(allowed.allowed))",
+                    remedy: "use CPUs from \(allowed.allowed)")
+            }
+            throw ConfigurationError(
+                field: field,
+                problem: "CPU(s) \(outside) outside this process's cpuset \(file) (allowed: \(allowed.allowed))",
+                remedy: "use CPUs from \(allowed.allowed), or widen the cgroup's cpuset (its cpuset.cpus; systemd AllowedCPUs=, docker --cpuset-cpus)")
         }
     }
 }

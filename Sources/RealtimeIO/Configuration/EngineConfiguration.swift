@@ -26,7 +26,14 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
         public var name: String
         /// Number of workers, 1...``Limits/workersPerGroup``.
         public var workers: Int
-        /// CPUs every worker of the group may run on; nil = the process's allowed CPUs.
+        /// CPUs every worker of the group may run on; must be within the
+        /// process's allowed CPUs (validated).
+        ///
+        /// nil: each worker is born with the process's allowed CPUs — its
+        /// cpuset cgroup's effective CPUs (v2 `cpuset.cpus.effective`, v1
+        /// `cpuset.effective_cpus`) ∩ the online CPUs, without the CPUs isolated
+        /// by `isolcpus=` unless that leaves none; the online CPUs when no cpuset
+        /// is readable. Never the mask of the thread that creates the engine.
         public var cpus: CPUList?
         /// One CPU list per worker (overrides `cpus`); count must equal `workers`.
         public var workerCPUs: [CPUList]?

@@ -22,7 +22,10 @@ import RealtimeIOLinux
 /// `init` creates every worker, ring, request slot and the completion eventfd,
 /// locks memory as configured, and returns only when every worker runs. Each
 /// worker is born with its CPUs and scheduling in its pthread attributes
-/// (`PTHREAD_EXPLICIT_SCHED`), independent of the calling thread.
+/// (`PTHREAD_EXPLICIT_SCHED`), independent of the calling thread. A worker
+/// whose group configures no CPUs is born with the process's allowed CPUs
+/// (its cpuset's effective CPUs ∩ online CPUs, without `isolcpus=` CPUs;
+/// see ``EngineConfiguration/WorkerGroup/cpus``), never the creating thread's mask.
 ///
 /// After that, `submit` takes no lock, allocates nothing, and makes no syscall
 /// unless the chosen worker is parked. Workers run requests and post
@@ -70,6 +73,10 @@ public final class IOEngine: @unchecked Sendable {
     let onDemandCompletions: OnDemandCompletionQueue?
     /// Requests that overflowed to `onDemand` (``overflowCount``).
     let overflowCounter = Atomic<Int>(0)
+    /// The process's CPUs read at start: what CPU lists were validated against,
+    /// and (``ProcessCPUs/unpinned``) the birth mask of every thread the engine
+    /// creates without configured CPUs.
+    package let processCPUs: ProcessCPUs
 
     /// The eventfd that becomes readable when completions are ready for ``reap(maximum:rearm:_:)``.
     /// Open as long as the engine lives; after ``shutdown(_:)`` it stays readable.
@@ -105,7 +112,13 @@ public final class IOEngine: @unchecked Sendable {
         completionHandler: (@Sendable (IOCompletion) -> Void)? = nil,
         workerStartHook: WorkerStartHook? = nil
     ) throws(EngineError) {
-        do { try configuration.validate() } catch { throw .configuration(error) }
+        do {
+            processCPUs = try ProcessCPUs.current()
+        } catch {
+            throw .configuration(ConfigurationError(
+                field: "cpus", problem: "cannot read online CPUs: \(error)", remedy: "check /sys/devices/system/cpu/online"))
+        }
+        do { try configuration.validate(processCPUs: processCPUs) } catch { throw .configuration(error) }
         if configuration.completionDelivery == .workerHandler && completionHandler == nil {
             throw .configuration(ConfigurationError(
                 field: "completionDelivery", problem: "workerHandler without a completion handler",
@@ -172,7 +185,9 @@ public final class IOEngine: @unchecked Sendable {
 
         // 4. Workers, born with their attributes.
         do {
-            try Self.startWorkers(workers, plan: plan, policy: configuration.privilegePolicy, degradations: &degradations)
+            try Self.startWorkers(
+                workers, plan: plan, unpinned: processCPUs.unpinned, policy: configuration.privilegePolicy,
+                degradations: &degradations)
         } catch {
             Self.abandon(workers: workers, core: core)
             throw error
@@ -181,7 +196,8 @@ public final class IOEngine: @unchecked Sendable {
         // 5. The on-demand pool (no worker yet; with "spawnerThread", its spawner thread).
         if plan.mode != .preallocated, let settings = configuration.onDemand {
             do {
-                (onDemand, onDemandCompletions) = try Self.makeOnDemandPool(settings: settings, core: core)
+                (onDemand, onDemandCompletions) = try Self.makeOnDemandPool(
+                    settings: settings, core: core, spawnerCPUs: processCPUs.unpinned)
             } catch {
                 Self.abandon(workers: workers, core: core)
                 throw error
@@ -230,17 +246,19 @@ public final class IOEngine: @unchecked Sendable {
         return (workers, groupWorkers)
     }
 
-    /// Creates each worker's thread with its CPUs and scheduling. Under
+    /// Creates each worker's thread with its CPUs and scheduling; a worker
+    /// without requested CPUs is born with `unpinned` (the process's allowed
+    /// CPUs), so no worker inherits the creating thread's mask. Under
     /// `bestEffort` a refused attribute is dropped (real-time policy first,
-    /// then the CPU list) and reported; under `required` it throws.
+    /// then the CPU list, replaced by `unpinned`) and reported; under `required` it throws.
     private static func startWorkers(
-        _ workers: [Worker], plan: StartupPlan, policy: EngineConfiguration.PrivilegePolicy,
+        _ workers: [Worker], plan: StartupPlan, unpinned: CPUList, policy: EngineConfiguration.PrivilegePolicy,
         degradations: inout [Degradation]
     ) throws(EngineError) {
         let group = plan.groups
         for worker in workers {
             var attributes = ThreadAttributes(
-                cpus: worker.requestedCPUs?.cpus, scheduling: plan.scheduling[worker.groupIndex],
+                cpus: (worker.requestedCPUs ?? unpinned).cpus, scheduling: plan.scheduling[worker.groupIndex],
                 stackSize: worker.stackSize, name: worker.name)
             var lastError = Errno.notPermitted
             for attempt in 0..<3 {
@@ -256,11 +274,12 @@ public final class IOEngine: @unchecked Sendable {
                             requested: "\(scheduling)", applied: "running other:0", reason: "pthread_create: \(error)",
                             remedy: PrivilegeReport.realtimeRemedy))
                         attributes.scheduling = .other(nice: 0)
-                    } else if error == .invalidArgument, let cpus = worker.requestedCPUs, attributes.cpus != nil {
+                    } else if error == .invalidArgument, let cpus = worker.requestedCPUs, attributes.cpus != unpinned.cpus {
                         degradations.append(Degradation(
                             kind: .cpus, group: group[worker.groupIndex].name, worker: worker.name,
-                            requested: "\(cpus)", applied: "using the process's CPUs", reason: "pthread_create: \(error)"))
-                        attributes.cpus = nil
+                            requested: "\(cpus)", applied: "using the process's allowed CPUs \(unpinned)",
+                            reason: "pthread_create: \(error)"))
+                        attributes.cpus = unpinned.cpus
                     } else {
                         break
                     }

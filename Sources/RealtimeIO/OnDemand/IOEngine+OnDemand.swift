@@ -45,7 +45,7 @@ extension IOEngine {
     /// (hostLoop) also notify the host, whose `reap`/`processEvents` then runs
     /// the bottom half.
     static func makeOnDemandPool(
-        settings: EngineConfiguration.OnDemand, core: EngineCore
+        settings: EngineConfiguration.OnDemand, core: EngineCore, spawnerCPUs: CPUList
     ) throws(EngineError) -> (OnDemandPool, OnDemandCompletionQueue) {
         let queue = OnDemandCompletionQueue(capacity: core.slab.count)
         let onCompletion: @Sendable (UInt32) -> Void = { [core, queue] slot in
@@ -53,7 +53,7 @@ extension IOEngine {
         }
         do {
             let pool = try OnDemandPool(
-                slab: core.slab, configuration: OnDemandPool.Configuration(settings), onCompletion: onCompletion,
+                slab: core.slab, configuration: OnDemandPool.Configuration(settings, spawnerCPUs: spawnerCPUs), onCompletion: onCompletion,
                 onSpawnRequested: { [core] in core.notifyHost() })
             return (pool, queue)
         } catch {
@@ -80,9 +80,9 @@ extension IOEngine {
 
 extension OnDemandPool.Configuration {
     /// The pool configuration an engine's on-demand settings describe.
-    init(_ settings: EngineConfiguration.OnDemand) {
+    init(_ settings: EngineConfiguration.OnDemand, spawnerCPUs: CPUList) {
         self.init(
             maxThreads: settings.maxThreads, idleTimeout: settings.idleTimeout,
-            spawner: settings.spawner)
+            spawner: settings.spawner, spawnerCPUs: spawnerCPUs.cpus)
     }
 }

@@ -54,6 +54,13 @@ import RealtimeIOLinux
 /// affinity and scheduling: that of the host loop or spawner thread, or of an
 /// earlier worker — never of a submitter.
 ///
+/// ## Placement
+/// With ``Spawner/hostLoop`` inheriting from the host loop thread is the
+/// design (QEMU's fix): the host places its loop, and its I/O threads follow
+/// it. The ``Spawner/spawnerThread`` has no such owner: it is born with the
+/// process's allowed CPUs (``Configuration/spawnerCPUs``), so its workers are
+/// too, whatever the mask of the thread that created the pool.
+///
 /// ## Thread creation failure
 /// If `pthread_create` fails (EAGAIN under RLIMIT_NPROC, ENOMEM), the pool
 /// undoes `pending` and `current` for that thread and drops the rest of the
@@ -121,10 +128,13 @@ package final class OnDemandPool: @unchecked Sendable {
         workerAttributes = attributes
         state = AnnotatedMutex(State(capacity: slab.count, maxThreads: configuration.maxThreads))
         if configuration.spawner == .spawnerThread {
-            // Created by (and inheriting the CPUs and scheduling of) the thread that creates
-            // the pool — the stand-in for QEMU's main loop in hosts without one.
+            // The stand-in for QEMU's main loop in hosts without one. Born with the
+            // process's allowed CPUs, not the mask of the thread that creates the pool
+            // (which may be pinned anywhere); it inherits that thread's scheduling.
+            let spawnerAttributes = ThreadAttributes(
+                cpus: configuration.spawnerCPUs ?? ProcessCPUs.currentUnpinned(), stackSize: 256 * 1024, name: "rtio-od-spawn")
             spawnerThread = try Self.withSignalsBlocked { () throws(Errno) in
-                try NativeThread.spawn(attributes: ThreadAttributes(stackSize: 256 * 1024, name: "rtio-od-spawn")) { [self] in
+                try NativeThread.spawn(attributes: spawnerAttributes) { [self] in
                     spawnerLoop()
                 }
             }.get()
@@ -446,15 +456,19 @@ extension OnDemandPool {
         /// creator's CPUs and scheduling, 256 KiB stack, name `rtio-od`.
         package var threadAttributes: ThreadAttributes?
         package var spawner: Spawner
+        /// `.spawnerThread`: the spawner thread's birth mask (and so its workers');
+        /// nil reads the process's allowed CPUs (``ProcessCPUs/unpinned``) at init.
+        package var spawnerCPUs: [Int]?
 
         package init(
             maxThreads: Int = 64, idleTimeout: Duration = .seconds(10), threadAttributes: ThreadAttributes? = nil,
-            spawner: Spawner = .hostLoop
+            spawner: Spawner = .hostLoop, spawnerCPUs: [Int]? = nil
         ) {
             self.maxThreads = maxThreads
             self.idleTimeout = idleTimeout
             self.threadAttributes = threadAttributes
             self.spawner = spawner
+            self.spawnerCPUs = spawnerCPUs
         }
     }
 

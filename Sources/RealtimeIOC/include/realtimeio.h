@@ -119,11 +119,24 @@ _Static_assert(offsetof(struct rtio_worker_info, major_faults) == 176, "rtio_wor
  *
  *   "completionDelivery":"workerHandler" is not available through this ABI.
  *
+ *   CPU placement: every worker is born with its mask, independent of the
+ *   calling thread's. A group with "cpus" (or "workerCPUs") gets those; a
+ *   group without is born with the process's allowed CPUs: the cpuset
+ *   cgroup's effective CPUs (v2 cpuset.cpus.effective, v1
+ *   cpuset.effective_cpus) intersected with the online CPUs, less the CPUs
+ *   isolated by isolcpus= unless that leaves none; the online CPUs when no
+ *   cpuset is readable. A configured CPU outside the cpuset ∩ online set is
+ *   refused with -EINVAL, errbuf naming the cpuset file and the allowed list.
+ *   The "spawnerThread" of on-demand mode is born with the same mask; with
+ *   "hostLoop", on-demand workers inherit the mask of the thread calling
+ *   rtio_reap (see rtio_reap(3)).
+ *
  * RETURN VALUE
  *   0 on success; a negative errno value on failure (*out is then NULL).
  *
  * ERRORS
- *   -EINVAL   json_config or out is NULL, the JSON is malformed, or a field is invalid.
+ *   -EINVAL   json_config or out is NULL, the JSON is malformed, or a field is
+ *             invalid (also: a CPU outside the process's cpuset or not online).
  *   -EPERM    "privilegePolicy":"required" and a requested scheduling policy,
  *             CPU set or memory lock is not permitted.
  *   -EAGAIN   a worker thread could not be created.
