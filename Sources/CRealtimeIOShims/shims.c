@@ -88,6 +88,16 @@ int rtio_sched_getattr(pid_t tid, rtio_sched_attr *attr, unsigned int flags) {
     return syscall(SYS_sched_getattr, tid, attr, (unsigned int)sizeof(*attr), flags) == 0 ? 0 : -errno;
 }
 
+int rtio_ioprio_set_tid(pid_t tid, int ioprio) {
+    /* IOPRIO_WHO_PROCESS (1) with a tid names that one thread; 0 the calling thread. */
+    return syscall(SYS_ioprio_set, 1, tid, ioprio) == 0 ? 0 : -errno;
+}
+
+int rtio_ioprio_get_tid(pid_t tid) {
+    long rc = syscall(SYS_ioprio_get, 1, tid);
+    return rc >= 0 ? (int)rc : -errno;
+}
+
 int rtio_thread_rusage(struct rusage *usage) {
     return getrusage(RUSAGE_THREAD, usage) == 0 ? 0 : -errno;
 }

@@ -100,3 +100,20 @@ struct StartupPlanTests {
         #expect(try StartupPlan.make(c, privileges: Self.privileged).mode == .onDemand)
     }
 }
+
+extension StartupPlanTests {
+    @Test("a real-time I/O priority needs CAP_SYS_NICE; best effort and idle need nothing")
+    func ioPriority() throws {
+        var c = Self.configuration(.other(nice: 0))
+        c.groups[0].ioPriority = .realtime(level: 1)
+        c.groups[1].ioPriority = .idle
+        let privileged = try StartupPlan.make(c, privileges: Self.privileged)
+        #expect(privileged.ioPriorities == [.realtime(level: 1), .idle])
+        let best = try StartupPlan.make(c, privileges: Self.unprivileged)
+        #expect(best.ioPriorities == [nil, .idle])
+        #expect(best.degradations.map(\.kind) == [.ioPriority])
+        #expect(best.degradations[0].requested == "rt:1")
+        c.privilegePolicy = .required
+        #expect(throws: EngineError.self) { _ = try StartupPlan.make(c, privileges: Self.unprivileged) }
+    }
+}

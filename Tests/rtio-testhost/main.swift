@@ -1,7 +1,7 @@
 // rtio-testhost: a host process with one engine, for tests that need a
 // separate process (dropped capabilities, rtio-admin against a live engine).
 //
-// Usage: rtio-testhost [--policy required|bestEffort] [--fifo N] [--cpus LIST]
+// Usage: rtio-testhost [--policy required|bestEffort] [--fifo N] [--other NICE] [--ioprio rt:N|be:N|idle] [--cpus LIST]
 //                      [--lock none|current|currentAndFuture|onFault] [--workers N]
 //                      [--hold SECONDS] [--name GROUP]
 //        rtio-testhost --ondemand …  (see OnDemandMode.swift)
@@ -28,6 +28,7 @@ var lock = EngineConfiguration.MemoryLocking.currentAndFuture
 var workers = 1
 var hold = 0.0
 var groupName = "th"
+var ioPriority: IOPriority? = nil
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
@@ -39,6 +40,14 @@ while let a = args.next() {
     case "--workers": workers = Int(args.next()!)!
     case "--hold": hold = Double(args.next()!)!
     case "--name": groupName = args.next()!
+    case "--ioprio":
+        let text = args.next()!
+        let parts = text.split(separator: ":")
+        switch parts.first {
+        case "rt": ioPriority = .realtime(level: Int(parts[1])!)
+        case "be": ioPriority = .bestEffort(level: Int(parts[1])!)
+        default: ioPriority = .idle
+        }
     default:
         FileHandle.standardError.write("rtio-testhost: unknown argument \(a)\n".data(using: .utf8)!)
         exit(64)
@@ -47,7 +56,7 @@ while let a = args.next() {
 
 var out: [String: Any] = [:]
 let config = EngineConfiguration(
-    groups: [.init(name: groupName, workers: workers, cpus: cpus, scheduling: scheduling)],
+    groups: [.init(name: groupName, workers: workers, cpus: cpus, scheduling: scheduling, ioPriority: ioPriority)],
     memoryLocking: lock, privilegePolicy: policy, spinBudget: .nanoseconds(0))
 do {
     let engine = try IOEngine(configuration: config)
@@ -77,7 +86,7 @@ do {
     out["io_ok"] = ok && back == data
     out["workers"] = engine.workerSnapshots().map { s -> [String: Any] in
         ["name": s.name, "tid": s.tid, "applied": s.appliedScheduling.map { "\($0)" } ?? "?",
-         "cpus": s.appliedCPUs.map { "\($0)" } ?? "?"]
+         "cpus": s.appliedCPUs.map { "\($0)" } ?? "?", "ioprio": s.appliedIOPriority.map { "\($0)" } ?? "none"]
     }
     let json = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
     print(String(decoding: json, as: UTF8.self))

@@ -81,6 +81,15 @@ int rtio_sched_getattr(pid_t tid, rtio_sched_attr *attr, unsigned int flags);
 /// fallocate(2) (a GNU extension Swift's Glibc module hides). Returns 0 or -errno.
 int rtio_fallocate(int fd, int mode, int64_t offset, int64_t length);
 
+// MARK: I/O priority (no glibc wrapper)
+
+/// ioprio_set(IOPRIO_WHO_PROCESS, tid, ioprio): tid 0 is the calling thread;
+/// ioprio is (class << 13) | level. Returns 0 or -errno.
+int rtio_ioprio_set_tid(pid_t tid, int ioprio);
+
+/// ioprio_get(IOPRIO_WHO_PROCESS, tid): the thread's (class << 13) | level, or -errno.
+int rtio_ioprio_get_tid(pid_t tid);
+
 // MARK: resource usage of the calling thread
 
 /// getrusage(RUSAGE_THREAD). Returns 0 or -errno.

@@ -106,6 +106,13 @@ extension EngineConfiguration.WorkerGroup {
             }
             for (w, cpus) in workerCPUs.enumerated() { try Self.check(cpus, allowed: allowed, field: "\(field).workerCPUs[\(w)]") }
         }
+        if let ioPriority {
+            do { try ioPriority.validate() } catch {
+                throw ConfigurationError(
+                    field: "\(field).ioPriority", problem: error.description,
+                    remedy: "use {\"realtime\": 0...7}, {\"bestEffort\": 0...7} or {\"idle\": 0} (0 is the highest level)")
+            }
+        }
         guard Limits.stackSize.contains(stackSize) else {
             throw ConfigurationError(field: "\(field).stackSize", problem: "\(stackSize) bytes", remedy: "use 64 KiB...1 GiB")
         }

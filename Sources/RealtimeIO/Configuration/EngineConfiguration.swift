@@ -43,11 +43,15 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
         public var stackSize: Int
         /// Bytes of each worker's stack touched at start so it never faults later.
         public var stackPrefaultBytes: Int
+        /// The I/O priority (`ionice` class and level) each worker sets before it
+        /// takes work; nil: class NONE, derived from the CPU scheduling (never
+        /// the creating thread's I/O priority). `realtime` needs CAP_SYS_NICE.
+        public var ioPriority: IOPriority?
 
         public init(
             name: String, workers: Int, cpus: CPUList? = nil, workerCPUs: [CPUList]? = nil,
             scheduling: SchedulingPolicy = .other(nice: 0), stackSize: Int = 256 * 1024,
-            stackPrefaultBytes: Int = 64 * 1024
+            stackPrefaultBytes: Int = 64 * 1024, ioPriority: IOPriority? = nil
         ) {
             self.name = name
             self.workers = workers
@@ -56,6 +60,7 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
             self.scheduling = scheduling
             self.stackSize = stackSize
             self.stackPrefaultBytes = stackPrefaultBytes
+            self.ioPriority = ioPriority
         }
 
         /// The CPUs requested for worker `index` of this group, if any.
@@ -64,7 +69,7 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case name, workers, cpus, workerCPUs, scheduling, stackSize, stackPrefaultBytes
+            case name, workers, cpus, workerCPUs, scheduling, stackSize, stackPrefaultBytes, ioPriority
         }
 
         public init(from decoder: any Decoder) throws {
@@ -77,6 +82,7 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
             scheduling = try c.decodeIfPresent(SchedulingPolicy.self, forKey: .scheduling) ?? defaults.scheduling
             stackSize = try c.decodeIfPresent(Int.self, forKey: .stackSize) ?? defaults.stackSize
             stackPrefaultBytes = try c.decodeIfPresent(Int.self, forKey: .stackPrefaultBytes) ?? defaults.stackPrefaultBytes
+            ioPriority = try c.decodeIfPresent(IOPriority.self, forKey: .ioPriority)
         }
     }
 

@@ -11,6 +11,8 @@ public struct Degradation: Sendable, Equatable, CustomStringConvertible {
         case scheduling
         /// A worker's CPU list.
         case cpus
+        /// A group's or worker's I/O priority (`ionice` class and level).
+        case ioPriority
         /// `mlockall` as ``EngineConfiguration/memoryLocking`` asked.
         case memoryLocking
         /// The status file `rtio-admin` reads.
@@ -53,6 +55,7 @@ public struct Degradation: Sendable, Equatable, CustomStringConvertible {
         switch kind {
         case .scheduling: what = "scheduling \(requested)"
         case .cpus: what = "CPUs \(requested)"
+        case .ioPriority: what = "I/O priority \(requested)"
         case .memoryLocking: what = "memory locking \(requested)"
         case .statusFile: what = "status file"
         case .onDemandMode: what = "scheduling \(requested)"

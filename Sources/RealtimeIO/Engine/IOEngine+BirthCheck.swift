@@ -61,6 +61,22 @@ extension IOEngine {
                         reason: reason))
                 }
             }
+            // The I/O priority the worker set on itself (class NONE when none was asked).
+            let readIO = worker.birthIOPriority
+            if readIO == nil || readIO! != worker.ioPriority {
+                let requested = worker.ioPriority.map { "\($0)" } ?? "none"
+                let text = readIO.map { $0.map { "\($0)" } ?? "none" } ?? "unreadable (ioprio_get failed)"
+                var reason = "the kernel reports I/O priority \(text) for the thread after start"
+                if let e = worker.ioPriorityError { reason += " (ioprio_set: \(e))" }
+                if policy == .required {
+                    throw .insufficientPrivilege(
+                        what: "I/O priority \(requested) for \(worker.name)", reason: reason,
+                        remedy: "grant CAP_SYS_NICE for the real-time class (setcap cap_sys_nice+ep BINARY), or ask for bestEffort")
+                }
+                degradations.append(Degradation(
+                    kind: .ioPriority, group: group.name, worker: worker.name, requested: requested, applied: text,
+                    reason: reason))
+            }
         }
     }
 }

@@ -164,6 +164,7 @@ public final class IOEngine: @unchecked Sendable {
         roundRobin = roundRobinStorage.base.bindMemory(to: Atomic<Int>.self, capacity: max(1, plan.groups.count))
         for g in 0..<plan.groups.count { (roundRobin + g).initialize(to: Atomic(0)) }
         (workers, groupWorkers) = try Self.makeWorkers(plan.groups, configuration: configuration, countersMemory: countersMemory, core: core)
+        for worker in workers { worker.ioPriority = plan.ioPriorities[worker.groupIndex] }
 
         // 3. Lock memory: before the threads for MCL_FUTURE (their stacks are then locked too).
         if plan.memoryLockFlags != 0 {

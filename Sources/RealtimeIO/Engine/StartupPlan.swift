@@ -19,6 +19,8 @@ struct StartupPlan: Equatable {
     var groups: [EngineConfiguration.WorkerGroup]
     /// The scheduling each of `groups` is born with (its own, or `other:0` when refused).
     var scheduling: [SchedulingPolicy]
+    /// The I/O priority each of `groups` sets at birth (nil: class NONE; also when refused).
+    var ioPriorities: [IOPriority?]
     /// `mlockall` flags; 0 = no locking.
     var memoryLockFlags: Int32
     /// What was requested and will not be applied.
@@ -30,10 +32,28 @@ struct StartupPlan: Equatable {
         let required = configuration.privilegePolicy == .required
         let degradeToOnDemand = configuration.onDemand?.degradeToOnDemand == true
         var scheduling: [SchedulingPolicy] = []
+        var ioPriorities: [IOPriority?] = []
         var degradations: [Degradation] = []
         var realtimeRefused: Degradation? = nil
 
         for group in configuration.groups {
+            var ioPriority = group.ioPriority
+            if case .realtime = ioPriority {
+                let verdict = privileges.canUseRealtimeIOPriority()
+                if !verdict.allowed {
+                    if required {
+                        throw .insufficientPrivilege(
+                            what: "I/O priority \(group.ioPriority!) for group '\(group.name)'", reason: verdict.reason,
+                            remedy: verdict.remedy ?? "")
+                    }
+                    degradations.append(Degradation(
+                        kind: .ioPriority, group: group.name, requested: "\(group.ioPriority!)",
+                        applied: "workers keep the default I/O priority (class none)", reason: verdict.reason,
+                        remedy: verdict.remedy))
+                    ioPriority = nil
+                }
+            }
+            ioPriorities.append(ioPriority)
             let verdict: PrivilegeVerdict
             switch group.scheduling {
             case .fifo(let p), .rr(let p): verdict = privileges.canUseRealtimePriority(p)
@@ -69,6 +89,7 @@ struct StartupPlan: Equatable {
             degradations.append(refused)
             groups = []
             scheduling = []
+            ioPriorities = []
         }
         let mode: EngineMode
         if groups.isEmpty {
@@ -101,6 +122,7 @@ struct StartupPlan: Equatable {
             }
         }
         return StartupPlan(
-            mode: mode, groups: groups, scheduling: scheduling, memoryLockFlags: lockFlags, degradations: degradations)
+            mode: mode, groups: groups, scheduling: scheduling, ioPriorities: ioPriorities, memoryLockFlags: lockFlags,
+            degradations: degradations)
     }
 }

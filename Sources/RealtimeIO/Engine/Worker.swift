@@ -1,6 +1,7 @@
 import CRealtimeIOShims
 import RealtimeIOLinux
 import Synchronization
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -39,6 +40,13 @@ final class Worker: @unchecked Sendable {
     private(set) var birthCPUs: CPUList?
     /// What the thread could not apply to itself (a refused nice value).
     private(set) var birthErrors = NativeThread.BirthErrors()
+    /// The I/O priority the thread sets on itself before it takes work (nil:
+    /// class NONE, so it never keeps its creator's), the error if the kernel
+    /// refused, and what `ioprio_get` then reports (`.some(nil)`: class NONE;
+    /// nil: unreadable). Published by `started` like the fields above.
+    var ioPriority: IOPriority?
+    private(set) var ioPriorityError: Errno?
+    private(set) var birthIOPriority: IOPriority??
 
     init(
         index: Int, groupIndex: Int, name: String, requestedCPUs: CPUList?, requestedScheduling: SchedulingPolicy,
@@ -66,6 +74,8 @@ final class Worker: @unchecked Sendable {
         counters.set(.firstCPU, UInt64(max(0, rtio_sched_getcpu())))
         // Applied means read back: what the kernel holds, not what was asked.
         birthErrors = birth
+        do { try IOPriority.apply(ioPriority, tid: 0) } catch { ioPriorityError = error }
+        birthIOPriority = IOPriority.read(tid: 0)
         birthScheduling = ThreadScheduling.read(tid: 0)
         birthCPUs = try? SystemTopology.allowedCPUs(tid: 0)
         prefaultStack()

@@ -23,6 +23,10 @@ public struct WorkerSnapshot: Sendable, Codable {
     /// Scheduling now (sched_getattr), including SCHED_BATCH, SCHED_IDLE and
     /// SCHED_DEADLINE if someone changed it; nil if it could not be read.
     public var appliedScheduling: SchedulingPolicy?
+    /// I/O priority the configuration asked for (nil: class none, from the CPU scheduling).
+    public var requestedIOPriority: IOPriority?
+    /// I/O priority now (ioprio_get); nil for class none or if it could not be read.
+    public var appliedIOPriority: IOPriority?
     /// CPU the worker first ran on.
     public var firstCPU: Int
     /// CPU the thread last ran on (from /proc/self/task/TID/stat).
@@ -73,6 +77,7 @@ extension IOEngine {
                 index: w.index, name: w.name, group: configuration.groups[w.groupIndex].name, tid: tid,
                 requestedCPUs: w.requestedCPUs, appliedCPUs: try? SystemTopology.allowedCPUs(tid: tid),
                 requestedScheduling: w.requestedScheduling, appliedScheduling: ThreadScheduling.read(tid: tid),
+                requestedIOPriority: configuration.groups[w.groupIndex].ioPriority, appliedIOPriority: IOPriority.read(tid: tid) ?? nil,
                 firstCPU: Int(c[.firstCPU]), lastCPU: stat?.processor, state: parkedState,
                 submitted: w.ring.approximateCount + Int(c[.completed]), completed: Int(c[.completed]),
                 errors: Int(c[.errors]), cancelled: Int(c[.cancelled]), queueDepth: w.ring.approximateCount,

@@ -12,3 +12,7 @@ public typealias CPUListError = RealtimeIOLinux.CPUListError
 public typealias SchedulingPolicy = RealtimeIOLinux.SchedulingPolicy
 /// A scheduling policy that cannot be used; see ``RealtimeIOLinux/SchedulingPolicyError``.
 public typealias SchedulingPolicyError = RealtimeIOLinux.SchedulingPolicyError
+/// A thread's I/O priority class and level (`ionice`); see ``RealtimeIOLinux/IOPriority``.
+public typealias IOPriority = RealtimeIOLinux.IOPriority
+/// An I/O priority that cannot be used; see ``RealtimeIOLinux/IOPriorityError``.
+public typealias IOPriorityError = RealtimeIOLinux.IOPriorityError

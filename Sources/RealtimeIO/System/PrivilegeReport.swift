@@ -155,6 +155,18 @@ public struct PrivilegeReport: Hashable, Sendable, Codable {
             remedy: Self.realtimeRemedy)
     }
 
+    /// May a thread of this process take the real-time I/O priority class
+    /// (`ioprio_set(2)` with IOPRIO_CLASS_RT)? Yes with `CAP_SYS_NICE`
+    /// effective (the kernel also accepts `CAP_SYS_ADMIN`, which this report
+    /// does not track); no rlimit grants it. The best-effort and idle classes
+    /// need nothing.
+    public func canUseRealtimeIOPriority() -> PrivilegeVerdict {
+        if sysNice.effective { return .allowed("CAP_SYS_NICE is effective") }
+        return .denied(
+            "the real-time I/O priority class needs CAP_SYS_NICE (\(sysNice.summary)); no rlimit grants it",
+            remedy: "grant it: setcap cap_sys_nice+ep BINARY (systemd: AmbientCapabilities=CAP_SYS_NICE), or use {\"bestEffort\": 0} (the highest best-effort level)")
+    }
+
     /// May a thread of this process set its nice value to `nice` (-20...19)?
     ///
     /// Raising the nice value (>= 0) needs nothing. A negative value needs
