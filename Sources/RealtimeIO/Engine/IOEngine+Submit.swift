@@ -23,7 +23,10 @@ extension IOEngine {
         _ request: IORequest, tag: UInt64, placement: Placement, continuation: UnsafeMutableRawPointer?
     ) throws(SubmitError) {
         try Self.validate(request)
-        let target = try chooseWorker(placement)
+        // The one clock read of a submit: placement measures in-service ages
+        // against it, and it is the request's submission time.
+        let now = rtio_monotonic_ns()
+        let target = try chooseWorker(placement, now: now)
         guard core.enterSubmit() else { throw .shutDown }
         defer { core.leaveSubmit() }
         guard let slot = core.slab.acquire() else { throw .full }
@@ -32,7 +35,7 @@ extension IOEngine {
         record.pointee.tag = tag
         record.pointee.continuation = continuation
         if continuation != nil { record.pointee.flags |= RequestFlags.resumesContinuation }
-        record.pointee.submittedAt = rtio_monotonic_ns()
+        record.pointee.submittedAt = now
         if target == Self.onDemandTarget {
             try submitOnDemand(slot)
             return
@@ -145,7 +148,9 @@ extension IOEngine {
         }
     }
 
-    func chooseWorker(_ placement: Placement) throws(SubmitError) -> Int {
+    /// The worker `placement` names for a request submitted at `now`
+    /// (`CLOCK_MONOTONIC` ns), or ``onDemandTarget``.
+    func chooseWorker(_ placement: Placement, now: UInt64) throws(SubmitError) -> Int {
         if workers.isEmpty {
             // On-demand mode: any placement but one naming a worker goes to the pool.
             if case .worker(let index) = placement { throw .noSuchWorker(index) }
@@ -156,11 +161,11 @@ extension IOEngine {
             guard index >= 0, index < workers.count else { throw .noSuchWorker(index) }
             return index
         case .leastLoaded:
-            return leastLoaded(0, workers.count - 1)
+            return leastLoaded(0, workers.count - 1, now: now)
         case .leastLoadedIn(let group):
             guard group.index >= 0, group.index < groupWorkers.count else { throw .noSuchWorker(group.index) }
             let members = groupWorkers[group.index]
-            return leastLoaded(members[0], members[members.count - 1])
+            return leastLoaded(members[0], members[members.count - 1], now: now)
         case .roundRobin(let group):
             guard group.index >= 0, group.index < groupWorkers.count else { throw .noSuchWorker(group.index) }
             let members = groupWorkers[group.index]
@@ -169,21 +174,65 @@ extension IOEngine {
         }
     }
 
-    /// The worker with the fewest queued entries among `first...last`; ties go
-    /// to the lowest index (a lightly loaded engine keeps one worker hot and
-    /// lets the others park). Index loops, not iterators: unspecialised generic
-    /// iteration allocates coroutine frames in debug builds.
+    /// A request in service for longer than this is *long*: placement does
+    /// not queue behind it while a worker of the same range is not in that
+    /// state (see ``Placement/leastLoaded``). 100 µs: well above a
+    /// page-cache read or a small write (1–10 µs), about one NVMe read; a
+    /// worker preempted in the middle of a short request also turns long.
+    static let longServiceNanoseconds: Int64 = 100_000
+
+    /// The worker of `first...last` a least-loaded request goes to, at `now`:
+    ///
+    /// 1. the first *idle* one: nothing queued and nothing in service;
+    /// 2. else, among workers whose request in service (if any) has run at
+    ///    most ``longServiceNanoseconds``, the one with the least load
+    ///    (queued entries, plus one for the request in service), ties to the
+    ///    lowest index;
+    /// 3. else (every worker serves a long request) the one whose request
+    ///    started last, ties to the least load: the longer a request has run,
+    ///    the likelier it is stuck (a blocked read, a stalled filesystem) and
+    ///    the longer it is likely to run on, while a worker preempted in the
+    ///    middle of a short request is soon free again.
+    ///
+    /// A lightly loaded engine keeps one worker hot and lets the others park.
+    /// Per worker it reads `enqueuePosition` (line 0 of its ring) and
+    /// `consumedCount` and the service mark (both on line 1); it stops at the
+    /// first idle worker. Relaxed loads: a racing pop or service start or end
+    /// makes one placement approximate, never wrong for correctness. Index
+    /// loops, not iterators: unspecialised generic iteration allocates
+    /// coroutine frames in debug builds.
     @inline(__always)
-    func leastLoaded(_ first: Int, _ last: Int) -> Int {
+    func leastLoaded(_ first: Int, _ last: Int, now: UInt64) -> Int {
         var best = first
-        var bestDepth = Int.max
+        var bestLoad = Int.max
+        var bestIsLong = true
+        var bestSince: UInt64 = 0
         var i = first
         while i <= last {
-            let depth = workers[i].ring.approximateCount
-            if depth < bestDepth {
-                best = i
-                bestDepth = depth
-                if depth == 0 { break }
+            let ring = workers[i].ring
+            let queued = ring.approximateCount
+            let since = ring.serviceStartedAt
+            if since == 0 {
+                if queued == 0 { return i }
+                if bestIsLong || queued < bestLoad {
+                    best = i
+                    bestLoad = queued
+                    bestIsLong = false
+                }
+            } else {
+                let load = queued &+ 1
+                // The worker's clock read may be later than ours: signed difference.
+                if Int64(bitPattern: now &- since) <= Self.longServiceNanoseconds {
+                    if bestIsLong || load < bestLoad {
+                        best = i
+                        bestLoad = load
+                        bestIsLong = false
+                    }
+                } else if bestIsLong && (since > bestSince || (since == bestSince && load < bestLoad)) {
+                    best = i
+                    bestLoad = load
+                    bestSince = since
+                }
             }
             i += 1
         }

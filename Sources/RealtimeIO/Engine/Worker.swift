@@ -164,6 +164,9 @@ final class Worker: @unchecked Sendable {
         let slab = core.slab
         let record = slab.record(slot)
         let start = rtio_monotonic_ns()
+        // Placement reads the mark (see IOEngine.leastLoaded); it shares the
+        // line tryPop has just written.
+        ring.markServiceStarted(at: start)
         let result: Int
         if cancel {
             result = -Int(ECANCELED)
@@ -173,6 +176,7 @@ final class Worker: @unchecked Sendable {
             result = RequestExecution.run(record)
         }
         let end = rtio_monotonic_ns()
+        ring.markServiceEnded()
         finished = end
         record.pointee.result = result
         record.pointee.startedAt = start

@@ -36,6 +36,11 @@ import Glibc
 /// ## Ownership
 /// - `enqueuePosition`: shared by producers (CAS).
 /// - `dequeuePosition`: the consumer's alone; producers never read it.
+/// - `consumedCount` and the service mark (``markServiceStarted(at:)``): the
+///   consumer writes them, anyone reads them. They share the consumer's cache
+///   line with `dequeuePosition`, so a producer that reads
+///   ``approximateCount`` and ``serviceStartedAt`` reads two lines, as it
+///   read for the count alone.
 /// - A cell between claim and publish belongs to its claiming producer; between
 ///   publish and release, to the consumer.
 /// - Only one thread at a time may call the consumer methods (`tryPop`,
@@ -56,6 +61,7 @@ package final class SubmissionRing: @unchecked Sendable {
     @usableFromInline let enqueuePosition: UnsafeMutablePointer<Atomic<Int>>
     @usableFromInline let dequeuePosition: UnsafeMutablePointer<Int>
     @usableFromInline let consumedCount: UnsafeMutablePointer<Atomic<Int>>
+    @usableFromInline let serviceStart: UnsafeMutablePointer<Atomic<UInt64>>
     @usableFromInline let cells: UnsafeMutablePointer<Cell>
     /// The consumer's park/wake handshake.
     package let wakeup: ConsumerWakeup
@@ -84,6 +90,7 @@ package final class SubmissionRing: @unchecked Sendable {
         enqueuePosition = memory.initialize(Atomic<Int>(0), at: 0)
         dequeuePosition = memory.initialize(0, at: line)
         consumedCount = memory.initialize(Atomic<Int>(0), at: line + 8)
+        serviceStart = memory.initialize(Atomic<UInt64>(0), at: line + 16)
         wakeup = ConsumerWakeup(initializing: memory.line(2))
         cells = memory.line(3).bindMemory(to: Cell.self, capacity: capacity)
         for i in 0..<capacity {
@@ -276,5 +283,33 @@ package final class SubmissionRing: @unchecked Sendable {
     /// Entries claimed and not yet consumed (includes claimed-but-unpublished).
     package var approximateCount: Int {
         max(0, enqueuePosition.pointee.load(ordering: .relaxed) &- consumedCount.pointee.load(ordering: .relaxed))
+    }
+
+    /// When the consumer started serving the entry it took last (a
+    /// `CLOCK_MONOTONIC` reading in ns), or 0 while it serves nothing.
+    ///
+    /// Advisory, for placement: relaxed, and no part of the ring's protocol
+    /// (exactly-once, order and park/wake never read it). Between a pop and
+    /// its mark, the entry just taken is counted neither here nor in
+    /// ``approximateCount``.
+    @inlinable
+    package var serviceStartedAt: UInt64 {
+        serviceStart.pointee.load(ordering: .relaxed)
+    }
+
+    // MARK: consumer annotations (the consumer thread only)
+
+    /// Marks the entry just taken as in service since `now` (non-zero).
+    /// One relaxed store to the consumer's own line, which `tryPop` has just
+    /// written.
+    @inlinable
+    package func markServiceStarted(at now: UInt64) {
+        serviceStart.pointee.store(now, ordering: .relaxed)
+    }
+
+    /// Marks the consumer as serving nothing.
+    @inlinable
+    package func markServiceEnded() {
+        serviceStart.pointee.store(0, ordering: .relaxed)
     }
 }
