@@ -15,6 +15,7 @@ public struct ConfigurationError: Error, Equatable, Sendable, CustomStringConver
     /// What to do instead.
     public var remedy: String
 
+    /// An error for the field at JSON path `field`.
     public init(field: String, problem: String, remedy: String) {
         self.field = field
         self.problem = problem

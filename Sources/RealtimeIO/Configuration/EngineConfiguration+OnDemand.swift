@@ -43,12 +43,14 @@ extension EngineConfiguration {
         /// How long an idle on-demand worker waits before it exits (``Limits/idleTimeout``).
         /// JSON: `idleTimeoutSeconds`.
         public var idleTimeout: Duration
+        /// Who creates on-demand workers (default ``Spawner/hostLoop``).
         public var spawner: Spawner
         /// Hybrid mode: send requests to on-demand workers when the chosen worker's ring is full.
         public var overflow: Bool
         /// Start in on-demand mode when real-time scheduling is refused (bestEffort only).
         public var degradeToOnDemand: Bool
 
+        /// On-demand settings; the defaults are those a JSON object without the field gets.
         public init(
             maxThreads: Int = 64, idleTimeout: Duration = .seconds(10), spawner: Spawner = .hostLoop,
             overflow: Bool = false, degradeToOnDemand: Bool = false

@@ -48,6 +48,7 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
         /// the creating thread's I/O priority). `realtime` needs CAP_SYS_NICE.
         public var ioPriority: IOPriority?
 
+        /// A group; the defaults are those a JSON object without the field gets.
         public init(
             name: String, workers: Int, cpus: CPUList? = nil, workerCPUs: [CPUList]? = nil,
             scheduling: SchedulingPolicy = .other(nice: 0), stackSize: Int = 256 * 1024,
@@ -127,16 +128,20 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
         case demote
     }
 
+    /// The worker groups, in order: ``WorkerGroupID``s and worker indices follow it. Empty only in on-demand mode.
     public var groups: [WorkerGroup]
     /// Submission-ring cells per worker: a power of two in 2...``Limits/ringCapacity``.
     public var ringCapacity: Int
     /// Request slots (requests accepted and not yet reaped), engine-wide: 1...``Limits/requestsInFlight``.
     public var requestsInFlight: Int
+    /// `mlockall` at start (default ``MemoryLocking/none``).
     public var memoryLocking: MemoryLocking
+    /// Throw or degrade when something cannot be applied (default ``PrivilegePolicy/bestEffort``).
     public var privilegePolicy: PrivilegePolicy
     /// How long an idle worker spins before it parks (zero: park at once; at most 1 s).
     /// JSON: `spinBudgetNanoseconds`.
     public var spinBudget: Duration
+    /// Where completions go (default ``CompletionDelivery/eventfd``).
     public var completionDelivery: CompletionDelivery
     /// With memory locked: keep freed heap memory (M_MMAP_MAX=0, M_TRIM_THRESHOLD=-1).
     public var tuneMalloc: Bool
@@ -155,6 +160,7 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
     /// On-demand workers (fallback mode, overflow, degradation); nil: preallocated workers only.
     public var onDemand: OnDemand?
 
+    /// A configuration; the defaults are those a JSON document without the field gets.
     public init(
         groups: [WorkerGroup], ringCapacity: Int = 256, requestsInFlight: Int = 1024,
         memoryLocking: MemoryLocking = .none, privilegePolicy: PrivilegePolicy = .bestEffort,

@@ -21,6 +21,7 @@ public struct Degradation: Sendable, Equatable, CustomStringConvertible {
         case onDemandMode
     }
 
+    /// What was not applied.
     public var kind: Kind
     /// The group concerned, if any.
     public var group: String?
@@ -35,6 +36,7 @@ public struct Degradation: Sendable, Equatable, CustomStringConvertible {
     /// How to get what was requested, if something can be done.
     public var remedy: String?
 
+    /// A degradation (the engine makes these; tests and tools may too).
     public init(
         kind: Kind, group: String? = nil, worker: String? = nil, requested: String, applied: String,
         reason: String, remedy: String? = nil

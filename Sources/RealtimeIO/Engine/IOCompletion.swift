@@ -9,6 +9,7 @@ public struct IOCompletion: Sendable, Equatable {
     /// Index of the worker that ran it (or would have).
     public var worker: Int
 
+    /// A completion (the engine makes these; tests and adapters may too).
     public init(tag: UInt64, result: Int, worker: Int) {
         self.tag = tag
         self.result = result

@@ -29,10 +29,12 @@ extension IOEngine {
         try await perform(.write(fd, from: buffer, at: offset))
     }
 
+    /// fsync `fd` on a worker.
     public func fsync(_ fd: FileDescriptor) async throws {
         _ = try await perform(.fsync(fd))
     }
 
+    /// fdatasync `fd` on a worker.
     public func fdatasync(_ fd: FileDescriptor) async throws {
         _ = try await perform(.fdatasync(fd))
     }

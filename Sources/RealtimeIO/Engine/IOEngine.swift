@@ -48,6 +48,7 @@ import RealtimeIOLinux
 /// errors arrive as negative results (`-errno`) in the completion. Every
 /// accepted request completes exactly once — also on shutdown.
 public final class IOEngine: @unchecked Sendable {
+    /// The configuration the engine was created with, as given.
     public let configuration: EngineConfiguration
     /// What could not be applied as requested (`bestEffort` only).
     public let degradations: [Degradation]

@@ -20,7 +20,9 @@ public enum IORequest: @unchecked Sendable {
     case readv(FileDescriptor, UnsafeBufferPointer<iovec>, at: Int64)
     /// pwritev; iovecs as for `readv`.
     case writev(FileDescriptor, UnsafeBufferPointer<iovec>, at: Int64)
+    /// fsync: file data and metadata to stable storage.
     case fsync(FileDescriptor)
+    /// fdatasync: file data (and the metadata needed to read it) to stable storage.
     case fdatasync(FileDescriptor)
     /// fallocate with ``FallocateMode`` at `offset` for `length` bytes.
     case fallocate(FileDescriptor, FallocateMode, at: Int64, length: Int64)

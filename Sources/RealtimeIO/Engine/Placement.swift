@@ -49,6 +49,7 @@ public enum Placement: Sendable, Equatable {
 /// A group, by position in the configuration; from ``IOEngine/group(named:)``
 /// (hosts cannot make one up).
 public struct WorkerGroupID: Sendable, Hashable {
+    /// The group's position in ``EngineConfiguration/groups``.
     public let index: Int
     init(index: Int) { self.index = index }
 }
