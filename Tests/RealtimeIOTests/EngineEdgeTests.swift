@@ -185,6 +185,8 @@ struct EngineEdgeTests {
         defer { engine.shutdown() }
         let core = engine.core
         #expect(core.enterSubmit() && core.enterSubmit())
+        // As shutdown does: claim it (state `stopping`), then close the gate.
+        #expect(core.claimShutdown())
         let waits = SharedCounter()
         let closed = SharedFlag()
         let tid = SharedCounter()
@@ -200,7 +202,8 @@ struct EngineEdgeTests {
         core.leaveSubmit()
         closer.join()
         #expect(closed.isSet && waits.value >= 1)
-        // Reopen for the engine's own shutdown: the test held the gate by hand.
+        // Reopen for the engine's own shutdown: the test held the gate and the state by hand.
         core.gate.pointee.store(0, ordering: .releasing)
+        core.lifecycle.pointee.store(.running, ordering: .sequentiallyConsistent)
     }
 }

@@ -26,10 +26,14 @@ struct PlanCommand: ParsableCommand {
         guard let count = Int(workers), (1...1024).contains(count) else {
             throw AdminError("invalid --workers '\(workers)': expected a whole number in 1...1024")
         }
+        // The CPUs this process may use (its cpuset ∩ online): a plan never proposes a CPU
+        // engine creation would refuse as outside the cpuset.
         let online: CPUList
         let isolated: CPUList
+        let processCPUs: ProcessCPUs
         do {
-            online = try SystemTopology.onlineCPUs()
+            processCPUs = try ProcessCPUs.current()
+            online = processCPUs.allowed
             isolated = try SystemTopology.isolatedCPUs().intersection(online)
         } catch {
             throw AdminError(error.description)
@@ -40,7 +44,7 @@ struct PlanCommand: ParsableCommand {
         }
         let text = try Admin.json(plan.configuration)
         if json { print(text); return }
-        print("online CPUs \(online), isolated \(isolated.isEmpty ? "none" : "\(isolated)")")
+        print("online CPUs \(processCPUs.online), allowed \(processCPUs), isolated \(isolated.isEmpty ? "none" : "\(isolated)")")
         for note in plan.notes { print("note: \(note)") }
         print(Admin.table(["WORKER", "CPU", "WHY"], plan.assignment.map { [$0.0, "\($0.1)", $0.2] }), terminator: "")
         print("\n" + text)

@@ -98,14 +98,18 @@ final class EngineCore: @unchecked Sendable {
     /// Leaves the submit path. The last submitter to leave a closed gate wakes
     /// the shutdown waiting in ``closeGate()`` (the only case with a syscall).
     @inline(__always) func leaveSubmit() {
-        if gate.pointee.subtract(2, ordering: .releasing).newValue == 1 {
+        if gate.pointee.subtract(2, ordering: .releasing).newValue == 1,
+           lifecycle.pointee.load(ordering: .sequentiallyConsistent) == .stopping {
+            // Only a shutdown still in closeGate() (state `stopping`) can be waiting: a
+            // submit refused long after shutdown makes no syscall.
             gateEvents.pointee.add(1, ordering: .sequentiallyConsistent)
             Futex.wake(gateEventsWord, count: 1)
         }
     }
 
     /// Closes the gate and sleeps until no submitter is inside. Returns the
-    /// number of futex waits it made.
+    /// number of futex waits it made. Call only in state `stopping` (after
+    /// ``claimShutdown()``).
     ///
     /// It sleeps rather than yields: a shutdown called from a SCHED_FIFO
     /// thread must let a lower-priority submitter that was preempted inside
@@ -115,6 +119,9 @@ final class EngineCore: @unchecked Sendable {
     /// last leaver changes `gateEvents` before it wakes, so the wake is never lost.
     @discardableResult
     func closeGate() -> Int {
+        // Leavers wake the closer only in `stopping` (see leaveSubmit): closing in another
+        // state could sleep forever.
+        precondition(lifecycle.pointee.load(ordering: .sequentiallyConsistent) == .stopping, "closeGate outside stopping")
         gate.pointee.bitwiseOr(1, ordering: .acquiringAndReleasing)
         var waits = 0
         while true {
