@@ -34,12 +34,14 @@ extension IOEngine {
         var w = 0
         let count = workers.count
         while w < count && delivered < maximum {
-            let worker = workers[w]
-            delivered += worker.completions.drain(maximum: maximum - delivered) { slot in
-                let r = slab.record(slot)
-                let completion = IOCompletion(tag: r.pointee.tag, result: r.pointee.result, worker: worker.index)
-                slab.release(slot)
-                body(completion)
+            let index = w  // worker w's index is its position
+            delivered += completionRings[w]._withUnsafeGuaranteedRef { ring in
+                ring.drain(maximum: maximum - delivered) { slot in
+                    let r = slab.record(slot)
+                    let completion = IOCompletion(tag: r.pointee.tag, result: r.pointee.result, worker: index)
+                    slab.release(slot)
+                    body(completion)
+                }
             }
             w += 1
         }

@@ -40,7 +40,7 @@ extension IOEngine {
             try submitOnDemand(slot)
             return
         }
-        guard workers[target].ring.tryPush(UInt64(slot)) else {
+        guard rings[target]._withUnsafeGuaranteedRef({ $0.tryPush(UInt64(slot)) }) else {
             // Hybrid: the chosen ring is full; overflow to the on-demand pool. Slots are
             // shared: with none free the submit failed with .full above (no reserve).
             if onDemand != nil, mayOverflow(placement) {
@@ -209,9 +209,7 @@ extension IOEngine {
         var bestSince: UInt64 = 0
         var i = first
         while i <= last {
-            let ring = workers[i].ring
-            let queued = ring.approximateCount
-            let since = ring.serviceStartedAt
+            let (queued, since) = rings[i]._withUnsafeGuaranteedRef { ($0.approximateCount, $0.serviceStartedAt) }
             if since == 0 {
                 if queued == 0 { return i }
                 if bestIsLong || queued < bestLoad {

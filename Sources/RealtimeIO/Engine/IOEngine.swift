@@ -59,6 +59,14 @@ public final class IOEngine: @unchecked Sendable {
 
     let core: EngineCore
     let workers: [Worker]
+    /// Each worker's submission ring, unretained: submit and placement reach a
+    /// ring without touching the reference counts of the worker or the ring
+    /// (a count the worker thread also changes would bounce its cache line
+    /// between the CPUs on every submit). `workers` keeps them alive.
+    let rings: UnsafeMutablePointer<Unmanaged<SubmissionRing>>
+    /// Each worker's completion ring, unretained, for `reap` (same reason).
+    let completionRings: UnsafeMutablePointer<Unmanaged<CompletionRing>>
+    private let ringsStorage: CacheAlignedStorage
     /// Engine-wide worker indices of each group, in configuration order.
     let groupWorkers: [[Int]]
     /// Next worker of each group for ``Placement/roundRobin(_:)``.
@@ -166,6 +174,15 @@ public final class IOEngine: @unchecked Sendable {
         for g in 0..<plan.groups.count { (roundRobin + g).initialize(to: Atomic(0)) }
         (workers, groupWorkers) = try Self.makeWorkers(plan.groups, configuration: configuration, countersMemory: countersMemory, core: core)
         for worker in workers { worker.ioPriority = plan.ioPriorities[worker.groupIndex] }
+        let slots = max(1, workers.count)
+        ringsStorage = CacheAlignedStorage(byteCount: 2 * slots * MemoryLayout<UnsafeRawPointer>.stride)
+        rings = ringsStorage.base.bindMemory(to: Unmanaged<SubmissionRing>.self, capacity: slots)
+        completionRings = (ringsStorage.base + slots * MemoryLayout<UnsafeRawPointer>.stride)
+            .bindMemory(to: Unmanaged<CompletionRing>.self, capacity: slots)
+        for (i, worker) in workers.enumerated() {
+            (rings + i).initialize(to: .passUnretained(worker.ring))
+            (completionRings + i).initialize(to: .passUnretained(worker.completions))
+        }
 
         // 3. Lock memory: before the threads for MCL_FUTURE (their stacks are then locked too).
         if plan.memoryLockFlags != 0 {

@@ -187,7 +187,8 @@ final class Worker: @unchecked Sendable {
         let submitted = record.pointee.submittedAt
         counters.record(queueWait: start > submitted ? start &- submitted : 0, service: end &- start)
 
-        let completions = self.completions
-        return core.deliver(slot, worker: index) { completions.push($0) }
+        if core.deliverDirectly(slot, worker: index) { return false }
+        completions.push(slot)
+        return true
     }
 }

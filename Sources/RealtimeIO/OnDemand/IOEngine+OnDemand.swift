@@ -49,7 +49,10 @@ extension IOEngine {
     ) throws(EngineError) -> (OnDemandPool, OnDemandCompletionQueue) {
         let queue = OnDemandCompletionQueue(capacity: core.slab.count)
         let onCompletion: @Sendable (UInt32) -> Void = { [core, queue] slot in
-            if core.deliver(slot, worker: onDemandWorkerIndex, post: { queue.push($0) }) { core.notifyHost() }
+            if !core.deliverDirectly(slot, worker: onDemandWorkerIndex) {
+                queue.push(slot)
+                core.notifyHost()
+            }
         }
         do {
             let pool = try OnDemandPool(
