@@ -20,9 +20,9 @@ struct CompletionWakeupTests {
     /// Regression (rtio-bench: a reaper asleep on the eventfd with completions
     /// pending, woken only by its poll timeout).
     ///
-    /// A worker notifies the host once per batch, after the batch, so its
+    /// A worker notifies the host after it posted a completion, so its
     /// notification can come late: after the host has already polled that
-    /// batch's completions out (`reap(rearm: false)`), in the middle of the
+    /// completion out (`reap(rearm: false)`), in the middle of the
     /// host's re-arm. Here the test thread plays the worker and sends that late
     /// notification at each step of the re-arm. Whatever the step, the *next*
     /// completion's notification must still make the fd readable — with the

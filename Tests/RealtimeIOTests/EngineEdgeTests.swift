@@ -23,18 +23,7 @@ private let gatedCall: CustomBlockingCall = { context in
 }
 
 /// The one-letter state of a thread of this process (`R`, `S`, `D`, …).
-private func threadState(_ tid: pid_t) -> Character? {
-    guard let text = try? String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8),
-          let close = text.lastIndex(of: ")") else { return nil }
-    return text[text.index(close, offsetBy: 2)]
-}
-
-/// CPU time the calling thread has used, in ns.
-private func threadCPUTime() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
+private func threadState(_ tid: pid_t) -> Character? { ThreadStat.read(tid: tid)?.state }
 
 @Suite("Engine: edges of completion notice and shutdown", .serialized, .tags(.concurrency, .needsRoot))
 struct EngineEdgeTests {

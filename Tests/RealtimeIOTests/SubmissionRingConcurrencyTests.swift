@@ -155,9 +155,7 @@ struct SubmissionRingConcurrencyTests {
                     consumedCount.add()  // release: publishes the value stored above
                 }
             }
-            var ts = timespec()
-            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-            cpuNanoseconds.store(ts.tv_sec * 1_000_000_000 + ts.tv_nsec)
+            cpuNanoseconds.store(Int(threadCPUTime()))
         }
         // The "low-priority producer" claims position 0 and stalls.
         let stalled = try #require(ring.tryClaim(1))

@@ -58,3 +58,10 @@ struct SendablePointer<T: ~Copyable>: @unchecked Sendable {
     subscript(i: Int) -> UnsafeMutablePointer<T> { base + i }
     var pointee: UnsafeMutablePointer<T> { base }
 }
+
+/// CPU time the calling thread has used, in ns (CLOCK_THREAD_CPUTIME_ID).
+func threadCPUTime() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}

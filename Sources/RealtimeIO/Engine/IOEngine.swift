@@ -172,8 +172,7 @@ public final class IOEngine: @unchecked Sendable {
         roundRobinStorage = CacheAlignedStorage(byteCount: max(1, plan.groups.count) * MemoryLayout<Atomic<Int>>.stride)
         roundRobin = roundRobinStorage.base.bindMemory(to: Atomic<Int>.self, capacity: max(1, plan.groups.count))
         for g in 0..<plan.groups.count { (roundRobin + g).initialize(to: Atomic(0)) }
-        (workers, groupWorkers) = try Self.makeWorkers(plan.groups, configuration: configuration, countersMemory: countersMemory, core: core)
-        for worker in workers { worker.ioPriority = plan.ioPriorities[worker.groupIndex] }
+        (workers, groupWorkers) = try Self.makeWorkers(plan, configuration: configuration, countersMemory: countersMemory, core: core)
         let slots = max(1, workers.count)
         ringsStorage = CacheAlignedStorage(byteCount: 2 * slots * MemoryLayout<UnsafeRawPointer>.stride)
         rings = ringsStorage.base.bindMemory(to: Unmanaged<SubmissionRing>.self, capacity: slots)
@@ -240,12 +239,12 @@ public final class IOEngine: @unchecked Sendable {
 
     /// Builds every worker (rings, counters) without starting a thread.
     private static func makeWorkers(
-        _ groups: [EngineConfiguration.WorkerGroup], configuration: EngineConfiguration,
+        _ plan: StartupPlan, configuration: EngineConfiguration,
         countersMemory: UnsafeMutableRawPointer, core: EngineCore
     ) throws(EngineError) -> ([Worker], [[Int]]) {
         var workers: [Worker] = []
         var groupWorkers: [[Int]] = []
-        for (g, group) in groups.enumerated() {
+        for (g, group) in plan.groups.enumerated() {
             var indices: [Int] = []
             for w in 0..<group.workers {
                 let index = workers.count
@@ -254,7 +253,8 @@ public final class IOEngine: @unchecked Sendable {
                 workers.append(Worker(
                     index: index, groupIndex: g, name: "rtio-\(group.name)-\(w)",
                     requestedCPUs: group.requestedCPUs(worker: w), requestedScheduling: group.scheduling,
-                    stackSize: group.stackSize, stackPrefaultBytes: group.stackPrefaultBytes, ring: ring,
+                    stackSize: group.stackSize, stackPrefaultBytes: group.stackPrefaultBytes,
+                    ioPriority: plan.ioPriorities[g], ring: ring,
                     completions: CompletionRing(minimumCapacity: configuration.requestsInFlight),
                     counters: WorkerCounters(initializing: countersMemory + index * WorkerCounters.byteCount),
                     core: core))

@@ -35,7 +35,7 @@ final class Worker: @unchecked Sendable {
     var bornWith: ThreadAttributes = ThreadAttributes()
     /// What the kernel reports for this thread right after birth, read by the
     /// thread itself before it sets `started` (whose release/acquire publishes
-    /// them to the engine); nil if unreadable. See ``IOEngine`` `verifyBirth`.
+    /// them to the engine); nil if unreadable. See `IOEngine.checkBirth`.
     private(set) var birthScheduling: SchedulingPolicy?
     private(set) var birthCPUs: CPUList?
     /// What the thread could not apply to itself (a refused nice value).
@@ -44,13 +44,13 @@ final class Worker: @unchecked Sendable {
     /// class NONE, so it never keeps its creator's), the error if the kernel
     /// refused, and what `ioprio_get` then reports (`.some(nil)`: class NONE;
     /// nil: unreadable). Published by `started` like the fields above.
-    var ioPriority: IOPriority?
+    let ioPriority: IOPriority?
     private(set) var ioPriorityError: Errno?
     private(set) var birthIOPriority: IOPriority??
 
     init(
         index: Int, groupIndex: Int, name: String, requestedCPUs: CPUList?, requestedScheduling: SchedulingPolicy,
-        stackSize: Int, stackPrefaultBytes: Int, ring: SubmissionRing, completions: CompletionRing, counters: WorkerCounters,
+        stackSize: Int, stackPrefaultBytes: Int, ioPriority: IOPriority?, ring: SubmissionRing, completions: CompletionRing, counters: WorkerCounters,
         core: EngineCore
     ) {
         self.index = index
@@ -60,6 +60,7 @@ final class Worker: @unchecked Sendable {
         self.requestedScheduling = requestedScheduling
         self.stackSize = stackSize
         self.stackPrefaultBytes = stackPrefaultBytes
+        self.ioPriority = ioPriority
         self.ring = ring
         self.completions = completions
         self.counters = counters

@@ -51,7 +51,7 @@ public struct WorkerSnapshot: Sendable, Codable {
     public var wakes: Int
     /// Wake-ups that needed a futex system call.
     public var wakeSyscalls: Int
-    /// Duty-cycle rests spent demoted to SCHED_OTHER (see ``DutyCycleRest``).
+    /// Real-time-share rests spent demoted to SCHED_OTHER (see ``EngineConfiguration/RealtimeShareRest``).
     public var demotions: Int
     /// Time spent executing requests, in nanoseconds.
     public var busyNanoseconds: UInt64
