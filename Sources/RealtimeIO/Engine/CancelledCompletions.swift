@@ -20,7 +20,9 @@ import Synchronization
 /// ## Cost for reap
 /// One load of the head (its own line, written only by cancellers) per drain.
 final class CancelledCompletions: @unchecked Sendable {
-    private let storage = CacheAlignedStorage(lines: 2)
+    private let storage = CacheAlignedStorage(byteCount: storageByteCount)
+    /// Bytes asked of ``CacheAlignedStorage`` (for ``EngineFootprint``): two lines.
+    static let storageByteCount = 2 * CacheLine.separation
     /// Line 0: the shared stack head (`RequestSlab.none` when empty).
     private let head: UnsafeMutablePointer<Atomic<UInt32>>
     /// Line 1: the reaper's own FIFO, oldest first (plain: one reaper at a time,
