@@ -81,7 +81,8 @@ extension RequestSlab {
     /// `index`: true if it is to run the request; false if it was cancelled, in
     /// which case the caller must not touch the record again (the slot is
     /// freed here if its cancelled completion was already consumed).
-    /// Cost: one atomic or (`lock or` on x86) on the record's first line.
+    /// Cost: one atomic fetch-or on the record's first line, which the worker
+    /// reads next anyway (x86: a `lock cmpxchg` loop, one iteration uncontended).
     @inline(__always)
     package func beginService(_ index: UInt32) -> Bool {
         let old = state(index).pointee.bitwiseOr(RequestState.dequeued, ordering: .acquiringAndReleasing).oldValue
