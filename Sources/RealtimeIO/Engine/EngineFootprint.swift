@@ -92,7 +92,7 @@ package struct EngineFootprint: Equatable, Sendable {
             Part(name: "engine state", field: "groups",
                  formula: "shared lines, per-group placement, unretained ring tables",
                  bytes: Self.add(
-                    Self.add(aligned(3 * CacheLine.separation), aligned(max(1, configuration.groups.count) * 8)),
+                    Self.add(aligned(EngineCore.sharedLineCount * CacheLine.separation), aligned(max(1, configuration.groups.count) * 8)),
                     aligned(2 * max(1, workers) * MemoryLayout<UnsafeRawPointer>.stride)),
                  allocation: .cacheAligned),
         ]
