@@ -47,6 +47,12 @@ final class EngineCore: @unchecked Sendable {
     }
 
     let slab: RequestSlab
+    /// `slab` without reference counting, for the I/O path (submit, worker,
+    /// reap): `core.slab.acquire()` retains and releases the slab around the
+    /// call (a shared line's atomic read-modify-write twice per request);
+    /// `slabRef._withUnsafeGuaranteedRef { $0.acquire() }` does not. Valid as
+    /// long as this core lives (it holds `slab`).
+    let slabRef: Unmanaged<RequestSlab>
     let eventFD: Int32
     let spinBudgetNanoseconds: Int64
     /// Real-time allowance per ``RealtimeShare/windowNanoseconds`` window (``EngineConfiguration/realtimeSharePercent``).
@@ -76,6 +82,7 @@ final class EngineCore: @unchecked Sendable {
         handler: (@Sendable (IOCompletion) -> Void)?, workerStartHook: WorkerStartHook?
     ) {
         self.slab = slab
+        self.slabRef = Unmanaged.passUnretained(slab)
         self.eventFD = eventFD
         self.spinBudgetNanoseconds = spinBudget.nanoseconds
         self.realtimeAllowanceNanoseconds = RealtimeShare.windowNanoseconds * Int64(realtimeSharePercent) / 100
@@ -207,6 +214,11 @@ final class EngineCore: @unchecked Sendable {
     /// of the caller's ring is touched per request.
     @inline(__always)
     func deliverDirectly(_ slot: UInt32, worker: Int) -> Bool {
+        slabRef._withUnsafeGuaranteedRef { deliverDirectly(slot, worker: worker, slab: $0) }
+    }
+
+    @inline(__always)
+    private func deliverDirectly(_ slot: UInt32, worker: Int, slab: RequestSlab) -> Bool {
         let record = slab.record(slot)
         if record.pointee.flags & RequestFlags.resumesContinuation != 0 {
             let box = record.pointee.continuation!

@@ -29,8 +29,10 @@ extension IOEngine {
         let target = try chooseWorker(placement, now: now)
         guard core.enterSubmit() else { throw .shutDown }
         defer { core.leaveSubmit() }
-        guard let slot = core.slab.acquire() else { throw .full }
-        let record = core.slab.record(slot)
+        // Through the unretained reference: no reference count per submit.
+        let slab = core.slabRef
+        guard let slot = slab._withUnsafeGuaranteedRef({ $0.acquire() }) else { throw .full }
+        let record = slab._withUnsafeGuaranteedRef { $0.record(slot) }
         Self.fill(record, with: request)
         record.pointee.tag = tag
         record.pointee.continuation = continuation
@@ -48,7 +50,7 @@ extension IOEngine {
                 overflowCounter.add(1, ordering: .relaxed)
                 return
             }
-            core.slab.release(slot)
+            slab._withUnsafeGuaranteedRef { $0.release(slot) }
             throw .full
         }
     }
@@ -58,7 +60,7 @@ extension IOEngine {
         do {
             try onDemand!.submit(slot)
         } catch {
-            core.slab.release(slot)
+            core.slabRef._withUnsafeGuaranteedRef { $0.release(slot) }
             throw error
         }
     }
@@ -164,13 +166,12 @@ extension IOEngine {
             return leastLoaded(0, workers.count - 1, now: now)
         case .leastLoadedIn(let group):
             guard group.index >= 0, group.index < groupWorkers.count else { throw .noSuchWorker(group.index) }
-            let members = groupWorkers[group.index]
-            return leastLoaded(members[0], members[members.count - 1], now: now)
+            // Subscripted in place: binding the member array to a local retains it.
+            return leastLoaded(groupWorkers[group.index][0], groupWorkers[group.index][groupWorkers[group.index].count - 1], now: now)
         case .roundRobin(let group):
             guard group.index >= 0, group.index < groupWorkers.count else { throw .noSuchWorker(group.index) }
-            let members = groupWorkers[group.index]
             let n = roundRobin[group.index].add(1, ordering: .relaxed).oldValue
-            return members[n % members.count]
+            return groupWorkers[group.index][n % groupWorkers[group.index].count]
         }
     }
 
