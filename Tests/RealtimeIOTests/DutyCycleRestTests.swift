@@ -35,9 +35,10 @@ struct DutyCycleRestTests {
     /// on a FIFO worker allowed 1 ms real-time per 10 ms window. Serving counts
     /// against the share: past it the worker serves the backlog as SCHED_OTHER,
     /// so it never runs real-time long enough for the kernel's RT throttle.
-    @Test("a saturated real-time worker serves past its share as SCHED_OTHER", arguments: [10, 100])
-    func saturatedWorkerDemotes(dutyPercent: Int) throws {
-        var config = try restConfiguration(.park)
+    @Test("a saturated real-time worker serves past its share as SCHED_OTHER",
+          arguments: [10, 100], [EngineConfiguration.RealtimeShareRest.park, .slices])
+    func saturatedWorkerDemotes(dutyPercent: Int, rest: EngineConfiguration.RealtimeShareRest) throws {
+        var config = try restConfiguration(rest)
         config.spinBudget = .zero
         config.realtimeSharePercent = dutyPercent
         config.ringCapacity = 256
@@ -136,7 +137,7 @@ struct DutyCycleRestTests {
         let old = try EngineConfiguration(json: #"{"groups":[{"name":"g","workers":1}],"dutyCycleRest":"demote","spinDutyCyclePercent":30}"#)
         #expect(old.realtimeShareRest == .demote && old.realtimeSharePercent == 30)
         let defaulted = try JSONDecoder().decode(EngineConfiguration.self, from: Data(#"{"groups":[{"name":"g","workers":1}]}"#.utf8))
-        #expect(defaulted.realtimeShareRest == .slices && defaulted.realtimeShareRestSlice == .microseconds(50))
+        #expect(defaulted.realtimeShareRest == .slices && defaulted.realtimeShareRestSlice == .microseconds(10))
         var sliced = try restConfiguration(.slices)
         sliced.realtimeShareRestSlice = .microseconds(120)
         let slicedJSON = String(decoding: try JSONEncoder().encode(sliced), as: UTF8.self)

@@ -101,7 +101,7 @@ final class PreallocEngine: BenchEngine {
         var duty = 85
         if let text = getenv("RTIO_BENCH_PREALLOC_DUTY"), let d = Int(String(cString: text)) { duty = d }
         // RTIO_BENCH_PREALLOC_REST=slices|park|demote, RTIO_BENCH_PREALLOC_SLICE_NS=N: the rest past
-        // the share (default: the engine's, `.slices` of 50 µs).
+        // the share (default: the engine's, `.slices` of 10 µs).
         let defaults = EngineConfiguration(groups: [])
         var rest = defaults.realtimeShareRest
         if let text = getenv("RTIO_BENCH_PREALLOC_REST"), let r = EngineConfiguration.RealtimeShareRest(rawValue: String(cString: text)) { rest = r }

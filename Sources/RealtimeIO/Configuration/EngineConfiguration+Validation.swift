@@ -61,7 +61,7 @@ extension EngineConfiguration {
         guard Limits.realtimeShareRestSlice.contains(realtimeShareRestSlice) else {
             throw ConfigurationError(
                 field: "realtimeShareRestSliceNanoseconds", problem: "\(realtimeShareRestSlice.nanoseconds)",
-                remedy: "use 10000...1000000 (10 µs to 1 ms); 50000 is the default")
+                remedy: "use 10000...1000000 (10 µs to 1 ms); 10000 is the default")
         }
     }
 

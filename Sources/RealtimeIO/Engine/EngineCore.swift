@@ -78,7 +78,7 @@ final class EngineCore: @unchecked Sendable {
     init(
         slab: RequestSlab, eventFD: Int32, spinBudget: Duration, realtimeSharePercent: Int = 100,
         realtimeShareRest: EngineConfiguration.RealtimeShareRest = .slices,
-        realtimeShareRestSlice: Duration = .microseconds(50), delivery: EngineConfiguration.CompletionDelivery,
+        realtimeShareRestSlice: Duration = .microseconds(10), delivery: EngineConfiguration.CompletionDelivery,
         handler: (@Sendable (IOCompletion) -> Void)?, workerStartHook: WorkerStartHook?
     ) {
         self.slab = slab

@@ -47,6 +47,13 @@ struct RealtimeShare {
     }
 
     private let allowance: Int64
+    /// Real-time running past which a worker with requests waiting demotes.
+    /// `.park`/`.demote`: the allowance. `.slices`: the allowance plus a third
+    /// of the rest, so the one or two requests that gather during a slice are
+    /// served real-time (a demoted worker waits behind every SCHED_OTHER
+    /// thread on its CPU: measured, ms tails on a loaded machine), while a
+    /// real backlog still demotes well below the kernel's 95 % throttle.
+    private let demoteAt: Int64
     private let capped: Bool
     private let mode: EngineConfiguration.RealtimeShareRest
     private let slice: Int64
@@ -61,10 +68,11 @@ struct RealtimeShare {
     private var rest = RestByDemotion()
 
     init(
-        allowanceNanoseconds: Int64, rest: EngineConfiguration.RealtimeShareRest, sliceNanoseconds: Int64 = 50_000,
+        allowanceNanoseconds: Int64, rest: EngineConfiguration.RealtimeShareRest, sliceNanoseconds: Int64 = 10_000,
         counters: WorkerCounters, now: UInt64
     ) {
         allowance = allowanceNanoseconds
+        demoteAt = rest == .slices ? allowanceNanoseconds + (Self.windowNanoseconds - allowanceNanoseconds) / 3 : allowanceNanoseconds
         capped = allowanceNanoseconds < Self.windowNanoseconds
         mode = rest
         slice = max(1, sliceNanoseconds)
@@ -132,9 +140,9 @@ struct RealtimeShare {
         guard capped else { return .wait(spin: max(0, remaining), timeout: -1) }
         let left = rest.isDemoted ? 0 : allowance - spent
         if left <= 0 {
-            // Saturated: serve the backlog demoted (no syscall per request; one per window).
+            // Work waiting: serve it; past `demoteAt` (a backlog) demoted, one syscall per window.
             if hasWork {
-                _ = demote()
+                if spent >= demoteAt { _ = demote() }
                 return .wait(spin: 0, timeout: -1)
             }
             let windowEnd = windowStart &+ UInt64(Self.windowNanoseconds)
@@ -174,15 +182,15 @@ struct RealtimeShare {
         }
     }
 
-    /// Charges serving one request, finished at `now`. Past the share with
-    /// more requests waiting (saturation) it demotes at once, so the rest of
-    /// the backlog runs as SCHED_OTHER. With none waiting it does not: a
+    /// Charges serving one request, finished at `now`. Past the share (with
+    /// `.slices`, past `demoteAt`) with more requests waiting (saturation) it
+    /// demotes at once, so the rest of the backlog runs as SCHED_OTHER. With none waiting it does not: a
     /// worker woken for one request at a time is not hogging its CPU, and a
     /// demote/restore pair per request would add two syscalls to each.
     @inline(__always)
     mutating func chargeServing(now: UInt64, moreWork: @autoclosure () -> Bool) {
         account(now: now)
-        if capped && !rest.isDemoted && spent >= allowance && moreWork() { _ = demote() }
+        if capped && !rest.isDemoted && spent >= demoteAt && moreWork() { _ = demote() }
     }
 
     private mutating func demote() -> Bool {
