@@ -25,6 +25,7 @@ struct ConfigurationLoaderTests {
         (#"{"groups":[{"name":"io","workers":1}],"requestsInFlight":2000000}"#, "requestsInFlight", "2000000"),
         (#"{"groups":[{"name":"io","workers":1}],"realtimeSharePercent":0}"#, "realtimeSharePercent", "0"),
         (#"{"groups":[{"name":"io","workers":1}],"spinBudgetNanoseconds":-1}"#, "spinBudgetNanoseconds", "-1"),
+        (#"{"groups":[{"name":"io","workers":1}],"realtimeShareRestSliceNanoseconds":5000}"#, "realtimeShareRestSliceNanoseconds", "5000"),
         (#"{"groups":[],"onDemand":{"idleTimeoutSeconds":1e-12}}"#, "onDemand.idleTimeoutSeconds", "s"),
         (#"{"groups":[],"onDemand":{"maxThreads":0}}"#, "onDemand.maxThreads", "0"),
         (#"{"groups":[{"name":"io","workers":1}],"memoryLocking":"all"}"#, "memoryLocking", "all"),

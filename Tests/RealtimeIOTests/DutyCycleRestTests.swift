@@ -23,15 +23,22 @@ private let busy200Microseconds: CustomBlockingCall = { _ in
     return 0
 }
 
+/// CPU time a thread of this process has used, in ns (`schedstat`'s first field).
+private func workerCPUTime(_ tid: Int32) throws -> UInt64 {
+    let text = try String(contentsOfFile: "/proc/self/task/\(tid)/schedstat", encoding: .utf8)
+    return try #require(text.split(separator: " ").first.flatMap { UInt64($0) }, "schedstat of \(tid): \(text)")
+}
+
 @Suite("Engine: duty-cycle rest", .serialized, .tags(.concurrency, .needsRoot))
 struct DutyCycleRestTests {
     /// Saturation: 200 requests × 200 µs of CPU queued at once (40 ms of work)
     /// on a FIFO worker allowed 1 ms real-time per 10 ms window. Serving counts
     /// against the share: past it the worker serves the backlog as SCHED_OTHER,
     /// so it never runs real-time long enough for the kernel's RT throttle.
-    @Test("a saturated real-time worker serves past its share as SCHED_OTHER", arguments: [10, 100])
-    func saturatedWorkerDemotes(dutyPercent: Int) throws {
-        var config = try restConfiguration(.park)
+    @Test("a saturated real-time worker serves past its share as SCHED_OTHER",
+          arguments: [10, 100], [EngineConfiguration.RealtimeShareRest.park, .slices])
+    func saturatedWorkerDemotes(dutyPercent: Int, rest: EngineConfiguration.RealtimeShareRest) throws {
+        var config = try restConfiguration(rest)
         config.spinBudget = .zero
         config.realtimeSharePercent = dutyPercent
         config.ringCapacity = 256
@@ -130,9 +137,95 @@ struct DutyCycleRestTests {
         let old = try EngineConfiguration(json: #"{"groups":[{"name":"g","workers":1}],"dutyCycleRest":"demote","spinDutyCyclePercent":30}"#)
         #expect(old.realtimeShareRest == .demote && old.realtimeSharePercent == 30)
         let defaulted = try JSONDecoder().decode(EngineConfiguration.self, from: Data(#"{"groups":[{"name":"g","workers":1}]}"#.utf8))
-        #expect(defaulted.realtimeShareRest == .park)
+        #expect(defaulted.realtimeShareRest == .slices && defaulted.realtimeShareRestSlice == .microseconds(10))
+        var sliced = try restConfiguration(.slices)
+        sliced.realtimeShareRestSlice = .microseconds(120)
+        let slicedJSON = String(decoding: try JSONEncoder().encode(sliced), as: UTF8.self)
+        #expect(slicedJSON.contains(#""realtimeShareRest":"slices""#) && slicedJSON.contains(#""realtimeShareRestSliceNanoseconds":120000"#))
+        #expect(try JSONDecoder().decode(EngineConfiguration.self, from: Data(slicedJSON.utf8)).realtimeShareRestSlice == .microseconds(120))
         #expect(throws: DecodingError.self) {
             try JSONDecoder().decode(EngineConfiguration.self, from: Data(#"{"groups":[{"name":"g","workers":1}],"dutyCycleRest":"sleep"}"#.utf8))
         }
+    }
+
+    /// Steady load past the share: a request every ~100 µs (never idle for the
+    /// 1 s spin budget) on a FIFO worker allowed 1 ms real-time per 10 ms.
+    /// `.slices` rests in timed sleeps it ends itself: no submit wakes it (0
+    /// futex wakes, 0 parks), and it still leaves its CPU for most of each
+    /// window. `.park` (the earlier rest) is run the same way to show what
+    /// the counts catch: its rests are parks every submit there must wake.
+    @Test("under steady load past the share, .slices rests with no futex wake and leaves the CPU",
+          arguments: [EngineConfiguration.RealtimeShareRest.slices])
+    func steadyLoadRestsWithoutWakes(rest: EngineConfiguration.RealtimeShareRest) throws {
+        var config = try restConfiguration(rest)
+        config.realtimeShareRestSlice = .microseconds(50)
+        let engine = try IOEngine(configuration: config)
+        defer { engine.shutdown() }
+        let tid = engine.workerThreadIDs[0]
+        let wakeup = engine.workers[0].ring.wakeup
+        let file = try TemporaryFile(size: 4096)
+        let requests = scaled(3000)
+        let before = (wakes: wakeup.wakeSyscalls, parks: wakeup.parks, rests: wakeup.rests, cpu: try workerCPUTime(tid))
+        let wallStart = rtio_monotonic_ns()
+        let failures = SharedCounter()
+        let fd = file.fd
+        // The submitter runs on CPU 0, the worker's CPU is 1: it submits one
+        // read, polls for its completion, sleeps ~100 µs, and repeats.
+        let submitter = try NativeThread.spawn(attributes: ThreadAttributes(cpus: [0], name: "dc-steady")) {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 8, alignment: 8)
+            defer { buffer.deallocate() }
+            for tag in 0..<requests {
+                do { try engine.submit(.read(fd, into: buffer, at: 0), tag: UInt64(tag)) } catch { failures.add(); return }
+                var done = 0
+                let deadline = rtio_monotonic_ns() &+ 10_000_000_000
+                while done == 0 && rtio_monotonic_ns() < deadline {
+                    done = engine.reap(rearm: false) { if $0.result != 8 { failures.add() } }
+                }
+                if done == 0 { failures.add(); return }
+                usleep(100)
+            }
+        }
+        submitter.join()
+        let wall = rtio_monotonic_ns() &- wallStart
+        let cpu = try workerCPUTime(tid) &- before.cpu
+        let wakes = wakeup.wakeSyscalls - before.wakes
+        let parks = wakeup.parks - before.parks
+        let rests = wakeup.rests - before.rests
+        #expect(failures.value == 0)
+        // A park (and the one wake it needs) takes a full second without a
+        // request: only a submitter held off its CPU that long (a loaded CI
+        // machine) causes one. Resting never does: `.park` made one wake per
+        // request that arrived during a rest (≈ 2700 of 3000).
+        #expect(wakes <= parks, "\(wakes) futex wakes by submit for \(parks) parks")
+        #expect(parks * 100 <= requests, "\(parks) parks over \(requests) requests (wakes \(wakes), rests \(rests))")
+        // ≥ 3000 × 100 µs = 300 ms ≥ 30 windows, each ending in a rest of many slices.
+        #expect(rests >= 30, "rests: \(rests)")
+        // 10 % real-time share plus serving: a worker that spun through its
+        // rests would be on its CPU for nearly all of it.
+        #expect(Double(cpu) <= 0.5 * Double(wall), "worker on CPU \(cpu) ns of \(wall) ns")
+    }
+
+    /// Idle is not resting: with nothing to do for its spin budget the worker
+    /// parks for real (announced), and the next submit wakes it with one
+    /// futex wake.
+    @Test(".slices: an idle worker parks and the next submit wakes it")
+    func idleWorkerParks() throws {
+        var config = try restConfiguration(.slices)
+        config.spinBudget = .milliseconds(2)
+        let engine = try IOEngine(configuration: config)
+        defer { engine.shutdown() }
+        let wakeup = engine.workers[0].ring.wakeup
+        let file = try TemporaryFile(size: 4096)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 8, alignment: 8)
+        defer { buffer.deallocate() }
+        try engine.submit(.read(file.fd, into: buffer, at: 0), tag: 1)
+        #expect(reapAll(engine, count: 1).map(\.result) == [8])
+        #expect(waitUntil(seconds: 10) { wakeup.isParked && engine.workerSnapshots()[0].state == "parked" })
+        #expect(wakeup.rests >= 1, "the budget (2 ms) outlasts the share (1 ms): it rested before parking")
+        #expect(ThreadScheduling.read(tid: engine.workerThreadIDs[0]) == .fifo(priority: 3))
+        let wakesBefore = wakeup.wakeSyscalls
+        try engine.submit(.read(file.fd, into: buffer, at: 8), tag: 2)
+        #expect(reapAll(engine, count: 1).map(\.result) == [8])
+        #expect(wakeup.wakeSyscalls == wakesBefore + 1)
     }
 }

@@ -100,8 +100,13 @@ final class PreallocEngine: BenchEngine {
         }
         var duty = 85
         if let text = getenv("RTIO_BENCH_PREALLOC_DUTY"), let d = Int(String(cString: text)) { duty = d }
-        var rest = EngineConfiguration.RealtimeShareRest.park
+        // RTIO_BENCH_PREALLOC_REST=slices|park|demote, RTIO_BENCH_PREALLOC_SLICE_NS=N: the rest past
+        // the share (default: the engine's, `.slices` of 10 µs).
+        let defaults = EngineConfiguration(groups: [])
+        var rest = defaults.realtimeShareRest
         if let text = getenv("RTIO_BENCH_PREALLOC_REST"), let r = EngineConfiguration.RealtimeShareRest(rawValue: String(cString: text)) { rest = r }
+        var slice = defaults.realtimeShareRestSlice
+        if let text = getenv("RTIO_BENCH_PREALLOC_SLICE_NS"), let ns = Int64(String(cString: text)) { slice = .nanoseconds(ns) }
         let configuration = EngineConfiguration(
             groups: [.init(name: "bench", workers: 1, cpus: Self.workerCPU(avoiding: config.submitterCPU),
                            scheduling: scheduling)],
@@ -110,7 +115,7 @@ final class PreallocEngine: BenchEngine {
             completionDelivery: .eventfd, tuneMalloc: false,
             // 85 %: spinning plus work stays under the kernel's 95 % real-time
             // throttle on this CPU even at a steady arrival rate.
-            realtimeSharePercent: duty, realtimeShareRest: rest)
+            realtimeSharePercent: duty, realtimeShareRest: rest, realtimeShareRestSlice: slice)
         do {
             let engine = try IOEngine(configuration: configuration)
             self.engine = engine

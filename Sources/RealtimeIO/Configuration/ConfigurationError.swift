@@ -41,6 +41,9 @@ extension EngineConfiguration {
         public static let spinBudget = Duration.zero...Duration.seconds(1)
         /// Per cent of each window a worker may run with its configured policy.
         public static let realtimeSharePercent = 1...100
+        /// Longest timed sleep of a ``EngineConfiguration/RealtimeShareRest/slices`` rest:
+        /// 10 µs (below it the timer's own wake-up dominates) to 1 ms (a tenth of a window).
+        public static let realtimeShareRestSlice = Duration.microseconds(10)...Duration.milliseconds(1)
         /// On-demand workers alive at once.
         public static let onDemandThreads = 1...4096
         /// How long an idle on-demand worker waits before it exits. Below a

@@ -58,6 +58,11 @@ extension EngineConfiguration {
                 field: "spinBudgetNanoseconds", problem: "\(spinBudget.nanoseconds)",
                 remedy: "use 0...1000000000 (1 s); spinning longer only burns the CPU")
         }
+        guard Limits.realtimeShareRestSlice.contains(realtimeShareRestSlice) else {
+            throw ConfigurationError(
+                field: "realtimeShareRestSliceNanoseconds", problem: "\(realtimeShareRestSlice.nanoseconds)",
+                remedy: "use 10000...1000000 (10 µs to 1 ms); 10000 is the default")
+        }
     }
 
     /// The ring's own bound (also checked by `SubmissionRing.init`).

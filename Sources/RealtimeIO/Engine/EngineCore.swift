@@ -15,9 +15,12 @@ import RealtimeIOLinux
 ///   publish — so an empty ring really is empty and no accepted request is lost.
 /// - `hostNotified`: the coalescing flag of the completion eventfd (see
 ///   ``notifyHost()`` and ``rearmHostNotification(_:)``).
-/// - `lifecycle` and `reaping`: the engine's ``Lifecycle`` (read by workers on
-///   every loop turn, sequentially consistent with their park handshake so a
-///   stop is never missed by a parked worker) and the one-reaper-at-a-time flag.
+/// - `lifecycle` (with `gateEvents`, written only by a shutdown): the engine's
+///   ``Lifecycle``, read by workers on every loop turn, sequentially
+///   consistent with their park handshake so a stop is never missed by a
+///   parked worker. Read-mostly: it stays in every worker's cache.
+/// - `reaping`: the one-reaper-at-a-time flag, written twice per `reap`. On
+///   its own line so a reap does not steal the line workers read each turn.
 final class EngineCore: @unchecked Sendable {
     /// The engine's life, one atomic word.
     ///
@@ -44,17 +47,27 @@ final class EngineCore: @unchecked Sendable {
     }
 
     let slab: RequestSlab
+    /// `slab` without reference counting, for the I/O path (submit, worker,
+    /// reap): `core.slab.acquire()` retains and releases the slab around the
+    /// call (a shared line's atomic read-modify-write twice per request);
+    /// `slabRef._withUnsafeGuaranteedRef { $0.acquire() }` does not. Valid as
+    /// long as this core lives (it holds `slab`).
+    let slabRef: Unmanaged<RequestSlab>
     let eventFD: Int32
     let spinBudgetNanoseconds: Int64
     /// Real-time allowance per ``RealtimeShare/windowNanoseconds`` window (``EngineConfiguration/realtimeSharePercent``).
     let realtimeAllowanceNanoseconds: Int64
     let realtimeShareRest: EngineConfiguration.RealtimeShareRest
+    /// Longest timed sleep of a ``EngineConfiguration/RealtimeShareRest/slices`` rest.
+    let realtimeShareRestSliceNanoseconds: Int64
     let delivery: EngineConfiguration.CompletionDelivery
     let handler: (@Sendable (IOCompletion) -> Void)?
     let workerStartHook: WorkerStartHook?
     /// Completions of cancelled requests waiting for reap (`eventfd` delivery).
     let cancelledCompletions = CancelledCompletions()
 
+    /// Lines of shared words (see the layout above; ``EngineFootprint`` counts them).
+    static let sharedLineCount = 4
     private let storage: CacheAlignedStorage
     private let eventFDClosed = Atomic<Bool>(false)
     let gate: UnsafeMutablePointer<Atomic<Int>>
@@ -66,24 +79,27 @@ final class EngineCore: @unchecked Sendable {
 
     init(
         slab: RequestSlab, eventFD: Int32, spinBudget: Duration, realtimeSharePercent: Int = 100,
-        realtimeShareRest: EngineConfiguration.RealtimeShareRest = .park, delivery: EngineConfiguration.CompletionDelivery,
+        realtimeShareRest: EngineConfiguration.RealtimeShareRest = .slices,
+        realtimeShareRestSlice: Duration = .microseconds(10), delivery: EngineConfiguration.CompletionDelivery,
         handler: (@Sendable (IOCompletion) -> Void)?, workerStartHook: WorkerStartHook?
     ) {
         self.slab = slab
+        self.slabRef = Unmanaged.passUnretained(slab)
         self.eventFD = eventFD
         self.spinBudgetNanoseconds = spinBudget.nanoseconds
         self.realtimeAllowanceNanoseconds = RealtimeShare.windowNanoseconds * Int64(realtimeSharePercent) / 100
         self.realtimeShareRest = realtimeShareRest
+        self.realtimeShareRestSliceNanoseconds = realtimeShareRestSlice.nanoseconds
         self.delivery = delivery
         self.handler = handler
         self.workerStartHook = workerStartHook
         let line = CacheLine.separation
-        storage = CacheAlignedStorage(lines: 3)
+        storage = CacheAlignedStorage(lines: Self.sharedLineCount)
         gate = storage.initialize(Atomic<Int>(0), at: 0)
         hostNotified = storage.initialize(Atomic<Bool>(false), at: line)
         lifecycle = storage.initialize(Atomic<Lifecycle>(.running), at: 2 * line)
-        reaping = storage.initialize(Atomic<Bool>(false), at: 2 * line + 8)
-        gateEvents = storage.initialize(Atomic<UInt32>(0), at: 2 * line + 12)
+        gateEvents = storage.initialize(Atomic<UInt32>(0), at: 2 * line + 8)
+        reaping = storage.initialize(Atomic<Bool>(false), at: 3 * line)
     }
 
     // MARK: submit gate
@@ -200,6 +216,11 @@ final class EngineCore: @unchecked Sendable {
     /// of the caller's ring is touched per request.
     @inline(__always)
     func deliverDirectly(_ slot: UInt32, worker: Int) -> Bool {
+        slabRef._withUnsafeGuaranteedRef { deliverDirectly(slot, worker: worker, slab: $0) }
+    }
+
+    @inline(__always)
+    private func deliverDirectly(_ slot: UInt32, worker: Int, slab: RequestSlab) -> Bool {
         let record = slab.record(slot)
         if record.pointee.flags & RequestFlags.resumesContinuation != 0 {
             let box = record.pointee.continuation!
@@ -230,18 +251,22 @@ final class EngineCore: @unchecked Sendable {
     // and a host asleep on the fd never wakes.
 
     /// Worker side, after pushing completions: write the eventfd only if the
-    /// host has re-armed since the last write.
+    /// host has re-armed since the last write. Returns true if it wrote (made
+    /// a syscall): a worker that times requests back to back re-reads its
+    /// clock then.
     ///
     /// The fence pairs with the one in ``rearmHostNotification(_:)``: either
     /// this load sees the host's cleared flag and writes, or the host's re-check
     /// after its fence sees the completions just pushed.
-    @inline(__always) func notifyHost() {
+    @inline(__always) @discardableResult func notifyHost() -> Bool {
         atomicMemoryFence(ordering: .sequentiallyConsistent)
         if !hostNotified.pointee.load(ordering: .relaxed),
            !hostNotified.pointee.exchange(true, ordering: .acquiringAndReleasing) {
             var one: UInt64 = 1
             _ = write(eventFD, &one, 8)
+            return true
         }
+        return false
     }
 
     /// Points inside ``rearmHostNotification(_:)``, for tests that run a

@@ -93,7 +93,9 @@ package struct EngineFootprint: Equatable, Sendable {
                  formula: "shared lines, cancelled-completion lines, per-group placement, unretained ring tables",
                  bytes: Self.add(
                     Self.add(
-                        Self.add(aligned(3 * CacheLine.separation), aligned(CancelledCompletions.storageByteCount)),
+                        Self.add(
+                            aligned(EngineCore.sharedLineCount * CacheLine.separation),
+                            aligned(CancelledCompletions.storageByteCount)),
                         aligned(max(1, configuration.groups.count) * 8)),
                     aligned(2 * max(1, workers) * MemoryLayout<UnsafeRawPointer>.stride)),
                  allocation: .cacheAligned),

@@ -30,17 +30,20 @@ extension IOEngine {
     @inline(__always)
     private func drainCompletions(maximum: Int, _ body: (IOCompletion) -> Void) -> Int {
         var delivered = 0
-        let slab = core.slab
+        // Unretained: no reference count per poll (the engine holds the slab).
+        let slabRef = core.slabRef
         var w = 0
         let count = workers.count
         while w < count && delivered < maximum {
             let index = w  // worker w's index is its position
             delivered += completionRings[w]._withUnsafeGuaranteedRef { ring in
-                ring.drain(maximum: maximum - delivered) { slot in
-                    let r = slab.record(slot)
-                    let completion = IOCompletion(tag: r.pointee.tag, result: r.pointee.result, worker: index)
-                    slab.release(slot)
-                    body(completion)
+                slabRef._withUnsafeGuaranteedRef { slab in
+                    ring.drain(maximum: maximum - delivered) { slot in
+                        let r = slab.record(slot)
+                        let completion = IOCompletion(tag: r.pointee.tag, result: r.pointee.result, worker: index)
+                        slab.release(slot)
+                        body(completion)
+                    }
                 }
             }
             w += 1

@@ -32,8 +32,10 @@ extension IOEngine {
         let target = try chooseWorker(placement, now: now)
         guard core.enterSubmit() else { throw .shutDown }
         defer { core.leaveSubmit() }
-        guard let slot = core.slab.acquire() else { throw .full }
-        let record = core.slab.record(slot)
+        // Through the unretained reference: no reference count per submit.
+        let slab = core.slabRef
+        guard let slot = slab._withUnsafeGuaranteedRef({ $0.acquire() }) else { throw .full }
+        let record = slab._withUnsafeGuaranteedRef { $0.record(slot) }
         Self.fill(record, with: request)
         record.pointee.tag = tag
         record.pointee.continuation = continuation
@@ -41,7 +43,7 @@ extension IOEngine {
         record.pointee.submittedAt = now
         record.pointee.target = Int32(truncatingIfNeeded: target)
         // Before the slot is published: its worker's dequeue reads the state word.
-        let handle = core.slab.markQueued(slot)
+        let handle = slab._withUnsafeGuaranteedRef { $0.markQueued(slot) }
         if target == Self.onDemandTarget {
             try submitOnDemand(slot)
             return handle
@@ -55,7 +57,7 @@ extension IOEngine {
                 overflowCounter.add(1, ordering: .relaxed)
                 return handle
             }
-            core.slab.release(slot)
+            slab._withUnsafeGuaranteedRef { $0.release(slot) }
             throw .full
         }
         return handle
@@ -66,7 +68,7 @@ extension IOEngine {
         do {
             try onDemand!.submit(slot)
         } catch {
-            core.slab.release(slot)
+            core.slabRef._withUnsafeGuaranteedRef { $0.release(slot) }
             throw error
         }
     }
@@ -172,13 +174,12 @@ extension IOEngine {
             return leastLoaded(0, workers.count - 1, now: now)
         case .leastLoadedIn(let group):
             guard group.index >= 0, group.index < groupWorkers.count else { throw .noSuchWorker(group.index) }
-            let members = groupWorkers[group.index]
-            return leastLoaded(members[0], members[members.count - 1], now: now)
+            // Subscripted in place: binding the member array to a local retains it.
+            return leastLoaded(groupWorkers[group.index][0], groupWorkers[group.index][groupWorkers[group.index].count - 1], now: now)
         case .roundRobin(let group):
             guard group.index >= 0, group.index < groupWorkers.count else { throw .noSuchWorker(group.index) }
-            let members = groupWorkers[group.index]
             let n = roundRobin[group.index].add(1, ordering: .relaxed).oldValue
-            return members[n % members.count]
+            return groupWorkers[group.index][n % groupWorkers[group.index].count]
         }
     }
 

@@ -151,6 +151,7 @@ public final class IOEngine: @unchecked Sendable {
         let core = EngineCore(
             slab: slab, eventFD: efd, spinBudget: configuration.spinBudget,
             realtimeSharePercent: configuration.realtimeSharePercent, realtimeShareRest: configuration.realtimeShareRest,
+            realtimeShareRestSlice: configuration.realtimeShareRestSlice,
             delivery: configuration.completionDelivery, handler: completionHandler, workerStartHook: workerStartHook)
         self.core = core
         var published = configuration

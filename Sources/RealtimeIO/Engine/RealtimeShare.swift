@@ -9,36 +9,73 @@ import CRealtimeIOShims
 /// (`sched_rt_runtime_us`, 95 % of each second) stops the worker for tens of
 /// ms. Past its share the worker rests until the window ends: requests still
 /// waiting are served demoted to SCHED_OTHER (``RestByDemotion``); with an
-/// empty ring it parks (``EngineConfiguration/RealtimeShareRest/park``) or polls demoted
-/// (``EngineConfiguration/RealtimeShareRest/demote``). Its policy comes back when the next window
-/// starts, or before it parks.
+/// empty ring it rests as ``EngineConfiguration/realtimeShareRest`` says:
+/// timed sleeps it ends itself (``EngineConfiguration/RealtimeShareRest/slices``,
+/// the default), a park (``EngineConfiguration/RealtimeShareRest/park``) or
+/// polling demoted (``EngineConfiguration/RealtimeShareRest/demote``). Its
+/// policy comes back when the next window starts, or before it parks.
+///
+/// ## Resting under load versus idle
+/// The spin budget measures idleness in wall time since the last request
+/// ended (`idleNanoseconds` in ``planWait(budget:idleNanoseconds:now:hasWork:)``),
+/// whatever the worker did meanwhile — spin, rest or both. Under a steady
+/// load a request arrives within the budget, so a `.slices` rest ends in the
+/// next slice and the worker never announces a park: submitters make no
+/// syscall. Once the budget has passed with nothing to do the worker is idle
+/// and parks for real (announced, so the next submit wakes it): an idle
+/// engine costs no CPU.
 ///
 /// ## Invariants
 /// - Owned and used by one worker thread only (its run loop); nothing here is
 ///   shared. `counters` is that worker's block (single writer: this thread).
-/// - Only real-time running is charged: time spent demoted is not.
+/// - Only real-time running is charged: time spent demoted, parked or in a
+///   timed rest is not.
 /// - Serving is charged per request, so a batch of long requests cannot run
 ///   past the share, or past a window's end, unnoticed.
 struct RealtimeShare {
     static let windowNanoseconds: Int64 = 10_000_000
 
+    /// What the worker's next wait is.
+    enum WaitPlan: Equatable {
+        /// Spin up to `spin` ns, then park (announced; woken by a submit) —
+        /// unless `timeout` (≥ 0) ends the wait first, without parking if
+        /// `timeout == spin`.
+        case wait(spin: Int64, timeout: Int64)
+        /// A timed rest until `deadline` (`CLOCK_MONOTONIC` ns): the worker
+        /// sleeps without announcing it; no submit wakes it.
+        case rest(deadline: UInt64)
+    }
+
     private let allowance: Int64
+    /// Real-time running past which a worker with requests waiting demotes.
+    /// `.park`/`.demote`: the allowance. `.slices`: the allowance plus a third
+    /// of the rest, so the one or two requests that gather during a slice are
+    /// served real-time (a demoted worker waits behind every SCHED_OTHER
+    /// thread on its CPU: measured, ms tails on a loaded machine), while a
+    /// real backlog still demotes well below the kernel's 95 % throttle.
+    private let demoteAt: Int64
     private let capped: Bool
-    private let demoteToRest: Bool
+    private let mode: EngineConfiguration.RealtimeShareRest
+    private let slice: Int64
     private let counters: WorkerCounters
     private var windowStart: UInt64
     /// Real-time running charged in the current window.
     private var spent: Int64 = 0
     /// Time up to which running has been charged.
     private var mark: UInt64
-    /// Set by ``willPark(now:)``: the wait in progress parked.
-    private var parked = false
+    /// Set by ``willSleep(now:restoringPolicy:)``: the wait in progress sleeps (free time).
+    private var sleeping = false
     private var rest = RestByDemotion()
 
-    init(allowanceNanoseconds: Int64, rest: EngineConfiguration.RealtimeShareRest, counters: WorkerCounters, now: UInt64) {
+    init(
+        allowanceNanoseconds: Int64, rest: EngineConfiguration.RealtimeShareRest, sliceNanoseconds: Int64 = 10_000,
+        counters: WorkerCounters, now: UInt64
+    ) {
         allowance = allowanceNanoseconds
+        demoteAt = rest == .slices ? allowanceNanoseconds + (Self.windowNanoseconds - allowanceNanoseconds) / 3 : allowanceNanoseconds
         capped = allowanceNanoseconds < Self.windowNanoseconds
-        demoteToRest = rest == .demote
+        mode = rest
+        slice = max(1, sliceNanoseconds)
         self.counters = counters
         windowStart = now
         mark = now
@@ -47,8 +84,10 @@ struct RealtimeShare {
     /// True while the worker runs demoted.
     var isDemoted: Bool { rest.isDemoted }
 
+    private var demoteToRest: Bool { mode == .demote }
+
     /// Charges everything since the last charge as real-time running (all of
-    /// it: spinning, serving and the loop's own overhead — only parked and
+    /// it: spinning, serving and the loop's own overhead — only sleeping and
     /// demoted time are free), starting a new window first if the current one
     /// is over.
     @inline(__always)
@@ -67,45 +106,75 @@ struct RealtimeShare {
         mark = now
     }
 
-    /// The next wait: how long to spin before parking, and a timeout (-1:
-    /// none) that brings the worker back to demote instead of parking.
-    /// `hasWork`: a request is already waiting. Call after ``account(now:)``.
+    /// The next wait at `now`, after ``account(now:)``. `idleNanoseconds`:
+    /// time since the worker last finished a request (or started);
+    /// `hasWork`: a request is already waiting.
     @inline(__always)
-    mutating func planWait(budget: Int64, hasWork: Bool) -> (spin: Int64, timeout: Int64) {
-        guard capped else { return (budget, -1) }
+    mutating func planWait(budget: Int64, idleNanoseconds: Int64, now: UInt64, hasWork: Bool) -> WaitPlan {
+        if mode == .slices { return planSlices(budget: budget, idle: idleNanoseconds, now: now, hasWork: hasWork) }
+        guard capped else { return .wait(spin: budget, timeout: -1) }
         let left = rest.isDemoted ? 0 : allowance - spent
         if left <= 0 {
             // Share used. Saturated (work waiting) or a polling rest: run on as
             // SCHED_OTHER until the window ends; otherwise park at once.
             if (demoteToRest && budget > 0) || hasWork, demote() {
-                return (demoteToRest ? budget : 0, -1)
+                return .wait(spin: demoteToRest ? budget : 0, timeout: -1)
             }
-            return (0, -1)
+            return .wait(spin: 0, timeout: -1)
         }
         let spin = min(budget, left)
         if demoteToRest && budget > 0 && spin < budget && rest.mayDemote {
             // The share, not the budget, ends this spin: come back to demote.
-            return (spin, spin)
+            return .wait(spin: spin, timeout: spin)
         }
-        return (spin, -1)
+        return .wait(spin: spin, timeout: -1)
     }
 
-    /// Just before parking: charges the spin, and parks real-time, so the
-    /// wake-up preempts whatever runs on the CPU.
+    /// `.slices`: spin within the budget and the share; past the share rest
+    /// in timed slices; past the budget (idle) park.
     @inline(__always)
-    mutating func willPark(now: UInt64) {
+    private mutating func planSlices(budget: Int64, idle: Int64, now: UInt64, hasWork: Bool) -> WaitPlan {
+        let remaining = budget - idle
+        // Idle (or no budget): park, announced. `willSleep` restores the policy first.
+        if remaining <= 0 && !hasWork { return .wait(spin: 0, timeout: -1) }
+        guard capped else { return .wait(spin: max(0, remaining), timeout: -1) }
+        let left = rest.isDemoted ? 0 : allowance - spent
+        if left <= 0 {
+            // Work waiting: serve it; past `demoteAt` (a backlog) demoted, one syscall per window.
+            if hasWork {
+                if spent >= demoteAt { _ = demote() }
+                return .wait(spin: 0, timeout: -1)
+            }
+            let windowEnd = windowStart &+ UInt64(Self.windowNanoseconds)
+            let deadline = min(now &+ UInt64(slice), windowEnd, now &+ UInt64(max(0, remaining)))
+            return .rest(deadline: deadline)
+        }
+        if left < remaining {
+            // The share, not the budget, ends this spin: come back to rest, not park.
+            return .wait(spin: left, timeout: left)
+        }
+        return .wait(spin: remaining, timeout: -1)
+    }
+
+    /// Just before the worker sleeps (parks, or rests in a timed slice):
+    /// charges the spin so far; the sleep is free. A park restores the
+    /// real-time policy first (`restoringPolicy`), so the wake-up preempts
+    /// whatever runs on the CPU; a timed rest keeps a demotion to the
+    /// window's end (no syscall per slice).
+    @inline(__always)
+    mutating func willSleep(now: UInt64, restoringPolicy: Bool) {
         account(now: now)
-        parked = true
-        guard rest.isDemoted else { return }
+        sleeping = true
+        guard restoringPolicy, rest.isDemoted else { return }
         rest.restore()
         counters.set(.restoreFailures, rest.restoreFailures)
     }
 
-    /// After a wait: parked time is free; a wait that only spun is charged.
+    /// After a wait: sleeping time is free; a wait that only spun is charged.
     @inline(__always)
     mutating func waitEnded(now: UInt64) {
-        if parked {
-            parked = false
+        if sleeping {
+            sleeping = false
             mark = now
             if Int64(now &- windowStart) >= Self.windowNanoseconds { account(now: now) }
         } else {
@@ -113,15 +182,15 @@ struct RealtimeShare {
         }
     }
 
-    /// Charges serving one request, finished at `now`. Past the share with
-    /// more requests waiting (saturation) it demotes at once, so the rest of
-    /// the backlog runs as SCHED_OTHER. With none waiting it does not: a
+    /// Charges serving one request, finished at `now`. Past the share (with
+    /// `.slices`, past `demoteAt`) with more requests waiting (saturation) it
+    /// demotes at once, so the rest of the backlog runs as SCHED_OTHER. With none waiting it does not: a
     /// worker woken for one request at a time is not hogging its CPU, and a
     /// demote/restore pair per request would add two syscalls to each.
     @inline(__always)
     mutating func chargeServing(now: UInt64, moreWork: @autoclosure () -> Bool) {
         account(now: now)
-        if capped && !rest.isDemoted && spent >= allowance && moreWork() { _ = demote() }
+        if capped && !rest.isDemoted && spent >= demoteAt && moreWork() { _ = demote() }
     }
 
     private mutating func demote() -> Bool {

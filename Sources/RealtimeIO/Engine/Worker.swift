@@ -28,6 +28,13 @@ final class Worker: @unchecked Sendable {
     let completions: CompletionRing
     let counters: WorkerCounters
     unowned(unsafe) let core: EngineCore
+    /// `core` and the engine's slab without reference counting: calling a
+    /// method through an `unowned(unsafe)` reference still retains and
+    /// releases it around the call (measured: one pair per request in
+    /// `deliverDirectly`); `_withUnsafeGuaranteedRef` does not. The core
+    /// holds the slab and outlives this worker's thread.
+    let coreRef: Unmanaged<EngineCore>
+    let slabRef: Unmanaged<RequestSlab>
     /// 0 until the thread has finished its start-up (tid recorded, stack touched).
     let started = Atomic<Int>(0)
     var thread: NativeThread?
@@ -65,6 +72,8 @@ final class Worker: @unchecked Sendable {
         self.completions = completions
         self.counters = counters
         self.core = core
+        self.coreRef = Unmanaged.passUnretained(core)
+        self.slabRef = core.slabRef
     }
 
     var tid: pid_t { pid_t(truncatingIfNeeded: counters[.tid]) }
@@ -110,70 +119,110 @@ final class Worker: @unchecked Sendable {
     private func loop() {
         let budget = core.spinBudgetNanoseconds
         let core = self.core
+        let ring = self.ring
+        let counters = self.counters
         // The real-time share caps spinning plus serving per 10 ms window; see
         // RealtimeShare for what the worker does past it.
+        //
+        // Clock reads: one per request boundary. `now` is the last reading;
+        // the end of a request is the start of the next one in a batch (unless
+        // a notification syscall came between), and the reading that ends a
+        // wait starts the first request of the batch. The spin loop reads the
+        // clock only while idle.
+        var now = rtio_monotonic_ns()
         var share = RealtimeShare(
-            allowanceNanoseconds: core.realtimeAllowanceNanoseconds, rest: core.realtimeShareRest, counters: counters,
-            now: rtio_monotonic_ns())
+            allowanceNanoseconds: core.realtimeAllowanceNanoseconds, rest: core.realtimeShareRest,
+            sliceNanoseconds: core.realtimeShareRestSliceNanoseconds, counters: counters, now: now)
+        // When the worker last finished a request: the spin budget counts idle
+        // time from here, across spins and timed rests alike.
+        var idleSince = now
         while true {
-            share.account(now: rtio_monotonic_ns())
-            let (spin, timeout) = share.planWait(budget: budget, hasWork: ring.hasPublishedEntryRelaxed())
-            let ready = ring.waitForEntries(
-                spinNanoseconds: spin, timeoutNanoseconds: timeout, shouldStop: { core.stopRequested },
-                willPark: {
-                    share.willPark(now: rtio_monotonic_ns())
-                    counters.set(.state, WorkerCounters.State.parked.rawValue)
-                })
-            share.waitEnded(now: rtio_monotonic_ns())
-            counters.set(.state, WorkerCounters.State.spinning.rawValue)
-            counters.set(.parks, UInt64(ring.wakeup.parks))
-            counters.set(.wakes, UInt64(ring.wakeup.wakes))
+            share.account(now: now)
+            let plan = share.planWait(
+                budget: budget, idleNanoseconds: Int64(bitPattern: now &- idleSince), now: now,
+                hasWork: ring.hasPublishedEntryRelaxed())
+            let ready: Bool
+            switch plan {
+            case .wait(let spin, let timeout):
+                var parked = false
+                ready = ring.waitForEntries(
+                    spinNanoseconds: spin, timeoutNanoseconds: timeout, shouldStop: { core.stopRequested },
+                    willPark: {
+                        share.willSleep(now: rtio_monotonic_ns(), restoringPolicy: true)
+                        counters.set(.state, WorkerCounters.State.parked.rawValue)
+                        parked = true
+                    })
+                if parked {
+                    counters.set(.state, WorkerCounters.State.spinning.rawValue)
+                    counters.set(.parks, UInt64(ring.wakeup.parks))
+                    counters.set(.wakes, UInt64(ring.wakeup.wakes))
+                }
+            case .rest(let deadline):
+                // Not announced: submits during the rest make no syscall; the
+                // rest ends by itself at the deadline (one slice at most).
+                share.willSleep(now: now, restoringPolicy: false)
+                ring.wakeup.rest(until: deadline)
+                ready = ring.hasPublishedEntry()
+            }
+            now = rtio_monotonic_ns()
+            share.waitEnded(now: now)
             if !ready {
                 if core.stopRequested && ring.approximateCount == 0 { return }
                 continue
             }
             counters.set(.state, WorkerCounters.State.busy.rawValue)
-            let depth = UInt64(ring.approximateCount)
-            counters.set(.queueDepth, depth)
-            if depth > counters[.maxQueueDepth] { counters.set(.maxQueueDepth, depth) }
             // A completion is announced before the next request's service
             // starts, never after the whole batch: a fast read must not wait
             // behind a slow fsync queued after it. Consecutive announcements
             // cost one flag load each while the host has not re-armed.
             var unannounced = false
-            _ = ring.drain(maximum: 32) { value in
+            let taken = ring.drain(maximum: Self.batch) { value in
                 if unannounced {
-                    core.notifyHost()
+                    // A notification that wrote the eventfd took a syscall:
+                    // the next request starts after it, not at the last end.
+                    if core.notifyHost() { now = rtio_monotonic_ns() }
                     unannounced = false
                 }
                 // Read per request: a shutdown(.cancel) that lands mid-batch cancels the rest of it.
-                var finished: UInt64 = 0
-                if process(UInt32(truncatingIfNeeded: value), cancel: core.cancelQueued, finishedAt: &finished) {
+                if process(UInt32(truncatingIfNeeded: value), cancel: core.cancelQueued, startedAt: &now) {
                     unannounced = true
                 }
-                share.chargeServing(now: finished, moreWork: ring.hasPublishedEntryRelaxed())
+                share.chargeServing(now: now, moreWork: ring.hasPublishedEntryRelaxed())
             }
-            if unannounced { core.notifyHost() }
-            counters.set(.queueDepth, UInt64(ring.approximateCount))
+            if unannounced && core.notifyHost() { now = rtio_monotonic_ns() }
+            idleSince = now
+            // Queue depth without reading the producers' line: a batch that
+            // stopped short of `batch` found the ring empty (0 waiting); only a
+            // full batch (backlog, amortised over `batch` requests) asks the ring.
+            let waiting = taken < Self.batch ? 0 : UInt64(ring.approximateCount)
+            if counters[.queueDepth] != waiting { counters.set(.queueDepth, waiting) }
+            let depth = UInt64(taken) &+ waiting
+            if depth > counters[.maxQueueDepth] { counters.set(.maxQueueDepth, depth) }
+            counters.set(.state, WorkerCounters.State.spinning.rawValue)
         }
     }
 
+    /// Requests taken per batch before the loop re-plans (share, stop).
+    static let batch = 32
+
     /// Runs (or cancels) one request and delivers its completion. Returns true
     /// if the completion went to the host's completion ring.
+    ///
+    /// `now`: in, the clock reading at which service starts (the previous
+    /// request's end, or the end of the wait); out, the reading at which it
+    /// ended. One clock read per request.
     @inline(__always)
-    private func process(_ slot: UInt32, cancel: Bool, finishedAt finished: inout UInt64) -> Bool {
-        let slab = core.slab
+    private func process(_ slot: UInt32, cancel: Bool, startedAt now: inout UInt64) -> Bool {
         // Queued → running, or skip a request the host cancelled: its completion
-        // was delivered by the canceller (RequestState).
-        guard slab.beginService(slot) else {
-            finished = rtio_monotonic_ns()
+        // was delivered by the canceller (RequestState). No clock read on that path.
+        guard slabRef._withUnsafeGuaranteedRef({ $0.beginService(slot) }) else {
             counters.add(.cancelled, 1)
             counters.add(.completed, 1)
             counters.add(.errors, 1)
             return false
         }
-        let record = slab.record(slot)
-        let start = rtio_monotonic_ns()
+        let record = slabRef._withUnsafeGuaranteedRef { $0.record(slot) }
+        let start = now
         // Placement reads the mark (see IOEngine.leastLoaded); it shares the
         // line tryPop has just written.
         ring.markServiceStarted(at: start)
@@ -187,7 +236,7 @@ final class Worker: @unchecked Sendable {
         }
         let end = rtio_monotonic_ns()
         ring.markServiceEnded()
-        finished = end
+        now = end
         record.pointee.result = result
         record.pointee.startedAt = start
         record.pointee.finishedAt = end
@@ -197,8 +246,8 @@ final class Worker: @unchecked Sendable {
         let submitted = record.pointee.submittedAt
         counters.record(queueWait: start > submitted ? start &- submitted : 0, service: end &- start)
 
-        slab.markFinished(slot)  // before delivery: afterwards the slot may be reused
-        if core.deliverDirectly(slot, worker: index) { return false }
+        slabRef._withUnsafeGuaranteedRef { $0.markFinished(slot) }  // before delivery: afterwards the slot may be reused
+        if coreRef._withUnsafeGuaranteedRef({ $0.deliverDirectly(slot, worker: index) }) { return false }
         completions.push(slot)
         return true
     }

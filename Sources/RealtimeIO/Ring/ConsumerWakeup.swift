@@ -1,5 +1,9 @@
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The sleep/wake handshake between one consuming thread and any number of
 /// producers — the `IORING_SQ_NEED_WAKEUP` pattern, built on a private futex.
 ///
@@ -31,10 +35,17 @@ import Synchronization
 /// `awake` then P1 precedes C2, hence P0 precedes C3 and the consumer's re-check
 /// sees the entry. Otherwise P1 sees `sleeping` and a producer wakes it.
 ///
+/// ## Timed rests
+/// ``rest(until:)`` sleeps without touching the word: the consumer stays
+/// `awake` for producers, so a publish during a rest makes no syscall and
+/// the consumer finds the entry when the sleep ends on its own. Use it only
+/// for sleeps bounded by a short deadline.
+///
 /// ## Counters
-/// `parks` (futex waits entered), `wakes` (returns to work after parking) and
-/// `cancelledParks` are written by the consumer only; `wakeSyscalls` by the producer that won
-/// the wake. All are relaxed and only for observation.
+/// `parks` (futex waits entered), `wakes` (returns to work after parking),
+/// `rests` (timed rests taken) and `cancelledParks` are written by the
+/// consumer only; `wakeSyscalls` by the producer that won the wake. All are
+/// relaxed and only for observation.
 package struct ConsumerWakeup: @unchecked Sendable {
     @usableFromInline static let awake: UInt32 = 0
     @usableFromInline static let sleeping: UInt32 = 1
@@ -47,17 +58,19 @@ package struct ConsumerWakeup: @unchecked Sendable {
     @usableFromInline let wakeCount: UnsafeMutablePointer<Atomic<Int>>
     @usableFromInline let wakeSyscallCount: UnsafeMutablePointer<Atomic<Int>>
     @usableFromInline let cancelledParkCount: UnsafeMutablePointer<Atomic<Int>>
+    @usableFromInline let restCount: UnsafeMutablePointer<Atomic<Int>>
 
     /// Binds and initialises the word and counters at `memory` (128 bytes, 8-aligned).
     init(initializing memory: UnsafeMutableRawPointer) {
         state = memory.bindMemory(to: Atomic<UInt32>.self, capacity: 1)
         state.initialize(to: Atomic(Self.awake))
-        let counters = (memory + 8).bindMemory(to: Atomic<Int>.self, capacity: 4)
-        for i in 0..<4 { (counters + i).initialize(to: Atomic(0)) }
+        let counters = (memory + 8).bindMemory(to: Atomic<Int>.self, capacity: 5)
+        for i in 0..<5 { (counters + i).initialize(to: Atomic(0)) }
         parkCount = counters
         wakeCount = counters + 1
         wakeSyscallCount = counters + 2
         cancelledParkCount = counters + 3
+        restCount = counters + 4
     }
 
     /// The futex word's address (same memory as `state`).
@@ -98,6 +111,17 @@ package struct ConsumerWakeup: @unchecked Sendable {
         wakeCount.pointee.add(1, ordering: .relaxed)
     }
 
+    /// A timed rest: sleeps until `deadline` (`CLOCK_MONOTONIC` ns) without
+    /// announcing it — the word stays `awake`, so no producer makes a syscall
+    /// for it and none can end it early. Returns early on a signal; the caller
+    /// re-checks its queue either way.
+    @inlinable
+    func rest(until deadline: UInt64) {
+        restCount.pointee.add(1, ordering: .relaxed)
+        var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+        _ = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil)
+    }
+
     // MARK: producer side
 
     /// After a sequentially consistent publish: wakes the consumer if, and only
@@ -127,6 +151,8 @@ package struct ConsumerWakeup: @unchecked Sendable {
     package var parks: Int { parkCount.pointee.load(ordering: .relaxed) }
     package var wakes: Int { wakeCount.pointee.load(ordering: .relaxed) }
     package var wakeSyscalls: Int { wakeSyscallCount.pointee.load(ordering: .relaxed) }
+    /// Timed rests taken (``rest(until:)``).
+    package var rests: Int { restCount.pointee.load(ordering: .relaxed) }
     /// Sleep announcements withdrawn because the re-check found work. A
     /// producer may still have made one (unneeded) wake syscall for each.
     package var cancelledParks: Int { cancelledParkCount.pointee.load(ordering: .relaxed) }
