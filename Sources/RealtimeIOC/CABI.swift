@@ -63,12 +63,6 @@ public func rtio_engine_create(
         copyMessage(error.description, to: errbuf, length: errlen)
         return -EINVAL
     }
-    if configuration.completionDelivery == .workerHandler {
-        copyMessage(
-            "invalid configuration: completionDelivery: \"workerHandler\" is not available through the C ABI; use \"eventfd\" (the default)",
-            to: errbuf, length: errlen)
-        return -EINVAL
-    }
     let engine: IOEngine
     do { engine = try IOEngine(configuration: configuration) } catch {
         copyMessage(error.description, to: errbuf, length: errlen)
@@ -290,7 +284,7 @@ public func rtio_reap(_ handle: UnsafeMutableRawPointer?, _ out: UnsafeMutableRa
             let p = out + n * 24
             p.storeBytes(of: c.tag, toByteOffset: 0, as: UInt64.self)
             p.storeBytes(of: Int64(c.result), toByteOffset: 8, as: Int64.self)
-            p.storeBytes(of: UInt32(truncatingIfNeeded: c.worker), toByteOffset: 16, as: UInt32.self)
+            p.storeBytes(of: c.worker.map { UInt32(truncatingIfNeeded: $0) } ?? 0xFFFF_FFFF, toByteOffset: 16, as: UInt32.self)  // RTIO_ON_DEMAND_WORKER
             p.storeBytes(of: 0, toByteOffset: 20, as: UInt32.self)
             n += 1
         }

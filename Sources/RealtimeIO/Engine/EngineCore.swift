@@ -49,7 +49,7 @@ final class EngineCore: @unchecked Sendable {
     /// Real-time allowance per ``RealtimeShare/windowNanoseconds`` window (``EngineConfiguration/realtimeSharePercent``).
     let realtimeAllowanceNanoseconds: Int64
     let realtimeShareRest: EngineConfiguration.RealtimeShareRest
-    let delivery: EngineConfiguration.CompletionDelivery
+    /// ``EngineConfiguration/CompletionDelivery/workerHandler(_:)``'s handler; nil: completion rings.
     let handler: (@Sendable (IOCompletion) -> Void)?
     let workerStartHook: WorkerStartHook?
 
@@ -64,7 +64,7 @@ final class EngineCore: @unchecked Sendable {
 
     init(
         slab: RequestSlab, eventFD: Int32, spinBudget: Duration, realtimeSharePercent: Int = 100,
-        realtimeShareRest: EngineConfiguration.RealtimeShareRest = .park, delivery: EngineConfiguration.CompletionDelivery,
+        realtimeShareRest: EngineConfiguration.RealtimeShareRest = .park,
         handler: (@Sendable (IOCompletion) -> Void)?, workerStartHook: WorkerStartHook?
     ) {
         self.slab = slab
@@ -72,7 +72,6 @@ final class EngineCore: @unchecked Sendable {
         self.spinBudgetNanoseconds = spinBudget.nanoseconds
         self.realtimeAllowanceNanoseconds = RealtimeShare.windowNanoseconds * Int64(realtimeSharePercent) / 100
         self.realtimeShareRest = realtimeShareRest
-        self.delivery = delivery
         self.handler = handler
         self.workerStartHook = workerStartHook
         let line = CacheLine.separation
@@ -197,7 +196,7 @@ final class EngineCore: @unchecked Sendable {
     /// preallocated and on-demand workers; no closure, so no reference count
     /// of the caller's ring is touched per request.
     @inline(__always)
-    func deliverDirectly(_ slot: UInt32, worker: Int) -> Bool {
+    func deliverDirectly(_ slot: UInt32, worker: Int?) -> Bool {
         let record = slab.record(slot)
         if record.pointee.flags & RequestFlags.resumesContinuation != 0 {
             let box = record.pointee.continuation!
@@ -207,15 +206,11 @@ final class EngineCore: @unchecked Sendable {
             ContinuationBox.resume(box, result: result)
             return true
         }
-        switch delivery {
-        case .workerHandler:
-            let completion = IOCompletion(tag: record.pointee.tag, result: record.pointee.result, worker: worker)
-            slab.release(slot)
-            handler?(completion)
-            return true
-        case .eventfd:
-            return false
-        }
+        guard let handler else { return false }
+        let completion = IOCompletion(tag: record.pointee.tag, result: record.pointee.result, worker: worker)
+        slab.release(slot)
+        handler(completion)
+        return true
     }
 
     // MARK: completion notification
