@@ -33,7 +33,7 @@ extension IOEngine {
     ///
     /// Each suspension allocates a continuation; use ``reap(waitingUpTo:spinFor:maximum:_:)``
     /// on a thread of your own where allocation matters. With
-    /// ``EngineConfiguration/CompletionDelivery/workerHandler`` the sequence
+    /// ``EngineConfiguration/CompletionDelivery/workerHandler(_:)`` the sequence
     /// stays empty until shutdown.
     ///
     /// - Parameter spin: how long the waiting thread spins before it sleeps.

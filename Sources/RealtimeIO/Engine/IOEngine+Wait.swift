@@ -48,7 +48,7 @@ extension IOEngine {
     ///
     /// Returns true when completions are ready; false when `timeout` passed, or
     /// when the engine is shut down and every completion was reaped (none can
-    /// come any more). With ``EngineConfiguration/CompletionDelivery/workerHandler``
+    /// come any more). With ``EngineConfiguration/CompletionDelivery/workerHandler(_:)``
     /// no completion ever reaches the rings: it only times out.
     ///
     /// Allocates nothing. Syscalls: none while spinning or when completions
