@@ -11,9 +11,9 @@ import Glibc
 ///
 /// The file is read with the loader every host uses
 /// (`EngineConfiguration(jsonBytes:)`), so a bad file is reported with the
-/// same message as through the C ABI. Whatever the file says, completions are
-/// delivered with `.workerHandler`: the drop-in writes results into the aiocb
-/// on the worker thread.
+/// same message as through the C ABI. Whatever the file says, ``AIOContext``
+/// delivers completions with `.workerHandler`: the drop-in writes results into
+/// the aiocb on the worker thread.
 enum AIOConfiguration {
     /// The default engine: unprivileged, no memory locking, no malloc tuning,
     /// no CPUs configured — its workers (and the `SIGEV_THREAD` notifier) are
@@ -25,7 +25,7 @@ enum AIOConfiguration {
             groups: [.init(name: "aio", workers: min(4, max(2, cpus)), scheduling: .other(nice: 0), stackSize: 256 * 1024,
                            stackPrefaultBytes: 32 * 1024)],
             ringCapacity: 1024, requestsInFlight: 1024, memoryLocking: .none, privilegePolicy: .bestEffort,
-            spinBudget: .nanoseconds(50_000), completionDelivery: .workerHandler, tuneMalloc: false)
+            spinBudget: .nanoseconds(50_000), tuneMalloc: false)
     }
 
     /// Reads RTIO_AIO_CONFIG (a JSON file path) or returns the default.
@@ -46,9 +46,7 @@ enum AIOConfiguration {
             bytes += chunk[0..<n]
         }
         do {
-            var c = try EngineConfiguration(jsonBytes: bytes)
-            c.completionDelivery = .workerHandler  // the drop-in delivers into the aiocb
-            return .success(c)
+            return .success(try EngineConfiguration(jsonBytes: bytes))
         } catch {
             return .failure(AIOContext.StartFailure(message: "RTIO_AIO_CONFIG=\(path): \(error)"))
         }

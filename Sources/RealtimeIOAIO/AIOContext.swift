@@ -66,17 +66,17 @@ final class AIOContext: @unchecked Sendable {
 
     /// Starts an engine and its context for this process (under ``ProcessContext``'s lock).
     static func start() -> Result<AIOContext, StartFailure> {
-        let configuration: EngineConfiguration
+        var configuration: EngineConfiguration
         switch AIOConfiguration.load() {
         case .success(let c): configuration = c
         case .failure(let f): return .failure(f)
         }
         let box = ContextBox()
+        configuration.completionDelivery = .workerHandler { completion in box.context!.complete(completion) }  // into the aiocb
         let engine: IOEngine
         do {
             engine = try IOEngine(
                 configuration: configuration,
-                completionHandler: { completion in box.context!.complete(completion) },
                 workerStartHook: WorkerStartHook(blockAllSignals))
         } catch {
             return .failure(StartFailure(message: "cannot start the engine: \(error)"))

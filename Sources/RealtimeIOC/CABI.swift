@@ -63,12 +63,6 @@ public func rtio_engine_create(
         copyMessage(error.description, to: errbuf, length: errlen)
         return -EINVAL
     }
-    if configuration.completionDelivery == .workerHandler {
-        copyMessage(
-            "invalid configuration: completionDelivery: \"workerHandler\" is not available through the C ABI; use \"eventfd\" (the default)",
-            to: errbuf, length: errlen)
-        return -EINVAL
-    }
     let engine: IOEngine
     do { engine = try IOEngine(configuration: configuration) } catch {
         copyMessage(error.description, to: errbuf, length: errlen)
@@ -275,6 +269,100 @@ public func rtio_cancel(_ handle: UnsafeMutableRawPointer?, _ request: UInt64) -
     }
 }
 
+// MARK: batch submit
+
+/// struct rtio_request offsets, pinned by _Static_assert in realtimeio.h.
+enum RequestLayout {
+    static let opcode = 0, fd = 4, offset = 8, buf = 16, len = 24, tag = 32, mode = 40, reserved = 44
+    static let size = 48
+}
+
+/// The request `p` (a struct rtio_request) describes, or the errno that refuses it.
+@inline(__always)
+private func request(at p: UnsafeRawPointer) -> Result<IOSubmission, SubmitErrnoBox> {
+    typealias L = RequestLayout
+    let opcode = p.loadUnaligned(fromByteOffset: L.opcode, as: UInt32.self)
+    let fd = FileDescriptor(rawValue: p.loadUnaligned(fromByteOffset: L.fd, as: Int32.self))
+    let offset = p.loadUnaligned(fromByteOffset: L.offset, as: Int64.self)
+    let buf = p.loadUnaligned(fromByteOffset: L.buf, as: UnsafeMutableRawPointer?.self)
+    let len = p.loadUnaligned(fromByteOffset: L.len, as: UInt64.self)
+    let tag = p.loadUnaligned(fromByteOffset: L.tag, as: UInt64.self)
+    let mode = p.loadUnaligned(fromByteOffset: L.mode, as: Int32.self)
+    guard p.loadUnaligned(fromByteOffset: L.reserved, as: UInt32.self) == 0 else { return .failure(SubmitErrnoBox(EINVAL)) }
+    func bytes() -> Int? { len <= UInt64(Int.max) && (buf != nil || len == 0) ? Int(len) : nil }
+    func iovecs() -> UnsafeBufferPointer<iovec>? {
+        guard len <= 1024, buf != nil || len == 0 else { return nil }
+        return UnsafeBufferPointer(start: buf.map { UnsafePointer($0.assumingMemoryBound(to: iovec.self)) }, count: Int(len))
+    }
+    let r: IORequest
+    switch opcode {
+    case 0:
+        guard let n = bytes() else { return .failure(SubmitErrnoBox(EINVAL)) }
+        r = .read(fd, into: UnsafeMutableRawBufferPointer(start: buf, count: n), at: offset)
+    case 1:
+        guard let n = bytes() else { return .failure(SubmitErrnoBox(EINVAL)) }
+        r = .write(fd, from: UnsafeRawBufferPointer(start: buf, count: n), at: offset)
+    case 2, 3:
+        guard let iov = iovecs() else { return .failure(SubmitErrnoBox(EINVAL)) }
+        r = opcode == 2 ? .readv(fd, iov, at: offset) : .writev(fd, iov, at: offset)
+    case 4: r = .fsync(fd)
+    case 5: r = .fdatasync(fd)
+    case 6:
+        let m: FallocateMode
+        switch mode {
+        case 0: m = .allocate
+        case 0x01: m = .allocateKeepSize
+        case 0x03: m = .punchHole
+        case 0x10: m = .zeroRange
+        default: return .failure(SubmitErrnoBox(EINVAL))
+        }
+        guard len <= UInt64(Int64.max) else { return .failure(SubmitErrnoBox(EINVAL)) }
+        r = .fallocate(fd, m, at: offset, length: Int64(len))
+    default: return .failure(SubmitErrnoBox(EINVAL))
+    }
+    return .success(IOSubmission(r, tag: tag))
+}
+
+/// An errno as an Error, for `Result`.
+struct SubmitErrnoBox: Error { let value: Int32; init(_ value: Int32) { self.value = value } }
+
+@_cdecl("rtio_submit_batch")
+public func rtio_submit_batch(
+    _ handle: UnsafeMutableRawPointer?, _ requests: UnsafeRawPointer?, _ count: UInt32,
+    _ failedIndex: UnsafeMutablePointer<UInt32>?
+) -> Int32 {
+    failedIndex?.pointee = count
+    guard let handle, requests != nil || count == 0 else { return -EINVAL }
+    guard count > 0, let requests else { return 0 }
+    let n = Int(count)
+    // The C-only checks first (opcodes, modes, lengths), naming the request.
+    var i = 0
+    while i < n {
+        if case .failure(let e) = request(at: requests + i * RequestLayout.size) {
+            failedIndex?.pointee = UInt32(i)
+            return -e.value
+        }
+        i += 1
+    }
+    return withEngine(handle) { engine in
+        do throws(BatchSubmitError) {
+            try engine.submitBatch(count: n, placement: .leastLoaded, slots: nil) { k in
+                // Checked above; only an array changed during the call (the caller's
+                // bug) fails here: that entry completes with -EBADF instead of crashing.
+                let p = requests + k * RequestLayout.size
+                guard case .success(let s) = request(at: p) else {
+                    return IOSubmission(.fsync(FileDescriptor(rawValue: -1)), tag: p.loadUnaligned(fromByteOffset: RequestLayout.tag, as: UInt64.self))
+                }
+                return s
+            }
+            return 0
+        } catch {
+            if case .invalidRequest(let index, _) = error { failedIndex?.pointee = UInt32(index) }
+            return -error.errno.rawValue
+        }
+    }
+}
+
 // MARK: completions
 
 @_cdecl("rtio_completion_fd")
@@ -295,7 +383,7 @@ public func rtio_reap(_ handle: UnsafeMutableRawPointer?, _ out: UnsafeMutableRa
             let p = out + n * 24
             p.storeBytes(of: c.tag, toByteOffset: 0, as: UInt64.self)
             p.storeBytes(of: Int64(c.result), toByteOffset: 8, as: Int64.self)
-            p.storeBytes(of: UInt32(truncatingIfNeeded: c.worker), toByteOffset: 16, as: UInt32.self)
+            p.storeBytes(of: c.worker.map { UInt32(truncatingIfNeeded: $0) } ?? 0xFFFF_FFFF, toByteOffset: 16, as: UInt32.self)  // RTIO_ON_DEMAND_WORKER
             p.storeBytes(of: 0, toByteOffset: 20, as: UInt32.self)
             n += 1
         }

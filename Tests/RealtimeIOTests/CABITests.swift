@@ -40,7 +40,7 @@ struct CABITests {
             let name = line.drop { $0 != " " }.dropFirst().prefix { $0 != "(" }
             return String(name)
         })
-        #expect(declared.count == 22, "declared: \(declared.sorted())")
+        #expect(declared.count == 23 && declared.contains("rtio_submit_batch") && declared.contains("rtio_cancel"), "declared: \(declared.sorted())")
         let nm = try cRun("/usr/bin/nm", ["-D", "--defined-only", lib])
         let exported = Set(nm.stdout.split(separator: "\n").compactMap { line -> String? in
             let f = line.split(separator: " ")
@@ -86,6 +86,20 @@ struct CABITests {
         #expect(r.stdout.hasSuffix("OK\n"), "\(r.stdout)")
         for check in ["malformed JSON -> -EINVAL", "bad fd -> EBADF completion", "negative offset -> -EINVAL",
                       "full -> -EAGAIN", "after shutdown -> -ESHUTDOWN", "every request completed once; queued ones cancelled"] {
+            #expect(r.stdout.contains("PASS \(check)\n"), "missing: \(check)")
+        }
+    }
+
+    @Test("rtio_submit_batch: all or nothing, each request once, errors naming the request")
+    func batchSubmit() throws {
+        guard let exe = try compileAgainstLibrary("batch_submit") else { return }
+        defer { unlink(exe) }
+        let r = try cRun(exe)
+        #expect(!r.timedOut)
+        #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
+        #expect(r.stdout.hasSuffix("OK\n"), "\(r.stdout)")
+        for check in ["each readv read back its block", "unknown opcode -> -EINVAL naming it", "refused batches queued nothing",
+                      "no free slot -> -EAGAIN, no index", "after shutdown -> -ESHUTDOWN"] {
             #expect(r.stdout.contains("PASS \(check)\n"), "missing: \(check)")
         }
     }

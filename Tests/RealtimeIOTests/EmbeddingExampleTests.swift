@@ -10,12 +10,14 @@ import Glibc
 
 /// Reads the first 4 KiB of `path` through a RealtimeIO engine.
 func embeddingExample(path: String) throws -> Int {
-    // 1. At startup: one engine; its worker is born on CPU 1 at SCHED_FIFO 40,
-    //    whatever thread runs this. Memory is locked; anything that could not be
+    // 1. At startup: memory locking is process-wide, so it is one explicit call,
+    //    made once before any engine. Then one engine; its worker is born on CPU 1
+    //    at SCHED_FIFO 40, whatever thread runs this. Anything that could not be
     //    applied (no CAP_SYS_NICE, say) is reported, not silently dropped.
+    do { try ProcessMemory.lock(.currentAndFuture) } catch { print("rtio: memory not locked: \(error)") }
     let configuration = EngineConfiguration(
         groups: [.init(name: "io", workers: 1, cpus: try CPUList(parsing: "1"), scheduling: .fifo(priority: 40))],
-        memoryLocking: .currentAndFuture, privilegePolicy: .bestEffort, spinBudget: .microseconds(20))
+        privilegePolicy: .bestEffort, spinBudget: .microseconds(20))
     let engine = try IOEngine(configuration: configuration)
     defer { engine.shutdown(.drain) }
     for line in engine.degradations { print("rtio: not applied: \(line)") }
@@ -27,12 +29,12 @@ func embeddingExample(path: String) throws -> Int {
     defer { buffer.deallocate() }
     try engine.submit(.read(fd, into: buffer, at: 0), tag: 42)
 
-    // 3. The host's loop: sleep on the completion eventfd, then reap on this thread.
-    var pfd = pollfd(fd: engine.completionFD.rawValue, events: Int16(POLLIN), revents: 0)
+    // 3. The host's loop, on this thread: spin briefly, then sleep on the completion
+    //    eventfd (re-armed and re-checked first, so no completion is missed), then reap.
     var result: Int?
     while result == nil {
-        if engine.reap({ completion in if completion.tag == 42 { result = completion.result } }) == 0 {
-            _ = poll(&pfd, 1, 1000)
+        engine.reap(waitingUpTo: .seconds(1), spinFor: .microseconds(20)) { completion in
+            if completion.tag == 42 { result = completion.result }
         }
     }
     // 4. Bytes read, or -errno.

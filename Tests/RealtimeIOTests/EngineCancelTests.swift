@@ -193,7 +193,7 @@ struct EngineCancelTests {
         try #require(hold.waitStarted())
         let handle = try engine.submit(counter.request, tag: 2)
         #expect(engine.cancel(handle) == .cancelled)
-        #expect(reapAll(engine, count: 1) == [IOCompletion(tag: 2, result: -Int(ECANCELED), worker: IOEngine.onDemandWorkerIndex)])
+        #expect(reapAll(engine, count: 1) == [IOCompletion(tag: 2, result: -Int(ECANCELED), worker: nil)])
         let running = engine.cancel(handle)
         #expect(running == .alreadyDone)
         hold.release()
@@ -207,8 +207,8 @@ struct EngineCancelTests {
     func workerHandler() throws {
         let log = Mutex<[(IOCompletion, pid_t)]>([])
         var configuration = testConfiguration(workers: 1, slots: 8)
-        configuration.completionDelivery = .workerHandler
-        let engine = try IOEngine(configuration: configuration, completionHandler: { c in log.withLock { $0.append((c, rtio_gettid())) } })
+        configuration.completionDelivery = .workerHandler { c in log.withLock { $0.append((c, rtio_gettid())) } }
+        let engine = try IOEngine(configuration: configuration)
         defer { engine.shutdown() }
         let hold = Hold(), counter = RunCounter()
         try engine.submit(hold.request, tag: 1)

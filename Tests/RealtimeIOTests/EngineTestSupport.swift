@@ -15,13 +15,16 @@ func testConfiguration(
         ringCapacity: ring, requestsInFlight: slots, spinBudget: .nanoseconds(spin))
 }
 
-/// Reaps until `count` completions arrived or `seconds` passed.
+/// Reaps until `count` completions arrived or `seconds` passed, sleeping on
+/// the completion eventfd in between (``IOEngine/reap(waitingUpTo:spinFor:maximum:_:)``).
 func reapAll(_ engine: IOEngine, count: Int, seconds: Double = 10) -> [IOCompletion] {
     var all: [IOCompletion] = []
     all.reserveCapacity(count)
     let deadline = rtio_monotonic_ns() + UInt64(seconds * 1e9)
-    while all.count < count && rtio_monotonic_ns() < deadline {
-        if engine.reap(rearm: false, { all.append($0) }) == 0 { sched_yield() }
+    while all.count < count {
+        let now = rtio_monotonic_ns()
+        if now >= deadline { break }
+        engine.reap(waitingUpTo: .nanoseconds(Int64(deadline - now))) { all.append($0) }
     }
     return all
 }

@@ -60,7 +60,7 @@ final class OnDemandBenchEngine: BenchEngine {
         driver.reset()
         let configuration = EngineConfiguration(
             groups: [], requestsInFlight: max(1, config.queueDepth), memoryLocking: .none, privilegePolicy: .bestEffort,
-            spinBudget: .nanoseconds(0), completionDelivery: .eventfd, tuneMalloc: false,
+            spinBudget: .nanoseconds(0), completionDelivery: .completionRing, tuneMalloc: false,
             onDemand: EngineConfiguration.OnDemand(maxThreads: 64, idleTimeout: .seconds(10), spawner: .spawnerThread))
         do {
             engine = try IOEngine(configuration: configuration)

@@ -112,7 +112,7 @@ final class PreallocEngine: BenchEngine {
                            scheduling: scheduling)],
             ringCapacity: ring, requestsInFlight: depth, memoryLocking: .none,
             privilegePolicy: .bestEffort, spinBudget: .nanoseconds(spinBudgetNanoseconds),
-            completionDelivery: .eventfd, tuneMalloc: false,
+            completionDelivery: .completionRing, tuneMalloc: false,
             // 85 %: spinning plus work stays under the kernel's 95 % real-time
             // throttle on this CPU even at a steady arrival rate.
             realtimeSharePercent: duty, realtimeShareRest: rest, realtimeShareRestSlice: slice)

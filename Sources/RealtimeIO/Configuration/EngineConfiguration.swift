@@ -4,7 +4,7 @@ import RealtimeIOLinux
 ///
 /// Load one from JSON with ``init(json:)`` (the same loader serves Swift hosts,
 /// the C ABI and the POSIX AIO drop-in), or build it in Swift. ``validate()``
-/// checks it against this machine; ``IOEngine/init(configuration:completionHandler:workerStartHook:)``
+/// checks it against this machine; ``IOEngine/init(configuration:workerStartHook:)``
 /// validates again before it creates anything.
 ///
 /// ```json
@@ -87,7 +87,8 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
         }
     }
 
-    /// Memory locking applied at start.
+    /// Memory locking: process-wide; see ``ProcessMemory``. As a configuration
+    /// field, engine creation applies it (the C ABI and drop-in path).
     public enum MemoryLocking: String, Sendable, Codable, Equatable {
         /// No locking (pages may be swapped; first touches fault).
         case none
@@ -107,12 +108,55 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
         case bestEffort
     }
 
-    /// Where completions go.
-    public enum CompletionDelivery: String, Sendable, Codable, Equatable {
-        /// Per-worker completion rings and one coalesced eventfd the host polls; the host calls `reap`.
-        case eventfd
-        /// The completion handler given to the engine runs on the worker thread.
-        case workerHandler
+    /// Where completions go; the handler travels with the choice, so a
+    /// handler without worker delivery (or the reverse) cannot be expressed.
+    ///
+    /// JSON: `"completionDelivery": "eventfd"` (or `"completionRing"`) is
+    /// ``completionRing``. A handler cannot be written in JSON: `"workerHandler"`
+    /// is refused by the loader (set ``workerHandler(_:)`` in Swift).
+    /// Two `workerHandler` values compare equal whatever their handlers
+    /// (closures cannot be compared).
+    public enum CompletionDelivery: Sendable, Codable, Equatable {
+        /// Per-worker completion rings and one coalesced eventfd the host polls
+        /// (``IOEngine/completionFD``); the host calls `reap`.
+        case completionRing
+        /// `handler` runs on the worker thread for each completion, which is
+        /// then freed; the rings and the eventfd stay unused. It must not block.
+        case workerHandler(@Sendable (IOCompletion) -> Void)
+
+        /// The worker handler, if any.
+        public var handler: (@Sendable (IOCompletion) -> Void)? {
+            if case .workerHandler(let handler) = self { return handler }
+            return nil
+        }
+
+        /// Same case (handlers are not compared).
+        public static func == (a: Self, b: Self) -> Bool {
+            switch (a, b) {
+            case (.completionRing, .completionRing), (.workerHandler, .workerHandler): return true
+            default: return false
+            }
+        }
+
+        /// Decodes `"eventfd"` or `"completionRing"`.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            let name = try c.decode(String.self)
+            switch name {
+            case "eventfd", "completionRing": self = .completionRing
+            default:
+                throw DecodingError.dataCorruptedError(
+                    in: c, debugDescription: name == "workerHandler"
+                        ? "\"workerHandler\" needs a handler, which JSON cannot carry: use \"eventfd\", or set .workerHandler(handler) in Swift"
+                        : "unknown value \"\(name)\"; use \"eventfd\"")
+            }
+        }
+
+        /// Encodes `"eventfd"` or `"workerHandler"`.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.singleValueContainer()
+            try c.encode(handler == nil ? "eventfd" : "workerHandler")
+        }
     }
 
     /// What a real-time worker does once it has used its ``realtimeSharePercent``
@@ -150,7 +194,7 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
     /// How long an idle worker spins before it parks (zero: park at once; at most 1 s).
     /// JSON: `spinBudgetNanoseconds`.
     public var spinBudget: Duration
-    /// Where completions go (default ``CompletionDelivery/eventfd``).
+    /// Where completions go (default ``CompletionDelivery/completionRing``).
     public var completionDelivery: CompletionDelivery
     /// With memory locked: keep freed heap memory (M_MMAP_MAX=0, M_TRIM_THRESHOLD=-1).
     public var tuneMalloc: Bool
@@ -181,7 +225,7 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
     public init(
         groups: [WorkerGroup], ringCapacity: Int = 256, requestsInFlight: Int = 1024,
         memoryLocking: MemoryLocking = .none, privilegePolicy: PrivilegePolicy = .bestEffort,
-        spinBudget: Duration = .microseconds(50), completionDelivery: CompletionDelivery = .eventfd,
+        spinBudget: Duration = .microseconds(50), completionDelivery: CompletionDelivery = .completionRing,
         tuneMalloc: Bool = true, onDemand: OnDemand? = nil, realtimeSharePercent: Int = 50,
         realtimeShareRest: RealtimeShareRest = .slices, realtimeShareRestSlice: Duration = .microseconds(10)
     ) {

@@ -58,9 +58,9 @@ final class EngineCore: @unchecked Sendable {
     /// Real-time allowance per ``RealtimeShare/windowNanoseconds`` window (``EngineConfiguration/realtimeSharePercent``).
     let realtimeAllowanceNanoseconds: Int64
     let realtimeShareRest: EngineConfiguration.RealtimeShareRest
+    /// ``EngineConfiguration/CompletionDelivery/workerHandler(_:)``'s handler; nil: completion rings.
     /// Longest timed sleep of a ``EngineConfiguration/RealtimeShareRest/slices`` rest.
     let realtimeShareRestSliceNanoseconds: Int64
-    let delivery: EngineConfiguration.CompletionDelivery
     let handler: (@Sendable (IOCompletion) -> Void)?
     let workerStartHook: WorkerStartHook?
     /// Completions of cancelled requests waiting for reap (`eventfd` delivery).
@@ -80,7 +80,7 @@ final class EngineCore: @unchecked Sendable {
     init(
         slab: RequestSlab, eventFD: Int32, spinBudget: Duration, realtimeSharePercent: Int = 100,
         realtimeShareRest: EngineConfiguration.RealtimeShareRest = .slices,
-        realtimeShareRestSlice: Duration = .microseconds(10), delivery: EngineConfiguration.CompletionDelivery,
+        realtimeShareRestSlice: Duration = .microseconds(10),
         handler: (@Sendable (IOCompletion) -> Void)?, workerStartHook: WorkerStartHook?
     ) {
         self.slab = slab
@@ -90,7 +90,6 @@ final class EngineCore: @unchecked Sendable {
         self.realtimeAllowanceNanoseconds = RealtimeShare.windowNanoseconds * Int64(realtimeSharePercent) / 100
         self.realtimeShareRest = realtimeShareRest
         self.realtimeShareRestSliceNanoseconds = realtimeShareRestSlice.nanoseconds
-        self.delivery = delivery
         self.handler = handler
         self.workerStartHook = workerStartHook
         let line = CacheLine.separation
@@ -215,12 +214,12 @@ final class EngineCore: @unchecked Sendable {
     /// preallocated and on-demand workers; no closure, so no reference count
     /// of the caller's ring is touched per request.
     @inline(__always)
-    func deliverDirectly(_ slot: UInt32, worker: Int) -> Bool {
+    func deliverDirectly(_ slot: UInt32, worker: Int?) -> Bool {
         slabRef._withUnsafeGuaranteedRef { deliverDirectly(slot, worker: worker, slab: $0) }
     }
 
     @inline(__always)
-    private func deliverDirectly(_ slot: UInt32, worker: Int, slab: RequestSlab) -> Bool {
+    private func deliverDirectly(_ slot: UInt32, worker: Int?, slab: RequestSlab) -> Bool {
         let record = slab.record(slot)
         if record.pointee.flags & RequestFlags.resumesContinuation != 0 {
             let box = record.pointee.continuation!
@@ -230,15 +229,11 @@ final class EngineCore: @unchecked Sendable {
             ContinuationBox.resume(box, result: result)
             return true
         }
-        switch delivery {
-        case .workerHandler:
-            let completion = IOCompletion(tag: record.pointee.tag, result: record.pointee.result, worker: worker)
-            slab.release(slot)
-            handler?(completion)
-            return true
-        case .eventfd:
-            return false
-        }
+        guard let handler else { return false }
+        let completion = IOCompletion(tag: record.pointee.tag, result: record.pointee.result, worker: worker)
+        slab.release(slot)
+        handler(completion)
+        return true
     }
 
     // MARK: completion notification

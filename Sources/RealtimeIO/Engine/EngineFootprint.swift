@@ -3,7 +3,7 @@ import RealtimeIOLinux
 /// The memory an engine commits at start, computed from its configuration
 /// with the same byte counts the allocation sites use.
 ///
-/// Pure: a function of the configuration. ``IOEngine/init(configuration:completionHandler:workerStartHook:)``
+/// Pure: a function of the configuration. ``IOEngine/init(configuration:workerStartHook:)``
 /// computes it before it allocates anything and refuses a configuration whose
 /// footprint exceeds the memory available (``check(available:privileges:configuration:)``),
 /// instead of dying in an allocation or being killed while it touches its rings.

@@ -6,11 +6,12 @@ public struct IOCompletion: Sendable, Equatable {
     public var tag: UInt64
     /// Bytes transferred (or the custom call's value), or `-errno`.
     public var result: Int
-    /// Index of the worker that ran it (or would have).
-    public var worker: Int
+    /// Index of the preallocated worker that ran it (or would have); nil for
+    /// an on-demand worker (on-demand and hybrid modes).
+    public var worker: Int?
 
     /// A completion (the engine makes these; tests and adapters may too).
-    public init(tag: UInt64, result: Int, worker: Int) {
+    public init(tag: UInt64, result: Int, worker: Int?) {
         self.tag = tag
         self.result = result
         self.worker = worker

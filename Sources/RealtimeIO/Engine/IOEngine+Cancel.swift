@@ -47,7 +47,7 @@ extension IOEngine {
         var delivered = 0
         while delivered < maximum, let slot = queue.pop(slab: slab) {
             let r = slab.record(slot)
-            let completion = IOCompletion(tag: r.pointee.tag, result: r.pointee.result, worker: Int(r.pointee.target))
+            let completion = IOCompletion(tag: r.pointee.tag, result: r.pointee.result, worker: r.pointee.workerIndex)
             slab.cancelledCompletionConsumed(slot)
             body(completion)
             delivered += 1
@@ -73,12 +73,11 @@ extension EngineCore {
             ContinuationBox.resume(box, result: -Int(ECANCELED))
             return
         }
-        switch delivery {
-        case .workerHandler:
-            let completion = IOCompletion(tag: record.pointee.tag, result: -Int(ECANCELED), worker: Int(record.pointee.target))
+        if let handler {
+            let completion = IOCompletion(tag: record.pointee.tag, result: -Int(ECANCELED), worker: record.pointee.workerIndex)
             slab.cancelledCompletionConsumed(slot)
-            handler?(completion)
-        case .eventfd:
+            handler(completion)
+        } else {
             cancelledCompletions.push(slot, slab: slab)
             notifyHost()
         }

@@ -91,6 +91,11 @@ public final class IOEngine: @unchecked Sendable {
     /// Open as long as the engine lives; after ``shutdown(_:)`` it stays readable.
     public var completionFD: FileDescriptor { FileDescriptor(rawValue: core.eventFD) }
 
+    /// Whether the process's memory is locked now (by ``ProcessMemory/lock(_:tuneMalloc:)``,
+    /// by this or another engine's ``EngineConfiguration/memoryLocking``, or by
+    /// the host itself). Reads /proc: not for the I/O path.
+    public var isMemoryLocked: Bool { ProcessMemory.isLocked }
+
     /// Preallocated workers (0 in on-demand mode).
     public var workerCount: Int { workers.count }
 
@@ -112,13 +117,10 @@ public final class IOEngine: @unchecked Sendable {
     ///
     /// - Parameters:
     ///   - configuration: validated here; a bad field throws ``EngineError/configuration(_:)``.
-    ///   - completionHandler: required with `completionDelivery == .workerHandler`:
-    ///     runs on the worker thread for each completion. It must not block.
     ///   - workerStartHook: runs on each worker thread before it takes work.
     /// - Throws: ``EngineError``.
     public init(
         configuration: EngineConfiguration,
-        completionHandler: (@Sendable (IOCompletion) -> Void)? = nil,
         workerStartHook: WorkerStartHook? = nil
     ) throws(EngineError) {
         do {
@@ -128,11 +130,6 @@ public final class IOEngine: @unchecked Sendable {
                 field: "cpus", problem: "cannot read online CPUs: \(error)", remedy: "check /sys/devices/system/cpu/online"))
         }
         do { try configuration.validate(processCPUs: processCPUs) } catch { throw .configuration(error) }
-        if configuration.completionDelivery == .workerHandler && completionHandler == nil {
-            throw .configuration(ConfigurationError(
-                field: "completionDelivery", problem: "workerHandler without a completion handler",
-                remedy: "pass completionHandler: to IOEngine.init, or use \"eventfd\""))
-        }
         self.configuration = configuration
         privileges = PrivilegeReport.current()
 
@@ -152,7 +149,7 @@ public final class IOEngine: @unchecked Sendable {
             slab: slab, eventFD: efd, spinBudget: configuration.spinBudget,
             realtimeSharePercent: configuration.realtimeSharePercent, realtimeShareRest: configuration.realtimeShareRest,
             realtimeShareRestSlice: configuration.realtimeShareRestSlice,
-            delivery: configuration.completionDelivery, handler: completionHandler, workerStartHook: workerStartHook)
+            handler: configuration.completionDelivery.handler, workerStartHook: workerStartHook)
         self.core = core
         var published = configuration
         published.groups = plan.groups
@@ -186,8 +183,9 @@ public final class IOEngine: @unchecked Sendable {
 
         // 3. Lock memory: before the threads for MCL_FUTURE (their stacks are then locked too).
         if plan.memoryLockFlags != 0 {
-            if mlockall(plan.memoryLockFlags) != 0 {
-                let e = Errno(rawValue: errno)
+            do throws(Errno) {
+                try ProcessMemory.apply(flags: plan.memoryLockFlags, tuneMalloc: configuration.tuneMalloc)
+            } catch let e {
                 if configuration.privilegePolicy == .required {
                     Self.abandon(workers: [], core: core)
                     throw .insufficientPrivilege(
@@ -197,8 +195,6 @@ public final class IOEngine: @unchecked Sendable {
                 degradations.append(Degradation(
                     kind: .memoryLocking, requested: configuration.memoryLocking.rawValue, applied: "memory not locked",
                     reason: "mlockall: \(e)", remedy: PrivilegeReport.memlockRemedy))
-            } else if configuration.tuneMalloc {
-                _ = rtio_malloc_keep_heap()
             }
         }
 

@@ -31,6 +31,9 @@ package struct RequestRecord {
     /// The worker whose ring the request was queued on, or `IOEngine.onDemandTarget`:
     /// the ``IOCompletion/worker`` of a completion the canceller delivers.
     var target: Int32 = 0
+
+    /// ``target`` as an ``IOCompletion/worker``: nil for the on-demand pool.
+    var workerIndex: Int? { target >= 0 ? Int(target) : nil }
     package var offset: Int64 = 0
     /// Bytes to transfer (read/write), length (fallocate), or iovec count (readv/writev).
     package var length: Int = 0

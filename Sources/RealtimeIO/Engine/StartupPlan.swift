@@ -8,7 +8,7 @@ import RealtimeIOLinux
 ///
 /// Pure: no thread, no file, no syscall — ``make(_:privileges:)`` is a
 /// function of its two arguments, so every privilege outcome can be tested
-/// with a hand-made ``PrivilegeReport``. ``IOEngine/init(configuration:completionHandler:workerStartHook:)``
+/// with a hand-made ``PrivilegeReport``. ``IOEngine/init(configuration:workerStartHook:)``
 /// then creates resources and workers as the plan says; only what the kernel
 /// refuses at that point (a `pthread_create` or `mlockall` that fails although
 /// the probe said yes) adds degradations later.
@@ -100,13 +100,7 @@ struct StartupPlan: Equatable {
             mode = .preallocated
         }
 
-        var lockFlags: Int32 = 0
-        switch configuration.memoryLocking {
-        case .none: break
-        case .current: lockFlags = MCL_CURRENT
-        case .currentAndFuture: lockFlags = MCL_CURRENT | MCL_FUTURE
-        case .onFault: lockFlags = MCL_CURRENT | MCL_FUTURE | 4 /* MCL_ONFAULT */
-        }
+        var lockFlags = ProcessMemory.flags(configuration.memoryLocking)
         if lockFlags != 0 {
             let verdict = privileges.canLockMemory(bytes: nil)
             if !verdict.allowed {

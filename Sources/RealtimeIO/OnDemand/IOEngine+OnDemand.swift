@@ -3,9 +3,6 @@ import CRealtimeIOShims
 /// The on-demand side of ``IOEngine``: the pool it owns in on-demand and
 /// hybrid modes (see ``EngineConfiguration/OnDemand``), and how its completions reach the host.
 extension IOEngine {
-    /// ``IOCompletion/worker`` of a request run by an on-demand worker (not a worker index).
-    public static let onDemandWorkerIndex = -1
-
     /// The internal submit target meaning "the on-demand pool".
     static let onDemandTarget = -1
 
@@ -49,7 +46,7 @@ extension IOEngine {
     ) throws(EngineError) -> (OnDemandPool, OnDemandCompletionQueue) {
         let queue = OnDemandCompletionQueue(capacity: core.slab.count)
         let onCompletion: @Sendable (UInt32) -> Void = { [core, queue] slot in
-            if !core.deliverDirectly(slot, worker: onDemandWorkerIndex) {
+            if !core.deliverDirectly(slot, worker: nil) {
                 queue.push(slot)
                 core.notifyHost()
             }
@@ -72,7 +69,7 @@ extension IOEngine {
         var delivered = 0
         while delivered < maximum, let slot = queue.pop() {
             let r = slab.record(slot)
-            let completion = IOCompletion(tag: r.pointee.tag, result: r.pointee.result, worker: Self.onDemandWorkerIndex)
+            let completion = IOCompletion(tag: r.pointee.tag, result: r.pointee.result, worker: nil)
             slab.release(slot)
             body(completion)
             delivered += 1

@@ -21,4 +21,7 @@ final class OnDemandCompletionQueue: @unchecked Sendable {
 
     /// The reaping thread: the oldest completion, if any.
     func pop() -> UInt32? { fifo.withLock { $0.pop() } }
+
+    /// Any thread (the waiting host): true if no completion is queued.
+    var isEmpty: Bool { fifo.withLock { $0.isEmpty } }
 }

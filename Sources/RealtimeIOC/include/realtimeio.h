@@ -203,6 +203,84 @@ int rtio_submit_fsync(rtio_engine *e, int fd, uint64_t tag);
 int rtio_submit_fdatasync(rtio_engine *e, int fd, uint64_t tag);
 int rtio_submit_fallocate(rtio_engine *e, int fd, int mode, int64_t offset, int64_t len, uint64_t tag);
 
+/* rtio_request.opcode values. */
+#define RTIO_OP_READ      0
+#define RTIO_OP_WRITE     1
+#define RTIO_OP_READV     2
+#define RTIO_OP_WRITEV    3
+#define RTIO_OP_FSYNC     4
+#define RTIO_OP_FDATASYNC 5
+#define RTIO_OP_FALLOCATE 6
+
+/* One request of a batch for rtio_submit_batch(3). Zero it, then set what the opcode uses. */
+struct rtio_request {
+    uint32_t opcode;   /* RTIO_OP_* */
+    int32_t  fd;
+    int64_t  offset;   /* file offset (read, write, readv, writev, fallocate) */
+    void    *buf;      /* buffer (read, write) or struct iovec array (readv, writev) */
+    uint64_t len;      /* bytes (read, write), iovec count (readv, writev), length (fallocate) */
+    uint64_t tag;      /* returned in rtio_completion.tag */
+    int32_t  mode;     /* fallocate mode flags, as for rtio_submit_fallocate(3) */
+    uint32_t reserved; /* must be 0 */
+};
+
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && !defined(__cplusplus)
+_Static_assert(sizeof(struct rtio_request) == 48, "rtio_request layout");
+_Static_assert(offsetof(struct rtio_request, buf) == 16, "rtio_request layout");
+_Static_assert(offsetof(struct rtio_request, tag) == 32, "rtio_request layout");
+_Static_assert(offsetof(struct rtio_request, reserved) == 44, "rtio_request layout");
+#endif
+
+/*
+ * rtio_submit_batch — queue many requests at once, all or none
+ *
+ * SYNOPSIS
+ *   int rtio_submit_batch(rtio_engine *e, const struct rtio_request *reqs,
+ *                         unsigned n, unsigned *failed_index);
+ *
+ * DESCRIPTION
+ *   Queues reqs[0..n-1] on one worker (the least-loaded one) with one claim
+ *   of n consecutive cells of its ring; they run in array order. Each
+ *   request means what the matching rtio_submit_*(3) call means, and its
+ *   completion carries its tag. In hybrid mode a batch that does not fit
+ *   its worker's ring runs on on-demand workers, as a whole.
+ *
+ *   All or nothing: every request is checked before anything is queued,
+ *   then n request slots and the n ring cells are taken; if any of that
+ *   fails, nothing was queued and no request of the batch will complete.
+ *   On success every request was queued and completes exactly once.
+ *
+ *   failed_index (may be NULL) receives the index of the request that was
+ *   refused for what it contains (-EINVAL, -EFAULT), and n otherwise.
+ *
+ *   The array itself may be reused as soon as the call returns; buffers and
+ *   iovec arrays of more than RTIO_INLINE_IOVECS entries must stay valid
+ *   until each request's completion is reaped, as with rtio_submit_*(3).
+ *   An n of 0 queues nothing and returns 0.
+ *
+ * RETURN VALUE
+ *   0 if all n requests were queued; a negative errno value if the batch was
+ *   refused (nothing was queued).
+ *
+ * ERRORS
+ *   -EAGAIN     fewer than n request slots are free, or the worker's ring has
+ *               fewer than n free cells: reap, then retry (or split the batch).
+ *   -EINVAL     e is NULL; reqs is NULL with n > 0; n is larger than the
+ *               ring capacity or "requestsInFlight" (no batch that large can
+ *               ever be queued); and, naming the request in *failed_index,
+ *               an unknown opcode, a reserved field not 0, or any EINVAL of
+ *               rtio_submit_*(3) (bad range, buf NULL with len > 0, more
+ *               than RTIO_MAX_IOVECS iovecs, unsupported fallocate mode).
+ *   -EFAULT     an iovec with iov_base NULL and iov_len > 0 (*failed_index names the request).
+ *   -ESHUTDOWN  rtio_engine_shutdown was called.
+ *
+ * THREAD SAFETY
+ *   MT-Safe, like rtio_submit_*(3): lock-free and allocation-free with
+ *   preallocated workers only; per batch one placement, one ring claim and
+ *   at most one worker wake-up.
+ */
+int rtio_submit_batch(rtio_engine *e, const struct rtio_request *reqs, unsigned n, unsigned *failed_index);
+
 /*
  * A request handle, for rtio_cancel(3): returned by the rtio_submit_*_h
  * functions. 0 is never a valid handle. A handle stays harmless after its
