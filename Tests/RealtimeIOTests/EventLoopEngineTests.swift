@@ -1,3 +1,4 @@
+import CRealtimeIOShims
 import Foundation
 import NIOCore
 import NIOPosix
@@ -56,6 +57,7 @@ struct EventLoopEngineTests {
         let n = perThread * threads
         let deliveries = Deliveries(n)
         let rejected = SharedCounter()
+        let deadline = rtio_monotonic_ns() + 60_000_000_000
         let submitters = (0..<threads).map { t -> NativeThread in
             startThread(name: "nio-sub-\(t)") {
                 for i in 0..<perThread {
@@ -70,6 +72,11 @@ struct EventLoopEngineTests {
                                 }
                             break
                         } catch .full {
+                            // Bounded: with a lost wake-up no future completes and the table stays full.
+                            guard rtio_monotonic_ns() < deadline else {
+                                deliveries.failures.record("submit \(tag): table still full after 60 s")
+                                return
+                            }
                             rejected.add()
                             sched_yield()
                         } catch {
@@ -104,6 +111,7 @@ struct EventLoopEngineTests {
             deliveries.record(completion, expectedResult: 0x2000 + Int(completion.tag), onLoop: loop.inEventLoop)
         }.wait()
         // Two submitting threads, with the engine's own tags (bit 63 clear).
+        let deadline = rtio_monotonic_ns() + 60_000_000_000
         let submitters = (0..<2).map { t -> NativeThread in
             startThread(name: "nio-direct-\(t)") {
                 for tag in stride(from: t, to: n, by: 2) {
@@ -112,6 +120,10 @@ struct EventLoopEngineTests {
                             try engine.submit(.custom(echoContext, context: UnsafeMutableRawPointer(bitPattern: 0x2000 + tag)), tag: UInt64(tag))
                             break
                         } catch .full {
+                            guard rtio_monotonic_ns() < deadline else {
+                                deliveries.failures.record("submit \(tag): ring still full after 60 s")
+                                return
+                            }
                             sched_yield()
                         } catch {
                             deliveries.failures.record("submit \(tag): \(error)")
