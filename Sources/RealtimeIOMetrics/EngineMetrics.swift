@@ -52,7 +52,9 @@ public final class EngineMetrics: Sendable {
     public let prefix: String
 
     private let factory: any MetricsFactory
-    private let state: Mutex<State>
+    /// `AnnotatedMutex`: the standard `Mutex`, its critical sections announced to
+    /// ThreadSanitizer (which cannot see the futex it locks with).
+    private let state: AnnotatedMutex<State>
 
     /// One worker's metrics and the values published last.
     private struct WorkerMetrics {
@@ -105,7 +107,7 @@ public final class EngineMetrics: Sendable {
                 publishedQueueWait: Array(repeating: 0, count: snapshot.queueWaitHistogram.count),
                 publishedServiceTime: Array(repeating: 0, count: snapshot.serviceTimeHistogram.count))
         }
-        state = Mutex(State(workers: workers))
+        state = AnnotatedMutex(State(workers: workers))
     }
 
     /// Reads every worker's counters once and publishes what changed since the

@@ -68,7 +68,9 @@ public final class EventLoopEngine: Sendable {
     public let eventLoop: any EventLoop
 
     private let onCompletion: (@Sendable (IOCompletion) -> Void)?
-    private let state: Mutex<State>
+    /// `AnnotatedMutex`: the standard `Mutex`, its critical sections announced to
+    /// ThreadSanitizer (which cannot see the futex it locks with).
+    private let state: AnnotatedMutex<State>
 
     /// The promise table and the channel. Owned by `state`'s lock; promises are
     /// taken out under it and fulfilled outside it (a future's callbacks may
@@ -87,7 +89,7 @@ public final class EventLoopEngine: Sendable {
         self.eventLoop = eventLoop
         self.onCompletion = onCompletion
         let cells = max(1, engine.configuration.requestsInFlight)
-        state = Mutex(State(
+        state = AnnotatedMutex(State(
             pending: Array(repeating: nil, count: cells),
             free: Array((0..<cells).reversed())))
     }
