@@ -11,6 +11,10 @@ let package = Package(
         .library(name: "rtio-aio", type: .dynamic, targets: ["RealtimeIOAIO"]),
         .executable(name: "rtio-bench", targets: ["rtio-bench"]),
         .executable(name: "rtio-admin", targets: ["rtio-admin"]),
+        // Integrations (issue 15), each its own product so RealtimeIO keeps its small closure:
+        // completions on a SwiftNIO EventLoop, and the workers' counters through swift-metrics.
+        .library(name: "RealtimeIONIO", targets: ["RealtimeIONIO"]),
+        .library(name: "RealtimeIOMetrics", targets: ["RealtimeIOMetrics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -19,6 +23,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // `swift package generate-documentation --target RealtimeIO` (the DocC catalog); build-time only.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // Integrations: swift-log (no dependencies of its own) is the only one RealtimeIO uses;
+        // swift-metrics for RealtimeIOMetrics; swift-prometheus for its example only.
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // The only C in the project: thin wrappers over syscalls and macros Swift cannot reach.
@@ -57,9 +66,50 @@ let package = Package(
                 "CRealtimeIOShims",
                 "CLibcap",
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // MARK: integrations (issue 15)
+        // Completions delivered on a SwiftNIO EventLoop (futures or a callback).
+        .target(
+            name: "RealtimeIONIO",
+            dependencies: [
+                "RealtimeIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // The workers' counters and latency histograms published through swift-metrics.
+        .target(
+            name: "RealtimeIOMetrics",
+            dependencies: ["RealtimeIO", .product(name: "CoreMetrics", package: "swift-metrics")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Examples, built with the tests (which run them).
+        .executableTarget(
+            name: "rtio-example-nio",
+            dependencies: [
+                "RealtimeIO", "RealtimeIONIO",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Examples/nio-event-loop",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .executableTarget(
+            name: "rtio-example-prometheus",
+            dependencies: [
+                "RealtimeIO", "RealtimeIOMetrics",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Examples/prometheus",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // MARK: end of integrations
         .target(
             name: "RealtimeIOC",
             dependencies: ["RealtimeIO", "RealtimeIOLinux", "CRealtimeIOShims", .product(name: "SystemPackage", package: "swift-system")],
@@ -131,6 +181,15 @@ let package = Package(
                 "CMallocCounter",
                 "PrePatchBaseline",
                 .product(name: "SystemPackage", package: "swift-system"),
+                // integrations (issue 15)
+                "RealtimeIONIO",
+                "RealtimeIOMetrics",
+                "rtio-example-nio",
+                "rtio-example-prometheus",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

@@ -1,4 +1,5 @@
 import CRealtimeIOShims
+import Logging
 import Synchronization
 import SystemPackage
 
@@ -56,6 +57,9 @@ public final class IOEngine: @unchecked Sendable {
     public let privileges: PrivilegeReport
     /// Which workers run requests: preallocated, on-demand, or both (hybrid).
     public let mode: EngineMode
+    /// Where the engine logs its lifecycle (start, degradations, worker exits,
+    /// shutdown); only from `init` and ``shutdown(_:)``, never on the I/O path.
+    public let logger: Logger
 
     let core: EngineCore
     let workers: [Worker]
@@ -118,11 +122,16 @@ public final class IOEngine: @unchecked Sendable {
     /// - Parameters:
     ///   - configuration: validated here; a bad field throws ``EngineError/configuration(_:)``.
     ///   - workerStartHook: runs on each worker thread before it takes work.
+    ///   - logger: receives the lifecycle events (see ``logger``). The default
+    ///     discards them: an engine inside a C host or the POSIX AIO drop-in
+    ///     must not write to the process's stderr unasked.
     /// - Throws: ``EngineError``.
     public init(
         configuration: EngineConfiguration,
-        workerStartHook: WorkerStartHook? = nil
+        workerStartHook: WorkerStartHook? = nil,
+        logger: Logger = Logger(label: "realtimeio", factory: { _ in SwiftLogNoOpLogHandler() })
     ) throws(EngineError) {
+        self.logger = logger
         do {
             processCPUs = try ProcessCPUs.current()
         } catch {
@@ -232,6 +241,7 @@ public final class IOEngine: @unchecked Sendable {
             throw error
         }
         self.degradations = degradations
+        logStarted()
     }
 
     /// Builds every worker (rings, counters) without starting a thread.
@@ -371,6 +381,7 @@ public final class IOEngine: @unchecked Sendable {
             core.waitUntilClosed()
             return
         }
+        logShutdownBegan(mode)
         core.closeGate()
         core.stopWorkers(mode)
         // Orders the stop before each wake-up's compare-exchange in the abstract model too
@@ -383,6 +394,7 @@ public final class IOEngine: @unchecked Sendable {
         var one: UInt64 = 1
         _ = Glibc.write(core.eventFD, &one, 8)  // wake a host blocked in poll to reap the last completions
         statusFile?.unlink()
+        logShutdownFinished()
         core.markClosed()
     }
 
