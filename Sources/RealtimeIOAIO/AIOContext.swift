@@ -13,21 +13,28 @@ import Glibc
 /// completing them on the worker threads, and raising their notifications.
 ///
 /// ## Pieces
-/// - ``inFlight``: the request slots; a slot index is the engine request's tag.
+/// - ``slots``: the request slots; a slot index is the engine request's tag,
+///   and the slot's ``SlotRequest`` is everything the request needs after
+///   submit (the aiocb is not read again).
 /// - ``completions``: the generation `aio_suspend` and `lio_listio(LIO_WAIT)`
 ///   sleep on.
 /// - ``listIOGroups``: lio_listio(LIO_NOWAIT) batches with a notification.
-/// - ``threadNotifier``: the thread that runs `SIGEV_THREAD` functions.
+/// - ``threadNotifier``: the threads that run `SIGEV_THREAD` functions.
 ///
 /// ## A request's life
 /// 1. ``submit(_:opcode:fsyncData:group:)`` (caller's thread) validates the
-///    aiocb, claims a slot, records it, sets the aiocb in progress (error code
-///    `EINPROGRESS`, release) and hands the request to the engine. On the
-///    aio_read/aio_write path it takes no lock and allocates nothing.
-/// 2. ``complete(_:)`` (worker thread, `.workerHandler` delivery) copies the
-///    notification out of the aiocb, stores the result and state, publishes
-///    the error code (release), frees the slot, advances the generation, then
-///    raises the notification (a batch's once its last member finished).
+///    aiocb, claims a slot, copies the request and its notification into it,
+///    sets the aiocb in progress (error code `EINPROGRESS`, release) and hands
+///    the request to the engine — on the descriptor's worker (see
+///    ``DropInSettings/Ordering``). It takes no lock, allocates nothing and
+///    makes no syscall beyond the engine's wake-up.
+/// 2. The worker runs ``SlotOperation`` (read/write) or the engine's fsync.
+/// 3. ``complete(_:)`` (worker thread, `.workerHandler` delivery) stores the
+///    result and state, publishes the error code (release), advances the
+///    generation, then raises the notification: a signal at once (and the slot
+///    is freed), or a `SIGEV_THREAD` entry queued with the slot, freed by the
+///    notifier once the function returned. A lio_listio member then drops its
+///    group's reference (the last raises the group's notification).
 ///
 /// Every piece is created at start; nothing is freed while the process runs
 /// (the context is retained for the life of the process image).
@@ -38,21 +45,37 @@ final class AIOContext: @unchecked Sendable {
     /// Request slots (the engine's `requestsInFlight`).
     let capacity: Int
     let workerCount: Int
-    let inFlight: InFlightTable
+    let settings: DropInSettings
+    let slots: RequestSlots
     let completions: CompletionGeneration
     let listIOGroups: ListIOGroups
     let threadNotifier: ThreadNotifier
+    /// Spread mode only (``DropInSettings/Ordering/spreadReads``).
+    let seekable: SeekableDescriptors?
+    private let seekableStorage: CacheAlignedStorage?
+    /// The engine's status file (removed at exit: ``ProcessContext``).
+    let statusFilePath: String?
 
-    private init(engine: IOEngine, capacity: Int) {
+    private init(engine: IOEngine, capacity: Int, settings: DropInSettings) {
         self.engine = engine
         pid = getpid()
         self.capacity = capacity
+        self.settings = settings
         workerCount = engine.workerCount
-        inFlight = InFlightTable(capacity: capacity)
+        slots = RequestSlots(capacity: capacity)
         completions = CompletionGeneration()
         listIOGroups = ListIOGroups()
-        // One entry per slot and group, plus one.
-        threadNotifier = ThreadNotifier(capacity: capacity + ListIOGroups.count + 1)
+        // One entry per slot and group: see ThreadNotifier "Never lost".
+        threadNotifier = ThreadNotifier(capacity: capacity + ListIOGroups.count)
+        if settings.ordering == .spreadReads {
+            let (storage, bits) = SeekableDescriptors.makeStorage()
+            seekableStorage = storage
+            seekable = bits
+        } else {
+            seekableStorage = nil
+            seekable = nil
+        }
+        statusFilePath = engine.statusFilePath
     }
 
     // MARK: start
@@ -66,9 +89,12 @@ final class AIOContext: @unchecked Sendable {
 
     /// Starts an engine and its context for this process (under ``ProcessContext``'s lock).
     static func start() -> Result<AIOContext, StartFailure> {
-        let configuration: EngineConfiguration
+        guard AIOCB.layoutMatches else {
+            return .failure(StartFailure(message: "struct aiocb layout differs from the one this library was built for"))
+        }
+        let configuration: EngineConfiguration, settings: DropInSettings
         switch AIOConfiguration.load() {
-        case .success(let c): configuration = c
+        case .success(let loaded): (configuration, settings) = loaded
         case .failure(let f): return .failure(f)
         }
         let box = ContextBox()
@@ -76,21 +102,26 @@ final class AIOContext: @unchecked Sendable {
         do {
             engine = try IOEngine(
                 configuration: configuration,
-                completionHandler: { completion in box.context!.complete(completion) },
+                completionHandler: { completion in box.context.unsafelyUnwrapped.complete(completion) },
                 workerStartHook: WorkerStartHook(blockAllSignals))
         } catch {
             return .failure(StartFailure(message: "cannot start the engine: \(error)"))
         }
-        let context = AIOContext(engine: engine, capacity: configuration.requestsInFlight)
+        let context = AIOContext(engine: engine, capacity: configuration.requestsInFlight, settings: settings)
         box.context = context
+        var notifiers = 0
         do {
-            try context.threadNotifier.start(cpus: engine.processCPUs.unpinned.cpus)
+            notifiers = try context.threadNotifier.start(
+                count: settings.notifierThreads, cpus: engine.processCPUs.unpinned.cpus,
+                run: { entry in box.context.unsafelyUnwrapped.runThreadEntry(entry) })
         } catch {
-            // Still usable without C.SIGEV_THREAD: submits asking for it fail with EAGAIN.
-            writeDiagnostic("rtio-aio: cannot start the C.SIGEV_THREAD notifier thread: \(error)")
+            // Still usable without SIGEV_THREAD: submits asking for it fail with EAGAIN.
+            writeDiagnostic("rtio-aio: cannot start the SIGEV_THREAD notifier threads: \(error); SIGEV_THREAD requests fail with EAGAIN")
         }
         if let verbose = getenv("RTIO_AIO_VERBOSE"), verbose.pointee != 0, verbose.pointee != 0x30 /* "0" */ {
-            writeDiagnostic("rtio-aio: engine started in pid \(getpid()): \(engine.workerCount) workers, \(configuration.requestsInFlight) request slots")
+            writeDiagnostic("rtio-aio: engine started in pid \(getpid()): mode \(engine.mode.rawValue), \(engine.workerCount) workers, "
+                            + "\(configuration.requestsInFlight) request slots, ordering \(settings.ordering.rawValue), "
+                            + "\(notifiers) notifier threads")
             for degradation in engine.degradations { writeDiagnostic("rtio-aio: \(degradation)") }
         }
         return .success(context)
@@ -98,56 +129,53 @@ final class AIOContext: @unchecked Sendable {
 
     // MARK: submit (caller's thread)
 
+    /// The opcode ``submit(_:opcode:fsyncData:group:)`` takes for aio_fsync.
+    static let fsyncOpcode: Int32 = -1
+
     /// Queues one aiocb; returns 0 or an errno value (nothing queued).
     ///
-    /// `group` ≥ 0 makes the request a member of that ``ListIOGroups`` group:
-    /// its own `aio_sigevent` is neither checked nor raised.
+    /// `opcode` is `LIO_READ`, `LIO_WRITE` or ``fsyncOpcode``. `group` ≥ 0
+    /// makes the request a member of that ``ListIOGroups`` group. Descriptor
+    /// errors of reads and writes (closed, wrong direction) are not detected
+    /// here: they complete the request with `EBADF`, as with glibc.
     func submit(_ cb: UnsafeMutablePointer<aiocb>, opcode: Int32, fsyncData: Bool = false, group: Int32 = -1) -> Int32 {
         let fd = cb.pointee.aio_fildes
-        let flags = fcntl(fd, F_GETFL)
-        guard flags >= 0 else { return EBADF }
-        let access = flags & O_ACCMODE
-        let append = flags & O_APPEND != 0
-        if cb.pointee.aio_reqprio < 0 || cb.pointee.aio_reqprio > 20 /* AIO_PRIO_DELTA_MAX */ { return EINVAL }
-        if group < 0 {
-            let n = withUnsafePointer(to: &cb.pointee.aio_sigevent) { Notification($0) }
-            guard n.isValid else { return EINVAL }
-            if n.notify == C.SIGEV_THREAD && !threadNotifier.isRunning { return EAGAIN }
+        if opcode != Self.fsyncOpcode {
+            // aio_fsync uses only aio_fildes and aio_sigevent (POSIX).
+            if cb.pointee.aio_reqprio < 0 || cb.pointee.aio_reqprio > 20 /* AIO_PRIO_DELTA_MAX */ { return EINVAL }
+            guard cb.pointee.aio_offset >= 0, cb.pointee.aio_nbytes >= 0 else { return EINVAL }  // size_t imports as Int: > SSIZE_MAX is negative
         }
-        let request: IORequest
-        var placement = Placement.leastLoaded
-        let fdWorker = Placement.worker(Int(UInt32(bitPattern: fd)) % workerCount)
-        switch opcode {
-        case C.LIO_READ:
-            guard access == O_RDONLY || access == O_RDWR else { return EBADF }
-            guard cb.pointee.aio_offset >= 0, cb.pointee.aio_nbytes >= 0 else { return EINVAL }
-            request = .read(FileDescriptor(rawValue: fd),
-                            into: UnsafeMutableRawBufferPointer(start: cb.pointee.aio_buf, count: cb.pointee.aio_nbytes),
-                            at: Int64(cb.pointee.aio_offset))
-        case C.LIO_WRITE:
-            guard access == O_WRONLY || access == O_RDWR else { return EBADF }
-            guard cb.pointee.aio_offset >= 0 || append, cb.pointee.aio_nbytes >= 0 else { return EINVAL }
-            // Writes (and syncs) of one descriptor run on one worker: in call order,
-            // which O_APPEND needs, and ahead of a later aio_fsync.
-            placement = fdWorker
-            request = .write(FileDescriptor(rawValue: fd),
-                             from: UnsafeRawBufferPointer(start: cb.pointee.aio_buf, count: cb.pointee.aio_nbytes),
-                             at: append ? 0 : Int64(cb.pointee.aio_offset))
-        default:  // fsync
-            placement = fdWorker
-            request = fsyncData ? .fdatasync(FileDescriptor(rawValue: fd)) : .fsync(FileDescriptor(rawValue: fd))
-        }
-        guard let slot = inFlight.claim() else { return EAGAIN }
-        inFlight.record(slot: slot, aiocb: cb, fd: fd, group: group)
+        let notification = withUnsafePointer(to: &cb.pointee.aio_sigevent) { Notification($0) }
+        guard notification.isValid else { return EINVAL }
+        if notification.notify == C.SIGEV_THREAD && !threadNotifier.isRunning { return EAGAIN }
+        guard let slot = slots.claim() else { return EAGAIN }
+        let r = slots.request(slot)
+        r.pointee.aiocb = cb
+        r.pointee.fd = fd
+        r.pointee.opcode = opcode
+        r.pointee.group = group
+        r.pointee.notification = notification
+        r.pointee.buffer = UnsafeMutableRawPointer(mutating: cb.pointee.aio_buf)
+        r.pointee.count = cb.pointee.aio_nbytes
+        r.pointee.offset = Int64(cb.pointee.aio_offset)
+        r.pointee.seekable = seekable
+        let request: IORequest = opcode == Self.fsyncOpcode
+            ? (fsyncData ? .fdatasync(FileDescriptor(rawValue: fd)) : .fsync(FileDescriptor(rawValue: fd)))
+            : .custom(SlotOperation.run, context: UnsafeMutableRawPointer(r))
         cb.pointee.__return_value = 0
         AIOCB.stateWord(cb).pointee.store(AIOState.inProgress.rawValue, ordering: .relaxed)
         AIOCB.error(cb).pointee.store(EINPROGRESS, ordering: .releasing)
+        slots.activate(slot, fd: fd)
         do throws(SubmitError) {
-            try engine.submit(request, tag: UInt64(slot), placement: placement)
+            try engine.submit(request, tag: UInt64(slot), placement: placement(fd: fd, read: opcode == C.LIO_READ))
         } catch {
-            inFlight.release(slot)
+            slots.release(slot)
             AIOCB.stateWord(cb).pointee.store(AIOState.idle.rawValue, ordering: .relaxed)
-            let e = error.errno.rawValue == ESHUTDOWN ? EAGAIN : error.errno.rawValue
+            let e: Int32
+            switch error {
+            case .full, .shutDown: e = EAGAIN  // resource exhaustion
+            default: e = error.errno.rawValue
+            }
             cb.pointee.__return_value = -1
             AIOCB.error(cb).pointee.store(e, ordering: .releasing)
             return e
@@ -155,44 +183,83 @@ final class AIOContext: @unchecked Sendable {
         return 0
     }
 
+    /// The worker of a request on `fd` (see ``DropInSettings/Ordering``).
+    ///
+    /// Cost: an integer remainder; in spread mode one relaxed load of the
+    /// descriptor's ``SeekableDescriptors`` word per read. With no
+    /// preallocated worker (on-demand mode) every request goes to the
+    /// on-demand pool, where one descriptor's requests are not ordered.
+    @inline(__always)
+    func placement(fd: Int32, read: Bool) -> Placement {
+        guard workerCount > 0 else { return .leastLoaded }
+        if read, let seekable, seekable.isSeekable(fd) { return .leastLoaded }
+        return .worker(Int(UInt32(bitPattern: fd) % UInt32(workerCount)))
+    }
+
     // MARK: completion (worker thread)
 
     /// The engine's completion handler: finishes the request of slot `completion.tag`.
     func complete(_ completion: IOCompletion) {
         let slot = Int(completion.tag)
-        let cb = inFlight.aiocb(at: slot)
-        let group = inFlight.group(at: slot)
-        // Copy the notification before publishing: the caller may reuse the aiocb at once after.
-        let notification = group < 0 ? withUnsafePointer(to: &cb.pointee.aio_sigevent) { Notification($0) } : Notification()
+        let r = slots.request(slot)
+        let cb = r.pointee.aiocb.unsafelyUnwrapped
+        let group = r.pointee.group
+        let notification = r.pointee.notification
         let result = completion.result
         cb.pointee.__return_value = result >= 0 ? result : -1
         AIOCB.stateWord(cb).pointee.store(AIOState.completed.rawValue, ordering: .relaxed)
+        slots.deactivate(slot)
         AIOCB.error(cb).pointee.store(result >= 0 ? 0 : Int32(-result), ordering: .releasing)
-        inFlight.release(slot)
+        // The aiocb is the caller's again: nothing below reads it.
         completions.advance()
-        deliver(notification)
+        if notification.notify == C.SIGEV_THREAD {
+            threadNotifier.enqueue(Int32(slot))  // the slot is freed after the function ran
+        } else {
+            slots.release(slot)
+            deliverSignal(notification)
+        }
         if group >= 0 { finishGroupMember(Int(group)) }
     }
 
-    /// Raises `n`: a queued signal to the process or a thread, or a
-    /// `SIGEV_THREAD` function on the ``threadNotifier``.
-    func deliver(_ n: Notification) {
+    /// Raises a signal notification (`SIGEV_SIGNAL`, `SIGEV_THREAD_ID`); nothing for the others.
+    func deliverSignal(_ n: Notification) {
         switch n.notify {
         case C.SIGEV_SIGNAL where n.signo != 0: SignalQueue.send(signo: n.signo, value: n.value, pid: pid, tid: 0)
         case C.SIGEV_THREAD_ID: SignalQueue.send(signo: n.signo, value: n.value, pid: pid, tid: n.tid)
-        case C.SIGEV_THREAD: threadNotifier.enqueue(n.function, n.value)
         default: break
+        }
+    }
+
+    /// A ``ThreadNotifier`` thread: runs the function of a slot or group entry, then frees it.
+    func runThreadEntry(_ entry: Int32) {
+        let index = Int(entry)
+        if index < capacity {
+            let n = slots.request(index).pointee.notification
+            n.function?(n.value)
+            slots.release(index)
+        } else {
+            let g = index - capacity
+            let n = listIOGroups.notification(g)
+            n.function?(n.value)
+            listIOGroups.free(g)
         }
     }
 
     /// Drops one reference to lio_listio group `g`, raising its notification
     /// when it was the last.
     func finishGroupMember(_ g: Int) {
-        if let n = listIOGroups.finishMember(g) { deliver(n) }
+        guard listIOGroups.finishMember(g) else { return }
+        let n = listIOGroups.notification(g)
+        if n.notify == C.SIGEV_THREAD {
+            threadNotifier.enqueue(Int32(capacity + g))  // freed after the function ran
+        } else {
+            deliverSignal(n)
+            listIOGroups.free(g)
+        }
     }
 }
 
-/// Worker start hook: process-directed signals (C.SIGEV_SIGNAL, the host's own)
+/// Worker start hook: process-directed signals (SIGEV_SIGNAL, the host's own)
 /// go to the host's threads, never to an I/O worker.
 private let blockAllSignals: @convention(c) (UnsafeMutableRawPointer?) -> Void = { _ in
     var set = sigset_t()
