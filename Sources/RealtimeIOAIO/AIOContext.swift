@@ -50,6 +50,8 @@ final class AIOContext: @unchecked Sendable {
     let completions: CompletionGeneration
     let listIOGroups: ListIOGroups
     let threadNotifier: ThreadNotifier
+    /// On-demand mode only (no preallocated worker): per-descriptor order.
+    let chains: DescriptorChains?
     /// Spread mode only (``DropInSettings/Ordering/spreadReads``).
     let seekable: SeekableDescriptors?
     private let seekableStorage: CacheAlignedStorage?
@@ -67,7 +69,8 @@ final class AIOContext: @unchecked Sendable {
         listIOGroups = ListIOGroups()
         // One entry per slot and group: see ThreadNotifier "Never lost".
         threadNotifier = ThreadNotifier(capacity: capacity + ListIOGroups.count)
-        if settings.ordering == .spreadReads {
+        chains = engine.workerCount == 0 ? DescriptorChains(slots: capacity) : nil
+        if settings.ordering == .spreadReads && engine.workerCount > 0 {
             let (storage, bits) = SeekableDescriptors.makeStorage()
             seekableStorage = storage
             seekable = bits
@@ -131,6 +134,8 @@ final class AIOContext: @unchecked Sendable {
 
     /// The opcode ``submit(_:opcode:fsyncData:group:)`` takes for aio_fsync.
     static let fsyncOpcode: Int32 = -1
+    /// A ``SlotRequest`` opcode: aio_fsync(O_DSYNC).
+    static let fdatasyncOpcode: Int32 = -2
 
     /// Queues one aiocb; returns 0 or an errno value (nothing queued).
     ///
@@ -152,35 +157,61 @@ final class AIOContext: @unchecked Sendable {
         let r = slots.request(slot)
         r.pointee.aiocb = cb
         r.pointee.fd = fd
-        r.pointee.opcode = opcode
+        r.pointee.opcode = opcode == Self.fsyncOpcode && fsyncData ? Self.fdatasyncOpcode : opcode
         r.pointee.group = group
         r.pointee.notification = notification
         r.pointee.buffer = UnsafeMutableRawPointer(mutating: cb.pointee.aio_buf)
         r.pointee.count = cb.pointee.aio_nbytes
         r.pointee.offset = Int64(cb.pointee.aio_offset)
         r.pointee.seekable = seekable
-        let request: IORequest = opcode == Self.fsyncOpcode
-            ? (fsyncData ? .fdatasync(FileDescriptor(rawValue: fd)) : .fsync(FileDescriptor(rawValue: fd)))
-            : .custom(SlotOperation.run, context: UnsafeMutableRawPointer(r))
         cb.pointee.__return_value = 0
         AIOCB.stateWord(cb).pointee.store(AIOState.inProgress.rawValue, ordering: .relaxed)
         AIOCB.error(cb).pointee.store(EINPROGRESS, ordering: .releasing)
         slots.activate(slot, fd: fd)
-        do throws(SubmitError) {
-            try engine.submit(request, tag: UInt64(slot), placement: placement(fd: fd, read: opcode == C.LIO_READ))
-        } catch {
-            slots.release(slot)
-            AIOCB.stateWord(cb).pointee.store(AIOState.idle.rawValue, ordering: .relaxed)
-            let e: Int32
-            switch error {
-            case .full, .shutDown: e = EAGAIN  // resource exhaustion
-            default: e = error.errno.rawValue
-            }
-            cb.pointee.__return_value = -1
-            AIOCB.error(cb).pointee.store(e, ordering: .releasing)
-            return e
+        if let chains, !chains.append(slot, fd: fd) { return 0 }  // queued behind its descriptor's running request
+        let e = handToEngine(slot)
+        guard e != 0 else { return 0 }
+        if let chains, let n = chains.finish(slot, fd: fd) { submitChained(n) }
+        slots.release(slot)
+        AIOCB.stateWord(cb).pointee.store(AIOState.idle.rawValue, ordering: .relaxed)
+        cb.pointee.__return_value = -1
+        AIOCB.error(cb).pointee.store(e, ordering: .releasing)
+        return e
+    }
+
+    /// Submits the recorded request of `slot` to the engine; 0 or an errno value.
+    @inline(__always)
+    private func handToEngine(_ slot: Int) -> Int32 {
+        let r = slots.request(slot)
+        let fd = FileDescriptor(rawValue: r.pointee.fd)
+        let request: IORequest
+        switch r.pointee.opcode {
+        case Self.fsyncOpcode: request = .fsync(fd)
+        case Self.fdatasyncOpcode: request = .fdatasync(fd)
+        default: request = .custom(SlotOperation.run, context: UnsafeMutableRawPointer(r))
         }
-        return 0
+        do throws(SubmitError) {
+            try engine.submit(request, tag: UInt64(slot), placement: placement(fd: r.pointee.fd, read: r.pointee.opcode == C.LIO_READ))
+            return 0
+        } catch {
+            switch error {
+            case .full, .shutDown: return EAGAIN  // resource exhaustion
+            default: return error.errno.rawValue
+            }
+        }
+    }
+
+    /// On-demand mode: submits the next request of a descriptor chain (a
+    /// completer's or a refused submitter's thread); one the engine refuses
+    /// completes with that error and hands over to its own next.
+    private func submitChained(_ first: Int) {
+        var slot = first
+        while true {
+            let e = handToEngine(slot)
+            if e == 0 { return }
+            guard let n = finish(slot: slot, result: -Int(e)) else { return }
+            slot = n
+        }
     }
 
     /// The worker of a request on `fd` (see ``DropInSettings/Ordering``).
@@ -199,13 +230,21 @@ final class AIOContext: @unchecked Sendable {
     // MARK: completion (worker thread)
 
     /// The engine's completion handler: finishes the request of slot `completion.tag`.
+    @inline(__always)
     func complete(_ completion: IOCompletion) {
-        let slot = Int(completion.tag)
+        if let n = finish(slot: Int(completion.tag), result: completion.result) { submitChained(n) }
+    }
+
+    /// Publishes `result` (bytes or -errno) into the slot's aiocb and raises its
+    /// notification; returns the next request of its descriptor chain to submit
+    /// (on-demand mode), if any.
+    @discardableResult
+    func finish(slot: Int, result: Int) -> Int? {
         let r = slots.request(slot)
         let cb = r.pointee.aiocb.unsafelyUnwrapped
         let group = r.pointee.group
         let notification = r.pointee.notification
-        let result = completion.result
+        let next = chains?.finish(slot, fd: r.pointee.fd)
         cb.pointee.__return_value = result >= 0 ? result : -1
         AIOCB.stateWord(cb).pointee.store(AIOState.completed.rawValue, ordering: .relaxed)
         slots.deactivate(slot)
@@ -219,6 +258,7 @@ final class AIOContext: @unchecked Sendable {
             deliverSignal(notification)
         }
         if group >= 0 { finishGroupMember(Int(group)) }
+        return next
     }
 
     /// Raises a signal notification (`SIGEV_SIGNAL`, `SIGEV_THREAD_ID`); nothing for the others.
