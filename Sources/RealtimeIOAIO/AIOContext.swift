@@ -57,6 +57,8 @@ final class AIOContext: @unchecked Sendable {
     private let seekableStorage: CacheAlignedStorage?
     /// The engine's status file (removed at exit: ``ProcessContext``).
     let statusFilePath: String?
+    /// The same path as a C string, for the exit paths (no allocation there).
+    let statusFilePathC: UnsafeMutablePointer<CChar>?
 
     private init(engine: IOEngine, capacity: Int, settings: DropInSettings) {
         self.engine = engine
@@ -79,6 +81,7 @@ final class AIOContext: @unchecked Sendable {
             seekable = nil
         }
         statusFilePath = engine.statusFilePath
+        statusFilePathC = statusFilePath.map { strdup($0) }
     }
 
     // MARK: start

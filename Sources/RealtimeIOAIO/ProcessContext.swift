@@ -25,7 +25,9 @@ import Glibc
 /// ## Status file
 /// The first start registers an `atexit` handler that unlinks the status file
 /// of the context published in the *calling* process (a forked child's
-/// handler finds its own context, or none, never the parent's). A file left
+/// handler finds its own context, or none, never the parent's); `_exit` and
+/// `_Exit`, which skip `atexit` handlers (fio's job processes end with
+/// `_exit`), are interposed to do the same (``ExitInterposition``). A file left
 /// behind by an earlier image of the same pid (`exec` without `exit`) is
 /// removed when this image starts its engine (``StatusFileCleanup``).
 ///
@@ -75,6 +77,8 @@ enum ProcessContext {
         if !atforkRegistered {
             atforkRegistered = true
             atexit { ProcessContext.removeStatusFile() }
+            // Looked up now, not on the exit path.
+            _ = (ExitInterposition.nextExit, ExitInterposition.nextUnderscoreExit)
             pthread_atfork(
                 { pthread_mutex_lock(ProcessContext.startMutex) },
                 { pthread_mutex_unlock(ProcessContext.startMutex) },
@@ -97,11 +101,13 @@ enum ProcessContext {
         }
     }
 
-    /// The atexit handler: unlinks the status file of this process's context.
-    /// The engine keeps running until the process is gone (its workers may be
-    /// blocked in requests; nothing waits for them).
-    private static func removeStatusFile() {
-        guard let context = existing(), context.pid == getpid(), let path = context.statusFilePath else { return }
+    /// Unlinks the status file of this process's context (the atexit handler,
+    /// and ``ExitInterposition``). The engine keeps running until the process
+    /// is gone (its workers may be blocked in requests; nothing waits for
+    /// them). Async-signal-safe: an atomic load, getpid and unlink of a
+    /// preallocated C string.
+    static func removeStatusFile() {
+        guard let context = existing(), context.pid == getpid(), let path = context.statusFilePathC else { return }
         _ = unlink(path)
     }
 }
