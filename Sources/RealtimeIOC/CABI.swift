@@ -176,6 +176,105 @@ public func rtio_submit_fallocate(
     return submit(handle, .fallocate(FileDescriptor(rawValue: fd), m, at: offset, length: len), tag)
 }
 
+// MARK: handles and cancellation
+
+@inline(__always)
+private func submitReturningHandle(
+    _ handle: UnsafeMutableRawPointer?, _ request: IORequest, _ tag: UInt64, _ out: UnsafeMutablePointer<UInt64>?
+) -> Int32 {
+    guard let handle, let out else { return -EINVAL }
+    out.pointee = 0
+    return withEngine(handle) { engine in
+        do throws(SubmitError) {
+            out.pointee = try engine.submit(request, tag: tag).rawValue
+            return 0
+        } catch {
+            return -error.errno.rawValue
+        }
+    }
+}
+
+@_cdecl("rtio_submit_read_h")
+public func rtio_submit_read_h(
+    _ handle: UnsafeMutableRawPointer?, _ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ len: Int,
+    _ offset: Int64, _ tag: UInt64, _ out: UnsafeMutablePointer<UInt64>?
+) -> Int32 {
+    out?.pointee = 0
+    guard len >= 0, buf != nil || len == 0 else { return -EINVAL }
+    return submitReturningHandle(handle, .read(FileDescriptor(rawValue: fd), into: UnsafeMutableRawBufferPointer(start: buf, count: len), at: offset), tag, out)
+}
+
+@_cdecl("rtio_submit_write_h")
+public func rtio_submit_write_h(
+    _ handle: UnsafeMutableRawPointer?, _ fd: Int32, _ buf: UnsafeRawPointer?, _ len: Int,
+    _ offset: Int64, _ tag: UInt64, _ out: UnsafeMutablePointer<UInt64>?
+) -> Int32 {
+    out?.pointee = 0
+    guard len >= 0, buf != nil || len == 0 else { return -EINVAL }
+    return submitReturningHandle(handle, .write(FileDescriptor(rawValue: fd), from: UnsafeRawBufferPointer(start: buf, count: len), at: offset), tag, out)
+}
+
+@_cdecl("rtio_submit_readv_h")
+public func rtio_submit_readv_h(
+    _ handle: UnsafeMutableRawPointer?, _ fd: Int32, _ iov: UnsafePointer<iovec>?, _ iovcnt: Int32,
+    _ offset: Int64, _ tag: UInt64, _ out: UnsafeMutablePointer<UInt64>?
+) -> Int32 {
+    out?.pointee = 0
+    guard iovcnt >= 0, iovcnt <= 1024, iov != nil || iovcnt == 0 else { return -EINVAL }
+    return submitReturningHandle(handle, .readv(FileDescriptor(rawValue: fd), UnsafeBufferPointer(start: iov, count: Int(iovcnt)), at: offset), tag, out)
+}
+
+@_cdecl("rtio_submit_writev_h")
+public func rtio_submit_writev_h(
+    _ handle: UnsafeMutableRawPointer?, _ fd: Int32, _ iov: UnsafePointer<iovec>?, _ iovcnt: Int32,
+    _ offset: Int64, _ tag: UInt64, _ out: UnsafeMutablePointer<UInt64>?
+) -> Int32 {
+    out?.pointee = 0
+    guard iovcnt >= 0, iovcnt <= 1024, iov != nil || iovcnt == 0 else { return -EINVAL }
+    return submitReturningHandle(handle, .writev(FileDescriptor(rawValue: fd), UnsafeBufferPointer(start: iov, count: Int(iovcnt)), at: offset), tag, out)
+}
+
+@_cdecl("rtio_submit_fsync_h")
+public func rtio_submit_fsync_h(_ handle: UnsafeMutableRawPointer?, _ fd: Int32, _ tag: UInt64, _ out: UnsafeMutablePointer<UInt64>?) -> Int32 {
+    submitReturningHandle(handle, .fsync(FileDescriptor(rawValue: fd)), tag, out)
+}
+
+@_cdecl("rtio_submit_fdatasync_h")
+public func rtio_submit_fdatasync_h(_ handle: UnsafeMutableRawPointer?, _ fd: Int32, _ tag: UInt64, _ out: UnsafeMutablePointer<UInt64>?) -> Int32 {
+    submitReturningHandle(handle, .fdatasync(FileDescriptor(rawValue: fd)), tag, out)
+}
+
+@_cdecl("rtio_submit_fallocate_h")
+public func rtio_submit_fallocate_h(
+    _ handle: UnsafeMutableRawPointer?, _ fd: Int32, _ mode: Int32, _ offset: Int64, _ len: Int64, _ tag: UInt64,
+    _ out: UnsafeMutablePointer<UInt64>?
+) -> Int32 {
+    out?.pointee = 0
+    let m: FallocateMode
+    switch mode {  // as rtio_submit_fallocate
+    case 0: m = .allocate
+    case 0x01: m = .allocateKeepSize
+    case 0x03: m = .punchHole
+    case 0x10: m = .zeroRange
+    default: return -EINVAL
+    }
+    return submitReturningHandle(handle, .fallocate(FileDescriptor(rawValue: fd), m, at: offset, length: len), tag, out)
+}
+
+/// rtio_cancel: RTIO_CANCELED 0, RTIO_NOTCANCELED 1, RTIO_ALLDONE 2 (the AIO_* values).
+@_cdecl("rtio_cancel")
+public func rtio_cancel(_ handle: UnsafeMutableRawPointer?, _ request: UInt64) -> Int32 {
+    guard let handle, let requestHandle = RequestHandle(rawValue: request) else { return -EINVAL }
+    return withEngine(handle) { engine in
+        guard engine.issued(requestHandle) else { return -EINVAL }
+        switch engine.cancel(requestHandle) {
+        case .cancelled: return 0
+        case .running: return 1
+        case .alreadyDone: return 2
+        }
+    }
+}
+
 // MARK: completions
 
 @_cdecl("rtio_completion_fd")

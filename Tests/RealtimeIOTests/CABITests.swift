@@ -40,7 +40,7 @@ struct CABITests {
             let name = line.drop { $0 != " " }.dropFirst().prefix { $0 != "(" }
             return String(name)
         })
-        #expect(declared.count == 14, "declared: \(declared.sorted())")
+        #expect(declared.count == 22, "declared: \(declared.sorted())")
         let nm = try cRun("/usr/bin/nm", ["-D", "--defined-only", lib])
         let exported = Set(nm.stdout.split(separator: "\n").compactMap { line -> String? in
             let f = line.split(separator: " ")
@@ -59,6 +59,21 @@ struct CABITests {
         #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
         #expect(r.stdout.contains("OK 64 blocks verified"), "\(r.stdout)")
         #expect(r.stdout.contains("worker 0 rtio-io-0 tid"), "\(r.stdout)")
+    }
+
+    @Test("rtio_cancel: queued reads behind a worker stuck in a read are cancelled at once; running, done, stale, bad handles")
+    func cancel() throws {
+        guard let exe = try compileAgainstLibrary("c_cancel") else { return }
+        defer { unlink(exe) }
+        let r = try cRun(exe)
+        #expect(!r.timedOut)
+        #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
+        #expect(r.stdout.hasSuffix("OK\n"), "\(r.stdout)")
+        for check in ["the worker is blocked in the read (fault event)", "cancel queued -> RTIO_CANCELED",
+                      "both -ECANCELED completions reaped while the worker is stuck", "cancelled requests never ran",
+                      "stale handles -> RTIO_ALLDONE", "bad handles -> -EINVAL"] {
+            #expect(r.stdout.contains("PASS \(check)\n"), "missing: \(check)")
+        }
     }
 
     @Test("error paths: bad JSON message, EBADF completion, -EINVAL ranges, -EAGAIN full, -ESHUTDOWN, cancel")

@@ -6,6 +6,7 @@
 //                      [--hold SECONDS] [--name GROUP]
 //        rtio-testhost --ondemand …  (see OnDemandMode.swift)
 //        rtio-testhost --failed-creations … (see FailedCreationsMode.swift)
+//        rtio-testhost --async-resume …  (see AsyncResumeMode.swift)
 // Prints one JSON object: {"started":…, "error":…, "degradations":[…],
 // "degradation_details":[{"kind","group","worker","requested","applied","reason"}], "io_ok":…,
 // "workers":[{"name","tid","applied":…}]}, then (with --hold) keeps the engine
@@ -16,6 +17,9 @@ import SystemPackage
 
 if CommandLine.arguments.dropFirst().first == "--ondemand" {
     runOnDemandMode(Array(CommandLine.arguments.dropFirst(2)))  // OnDemandMode.swift
+}
+if CommandLine.arguments.dropFirst().first == "--async-resume" {
+    runAsyncResumeMode(Array(CommandLine.arguments.dropFirst(2)))  // AsyncResumeMode.swift
 }
 if CommandLine.arguments.dropFirst().first == "--failed-creations" {
     runFailedCreationsMode(Array(CommandLine.arguments.dropFirst(2)))  // FailedCreationsMode.swift

@@ -52,6 +52,8 @@ final class EngineCore: @unchecked Sendable {
     let delivery: EngineConfiguration.CompletionDelivery
     let handler: (@Sendable (IOCompletion) -> Void)?
     let workerStartHook: WorkerStartHook?
+    /// Completions of cancelled requests waiting for reap (`eventfd` delivery).
+    let cancelledCompletions = CancelledCompletions()
 
     private let storage: CacheAlignedStorage
     private let eventFDClosed = Atomic<Bool>(false)

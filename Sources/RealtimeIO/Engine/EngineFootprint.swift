@@ -90,9 +90,11 @@ package struct EngineFootprint: Equatable, Sendable {
                  formula: "\(workers) × (128 B record + \(WorkerCounters.byteCount) B counters)",
                  bytes: StatusFileLayout(workerCount: workers).fileSize, allocation: .mapped),
             Part(name: "engine state", field: "groups",
-                 formula: "shared lines, per-group placement, unretained ring tables",
+                 formula: "shared lines, cancelled-completion lines, per-group placement, unretained ring tables",
                  bytes: Self.add(
-                    Self.add(aligned(3 * CacheLine.separation), aligned(max(1, configuration.groups.count) * 8)),
+                    Self.add(
+                        Self.add(aligned(3 * CacheLine.separation), aligned(CancelledCompletions.storageByteCount)),
+                        aligned(max(1, configuration.groups.count) * 8)),
                     aligned(2 * max(1, workers) * MemoryLayout<UnsafeRawPointer>.stride)),
                  allocation: .cacheAligned),
         ]

@@ -48,6 +48,9 @@ extension IOEngine {
         if delivered < maximum {
             delivered += drainOnDemandCompletions(maximum: maximum - delivered, body)
         }
+        if delivered < maximum {
+            delivered += drainCancelledCompletions(maximum: maximum - delivered, body)
+        }
         return delivered
     }
 }

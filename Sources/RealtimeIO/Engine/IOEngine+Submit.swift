@@ -9,19 +9,22 @@ import Glibc
 /// Submitting requests: validation, filling a slot, choosing a worker.
 extension IOEngine {
 
-    /// Queues one request; its completion carries `tag`.
+    /// Queues one request; its completion carries `tag`. Returns a handle
+    /// that ``cancel(_:)`` takes; ignoring it costs nothing.
     ///
     /// No lock, no allocation; a syscall only to wake a parked worker.
     /// - Throws: ``SubmitError``; nothing was enqueued.
     @inlinable
-    public func submit(_ request: IORequest, tag: UInt64, placement: Placement = .leastLoaded) throws(SubmitError) {
+    @discardableResult
+    public func submit(_ request: IORequest, tag: UInt64, placement: Placement = .leastLoaded) throws(SubmitError) -> RequestHandle {
         try submit(request, tag: tag, placement: placement, continuation: nil)
     }
 
     @usableFromInline
+    @discardableResult
     func submit(
         _ request: IORequest, tag: UInt64, placement: Placement, continuation: UnsafeMutableRawPointer?
-    ) throws(SubmitError) {
+    ) throws(SubmitError) -> RequestHandle {
         try Self.validate(request)
         // The one clock read of a submit: placement measures in-service ages
         // against it, and it is the request's submission time.
@@ -36,21 +39,26 @@ extension IOEngine {
         record.pointee.continuation = continuation
         if continuation != nil { record.pointee.flags |= RequestFlags.resumesContinuation }
         record.pointee.submittedAt = now
+        record.pointee.target = Int32(truncatingIfNeeded: target)
+        // Before the slot is published: its worker's dequeue reads the state word.
+        let handle = core.slab.markQueued(slot)
         if target == Self.onDemandTarget {
             try submitOnDemand(slot)
-            return
+            return handle
         }
         guard rings[target]._withUnsafeGuaranteedRef({ $0.tryPush(UInt64(slot)) }) else {
             // Hybrid: the chosen ring is full; overflow to the on-demand pool. Slots are
             // shared: with none free the submit failed with .full above (no reserve).
             if onDemand != nil, mayOverflow(placement) {
+                record.pointee.target = Int32(truncatingIfNeeded: Self.onDemandTarget)
                 try submitOnDemand(slot)
                 overflowCounter.add(1, ordering: .relaxed)
-                return
+                return handle
             }
             core.slab.release(slot)
             throw .full
         }
+        return handle
     }
 
     /// Hands a filled slot to the on-demand pool; releases it if refused.

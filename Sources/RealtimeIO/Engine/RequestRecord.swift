@@ -28,6 +28,9 @@ package struct RequestRecord {
     package var fd: Int32 = -1
     /// fallocate mode bits.
     package var mode: Int32 = 0
+    /// The worker whose ring the request was queued on, or `IOEngine.onDemandTarget`:
+    /// the ``IOCompletion/worker`` of a completion the canceller delivers.
+    var target: Int32 = 0
     package var offset: Int64 = 0
     /// Bytes to transfer (read/write), length (fallocate), or iovec count (readv/writev).
     package var length: Int = 0
@@ -44,6 +47,8 @@ package struct RequestRecord {
     package var finishedAt: UInt64 = 0
     /// For the async API: an unmanaged continuation box, resumed by the worker.
     var continuation: UnsafeMutableRawPointer? = nil
+    /// Link of a cancelled completion waiting for reap (``CancelledCompletions``).
+    var cancelledNext: UInt32 = 0
     var inlineIOVecs: (iovec, iovec, iovec, iovec) = (iovec(), iovec(), iovec(), iovec())
 
     package init() {}

@@ -163,6 +163,15 @@ final class Worker: @unchecked Sendable {
     @inline(__always)
     private func process(_ slot: UInt32, cancel: Bool, finishedAt finished: inout UInt64) -> Bool {
         let slab = core.slab
+        // Queued → running, or skip a request the host cancelled: its completion
+        // was delivered by the canceller (RequestState).
+        guard slab.beginService(slot) else {
+            finished = rtio_monotonic_ns()
+            counters.add(.cancelled, 1)
+            counters.add(.completed, 1)
+            counters.add(.errors, 1)
+            return false
+        }
         let record = slab.record(slot)
         let start = rtio_monotonic_ns()
         // Placement reads the mark (see IOEngine.leastLoaded); it shares the
@@ -188,6 +197,7 @@ final class Worker: @unchecked Sendable {
         let submitted = record.pointee.submittedAt
         counters.record(queueWait: start > submitted ? start &- submitted : 0, service: end &- start)
 
+        slab.markFinished(slot)  // before delivery: afterwards the slot may be reused
         if core.deliverDirectly(slot, worker: index) { return false }
         completions.push(slot)
         return true

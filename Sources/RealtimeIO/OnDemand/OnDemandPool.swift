@@ -103,7 +103,8 @@ package final class OnDemandPool: @unchecked Sendable {
     ///
     /// - Parameters:
     ///   - slab: the records submitted slot indices refer to; outlives the pool.
-    ///   - onCompletion: runs on the worker thread once per submitted slot, after
+    ///   - onCompletion: runs on the worker thread once per submitted slot (but
+    ///     for one cancelled by the host, whose canceller delivered it), after
     ///     `result`, `startedAt` and `finishedAt` are set (`result` is `-ECANCELED`
     ///     and the record flagged cancelled on `shutdown(.cancel)`, `-EAGAIN` if no
     ///     worker could ever be created). Runs on the shutdown or spawning thread in
@@ -300,9 +301,13 @@ package final class OnDemandPool: @unchecked Sendable {
                 countedIdle = false
                 timedOut = false
                 idleDeadline = 0
-                let start = rtio_monotonic_ns()
-                let result = RequestExecution.run(slab.record(slot))
-                finish(slot, result: result, startedAt: start, cancelled: false)
+                // Queued → running, or skip a request the host cancelled (its
+                // completion was delivered by the canceller; RequestState).
+                if slab.beginService(slot) {
+                    let start = rtio_monotonic_ns()
+                    let result = RequestExecution.run(slab.record(slot))
+                    finish(slot, result: result, startedAt: start, cancelled: false)
+                }
                 // Counted at the next lock round trip (no extra lock per request), so
                 // `completed` never runs ahead of what the owner has been handed.
                 justCompleted = true
@@ -326,6 +331,7 @@ package final class OnDemandPool: @unchecked Sendable {
         record.pointee.result = result
         record.pointee.finishedAt = now
         if cancelled { record.pointee.flags |= RequestFlags.cancelled }
+        slab.markFinished(slot)  // before delivery: afterwards the slot may be reused
         onCompletion(slot)
     }
 
@@ -352,6 +358,7 @@ package final class OnDemandPool: @unchecked Sendable {
                 return (slot, s.lastCreationError ?? .resourceTemporarilyUnavailable)
             }
             guard let (slot, error) = next else { return }
+            guard slab.beginService(slot) else { continue }
             finish(slot, result: -Int(error.rawValue), startedAt: rtio_monotonic_ns(), cancelled: false)
         }
     }
@@ -392,6 +399,7 @@ package final class OnDemandPool: @unchecked Sendable {
                 s.completed += 1
                 return slot
             }) {
+                guard slab.beginService(slot) else { continue }
                 finish(slot, result: -Int(ECANCELED), startedAt: rtio_monotonic_ns(), cancelled: true)
             }
         }
@@ -492,7 +500,8 @@ extension OnDemandPool {
         package var failedForNoThread: Int
         /// Requests waiting in the queue.
         package var queued: Int
-        /// Requests run (or cancelled) and handed to `onCompletion`.
+        /// Requests run (or cancelled) and handed to `onCompletion`, plus
+        /// requests skipped because the host cancelled them (``RequestSlab/beginService(_:)``).
         package var completed: Int
     }
 

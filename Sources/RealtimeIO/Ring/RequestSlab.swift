@@ -25,6 +25,10 @@ import Glibc
 /// loads it with acquire ordering. Whatever the releasing thread wrote into the
 /// record happens before the next owner reads it.
 ///
+/// ## Layout
+/// Each slot is one ``recordStride`` (a multiple of 64 bytes): its state word
+/// (``RequestState``, 8 bytes) first, then its record.
+///
 /// ## Ownership
 /// A slot index returned by ``acquire()`` is owned by the caller until it
 /// passes it on (through a ring, whose ordering carries the ownership) or
@@ -55,7 +59,9 @@ package final class RequestSlab: @unchecked Sendable {
         storage = CacheAlignedStorage(byteCount: Self.storageByteCount(count: count))
         records = storage.line(1)
         for i in 0..<count {
-            (records + i * recordStride).bindMemory(to: RequestRecord.self, capacity: 1).initialize(to: RequestRecord())
+            (records + i * recordStride).bindMemory(to: Atomic<UInt64>.self, capacity: 1).initialize(to: Atomic(0))
+            (records + i * recordStride + Self.recordOffset).bindMemory(to: RequestRecord.self, capacity: 1)
+                .initialize(to: RequestRecord())
         }
         links = .allocate(capacity: count)
         for i in 0..<count {
@@ -76,8 +82,13 @@ package final class RequestSlab: @unchecked Sendable {
         #endif
     }
 
-    /// `MemoryLayout<RequestRecord>.stride` rounded up to 64 bytes.
-    package static var recordByteStride: Int { CacheLine.roundUp(MemoryLayout<RequestRecord>.stride, to: 64) }
+    /// Offset of a slot's record after its state word.
+    @usableFromInline static let recordOffset = MemoryLayout<Atomic<UInt64>>.stride
+
+    /// The state word and `MemoryLayout<RequestRecord>.stride`, rounded up to 64 bytes.
+    package static var recordByteStride: Int {
+        CacheLine.roundUp(recordOffset + MemoryLayout<RequestRecord>.stride, to: 64)
+    }
 
     /// Bytes the records ask ``CacheAlignedStorage`` for: the head line and `count` records.
     package static func storageByteCount(count: Int) -> Int { count * recordByteStride + CacheLine.separation }
@@ -136,7 +147,7 @@ package final class RequestSlab: @unchecked Sendable {
     /// while owning the slot.
     @inlinable
     package func record(_ index: UInt32) -> UnsafeMutablePointer<RequestRecord> {
-        (records + Int(index) &* recordStride).assumingMemoryBound(to: RequestRecord.self)
+        (records + Int(index) &* recordStride + Self.recordOffset).assumingMemoryBound(to: RequestRecord.self)
     }
 
     /// Counts free slots by walking the list. Not for concurrent use: for tests

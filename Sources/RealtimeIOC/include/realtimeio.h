@@ -204,6 +204,83 @@ int rtio_submit_fdatasync(rtio_engine *e, int fd, uint64_t tag);
 int rtio_submit_fallocate(rtio_engine *e, int fd, int mode, int64_t offset, int64_t len, uint64_t tag);
 
 /*
+ * A request handle, for rtio_cancel(3): returned by the rtio_submit_*_h
+ * functions. 0 is never a valid handle. A handle stays harmless after its
+ * request finished: the request slot's next request has another handle.
+ */
+typedef uint64_t rtio_handle_t;
+
+/* rtio_cancel results (the values of AIO_CANCELED, AIO_NOTCANCELED, AIO_ALLDONE). */
+#define RTIO_CANCELED    0 /* withdrawn: never runs; its -ECANCELED completion is posted */
+#define RTIO_NOTCANCELED 1 /* running: completes normally */
+#define RTIO_ALLDONE     2 /* finished, already cancelled, or a stale handle */
+
+/*
+ * rtio_submit_read_h, rtio_submit_write_h, rtio_submit_readv_h,
+ * rtio_submit_writev_h, rtio_submit_fsync_h, rtio_submit_fdatasync_h,
+ * rtio_submit_fallocate_h — queue one request and return its handle
+ *
+ * SYNOPSIS
+ *   int rtio_submit_read_h(rtio_engine *e, int fd, void *buf, size_t len, int64_t offset, uint64_t tag, rtio_handle_t *out);
+ *   int rtio_submit_write_h(rtio_engine *e, int fd, const void *buf, size_t len, int64_t offset, uint64_t tag, rtio_handle_t *out);
+ *   int rtio_submit_readv_h(rtio_engine *e, int fd, const struct iovec *iov, int iovcnt, int64_t offset, uint64_t tag, rtio_handle_t *out);
+ *   int rtio_submit_writev_h(rtio_engine *e, int fd, const struct iovec *iov, int iovcnt, int64_t offset, uint64_t tag, rtio_handle_t *out);
+ *   int rtio_submit_fsync_h(rtio_engine *e, int fd, uint64_t tag, rtio_handle_t *out);
+ *   int rtio_submit_fdatasync_h(rtio_engine *e, int fd, uint64_t tag, rtio_handle_t *out);
+ *   int rtio_submit_fallocate_h(rtio_engine *e, int fd, int mode, int64_t offset, int64_t len, uint64_t tag, rtio_handle_t *out);
+ *
+ * DESCRIPTION
+ *   As the rtio_submit_* function of the same name without _h, and on
+ *   success stores the request's handle in *out (on failure *out is 0).
+ *   Costs what those cost: no lock, no allocation.
+ *
+ * RETURN VALUE, ERRORS, THREAD SAFETY
+ *   As rtio_submit_read(3) and friends; -EINVAL also when out is NULL.
+ */
+int rtio_submit_read_h(rtio_engine *e, int fd, void *buf, size_t len, int64_t offset, uint64_t tag, rtio_handle_t *out);
+int rtio_submit_write_h(rtio_engine *e, int fd, const void *buf, size_t len, int64_t offset, uint64_t tag, rtio_handle_t *out);
+int rtio_submit_readv_h(rtio_engine *e, int fd, const struct iovec *iov, int iovcnt, int64_t offset, uint64_t tag, rtio_handle_t *out);
+int rtio_submit_writev_h(rtio_engine *e, int fd, const struct iovec *iov, int iovcnt, int64_t offset, uint64_t tag, rtio_handle_t *out);
+int rtio_submit_fsync_h(rtio_engine *e, int fd, uint64_t tag, rtio_handle_t *out);
+int rtio_submit_fdatasync_h(rtio_engine *e, int fd, uint64_t tag, rtio_handle_t *out);
+int rtio_submit_fallocate_h(rtio_engine *e, int fd, int mode, int64_t offset, int64_t len, uint64_t tag, rtio_handle_t *out);
+
+/*
+ * rtio_cancel — withdraw a queued request
+ *
+ * SYNOPSIS
+ *   int rtio_cancel(rtio_engine *e, rtio_handle_t h);
+ *
+ * DESCRIPTION
+ *   Cancels the request h names if no worker has started it. A cancelled
+ *   request never runs; its completion (result -ECANCELED, the tag given at
+ *   submit, worker the one it was queued on or RTIO_ON_DEMAND_WORKER) is
+ *   posted before rtio_cancel returns and rtio_completion_fd(3) notified,
+ *   however long the worker it was queued on stays busy: collect it with
+ *   rtio_reap(3) like any other, exactly once. Its request slot is free
+ *   again once that completion is reaped and the worker has skipped its
+ *   queue entry (so cancelled requests queued behind a stuck worker hold
+ *   their slots until it moves on). A request already running is not
+ *   interrupted and completes normally.
+ *
+ * RETURN VALUE
+ *   RTIO_CANCELED     it was queued and is withdrawn.
+ *   RTIO_NOTCANCELED  a worker is running it.
+ *   RTIO_ALLDONE      it finished (completion reaped or not), was cancelled
+ *                     before, or h is stale (its slot carries a later request).
+ *   A negative errno value on error.
+ *
+ * ERRORS
+ *   -EINVAL  e is NULL, h is 0, or h names a slot this engine does not have
+ *            (a handle of another engine, or not a handle).
+ *
+ * THREAD SAFETY
+ *   MT-Safe, lock-free (one compare-exchange on the slot's state word, then a
+ *   lock-free post and at most one eventfd write), allocation-free.
+ */
+int rtio_cancel(rtio_engine *e, rtio_handle_t h);
+
+/*
  * rtio_completion_fd — the descriptor to poll for completions
  *
  * SYNOPSIS

@@ -1,0 +1,71 @@
+import Synchronization
+
+/// Completions of cancelled requests waiting for ``IOEngine/reap(maximum:rearm:_:)``
+/// (`eventfd` delivery): posted by whichever thread called
+/// ``IOEngine/cancel(_:)``, so they cannot go through a worker's
+/// single-producer completion ring.
+///
+/// A Treiber stack of slot indices linked through the records'
+/// `cancelledNext`: cancellers push with a compare-exchange (push alone is
+/// ABA-safe), the one reaper takes the whole stack with one exchange and
+/// keeps it, reversed into submission-of-cancel order, in a list only it
+/// touches. Lock-free, allocation-free, at most as many entries as slots.
+///
+/// ## Ordering
+/// A pusher writes the record (result, link), then publishes it with the
+/// releasing compare-exchange; the reaper's acquiring exchange pairs with it.
+/// The pusher then announces with ``EngineCore/notifyHost()``, whose fence
+/// pairs with the reaper's re-arm like a worker's completion push.
+///
+/// ## Cost for reap
+/// One load of the head (its own line, written only by cancellers) per drain.
+final class CancelledCompletions: @unchecked Sendable {
+    private let storage = CacheAlignedStorage(byteCount: storageByteCount)
+    /// Bytes asked of ``CacheAlignedStorage`` (for ``EngineFootprint``): two lines.
+    static let storageByteCount = 2 * CacheLine.separation
+    /// Line 0: the shared stack head (`RequestSlab.none` when empty).
+    private let head: UnsafeMutablePointer<Atomic<UInt32>>
+    /// Line 1: the reaper's own FIFO, oldest first (plain: one reaper at a time,
+    /// serialised by `EngineCore.reaping`, whose acquire/release orders them).
+    private let taken: UnsafeMutablePointer<UInt32>
+
+    init() {
+        head = storage.initialize(Atomic<UInt32>(RequestSlab.none), at: 0)
+        taken = storage.initialize(RequestSlab.none, at: CacheLine.separation)
+    }
+
+    /// Any thread that owns the host side of a cancelled slot.
+    func push(_ slot: UInt32, slab: RequestSlab) {
+        let record = slab.record(slot)
+        var current = head.pointee.load(ordering: .relaxed)
+        while true {
+            record.pointee.cancelledNext = current
+            let (exchanged, observed) = head.pointee.compareExchange(
+                expected: current, desired: slot, successOrdering: .releasing, failureOrdering: .relaxed)
+            if exchanged { return }
+            current = observed
+        }
+    }
+
+    /// The reaper: the oldest waiting cancelled slot, if any.
+    @inline(__always)
+    func pop(slab: RequestSlab) -> UInt32? {
+        if taken.pointee == RequestSlab.none {
+            if head.pointee.load(ordering: .relaxed) == RequestSlab.none { return nil }
+            // Take everything and reverse it (the stack is newest first).
+            var node = head.pointee.exchange(RequestSlab.none, ordering: .acquiring)
+            var reversed = RequestSlab.none
+            while node != RequestSlab.none {
+                let record = slab.record(node)
+                let next = record.pointee.cancelledNext
+                record.pointee.cancelledNext = reversed
+                reversed = node
+                node = next
+            }
+            taken.pointee = reversed
+        }
+        let slot = taken.pointee
+        taken.pointee = slab.record(slot).pointee.cancelledNext
+        return slot
+    }
+}
