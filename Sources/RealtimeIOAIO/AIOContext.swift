@@ -194,7 +194,9 @@ final class AIOContext: @unchecked Sendable {
         default: request = .custom(SlotOperation.run, context: UnsafeMutableRawPointer(r))
         }
         do throws(SubmitError) {
-            try engine.submit(request, tag: UInt64(slot), placement: placement(fd: r.pointee.fd, read: r.pointee.opcode == C.LIO_READ))
+            let handle = try engine.submit(
+                request, tag: UInt64(slot), placement: placement(fd: r.pointee.fd, read: r.pointee.opcode == C.LIO_READ))
+            slots.setHandle(slot, handle.rawValue)
             return 0
         } catch {
             switch error {
@@ -241,13 +243,15 @@ final class AIOContext: @unchecked Sendable {
     /// Publishes `result` (bytes or -errno) into the slot's aiocb and raises its
     /// notification; returns the next request of its descriptor chain to submit
     /// (on-demand mode), if any.
+    /// `chained` false: a request removed from its chain before it reached the
+    /// engine (it hands over nothing).
     @discardableResult
-    func finish(slot: Int, result: Int) -> Int? {
+    func finish(slot: Int, result: Int, chained: Bool = true) -> Int? {
         let r = slots.request(slot)
         let cb = r.pointee.aiocb.unsafelyUnwrapped
         let group = r.pointee.group
         let notification = r.pointee.notification
-        let next = chains?.finish(slot, fd: r.pointee.fd)
+        let next = chained ? chains?.finish(slot, fd: r.pointee.fd) : nil
         cb.pointee.__return_value = result >= 0 ? result : -1
         AIOCB.stateWord(cb).pointee.store(AIOState.completed.rawValue, ordering: .relaxed)
         slots.deactivate(slot)
@@ -262,6 +266,52 @@ final class AIOContext: @unchecked Sendable {
         }
         if group >= 0 { finishGroupMember(Int(group)) }
         return next
+    }
+
+    // MARK: cancel (caller's thread)
+
+    /// Tries to cancel the request of `slot` (found in flight for `cb`):
+    /// `AIO_CANCELED` if it had not started — it then completes with
+    /// `ECANCELED` and its notification, on this thread, before this returns —,
+    /// `AIO_NOTCANCELED` if it runs (or its handle is not known yet), or
+    /// `AIO_ALLDONE` if it finished meanwhile.
+    func cancel(slot: Int, cb: UnsafePointer<aiocb>) -> Int32 {
+        if let chains, chains.remove(slot, fd: slots.request(slot).pointee.fd) {
+            finish(slot: slot, result: -Int(ECANCELED), chained: false)
+            return C.AIO_CANCELED
+        }
+        let outcome = RequestHandle(rawValue: slots.handle(slot)).map { engine.cancel($0) } ?? .running
+        switch outcome {
+        case .cancelled:
+            return C.AIO_CANCELED  // finish(slot:) ran through the completion handler
+        case .running:
+            return AIOCB.error(cb).pointee.load(ordering: .acquiring) == EINPROGRESS ? C.AIO_NOTCANCELED : C.AIO_ALLDONE
+        case .alreadyDone:
+            // Finished — or a stale handle while the aiocb is still in progress (see RequestSlots.setHandle).
+            return AIOCB.error(cb).pointee.load(ordering: .acquiring) == EINPROGRESS ? C.AIO_NOTCANCELED : C.AIO_ALLDONE
+        }
+    }
+
+    /// Cancels every request of `fd` in flight, or only the one of `only`:
+    /// `AIO_NOTCANCELED` if any could not be cancelled, else `AIO_CANCELED` if
+    /// any was, else `AIO_ALLDONE`.
+    func cancel(fd: Int32, only: UnsafePointer<aiocb>?) -> Int32 {
+        var cancelled = false, notCancelled = false
+        slots.forEachInFlight(fd: fd) { slot in
+            guard let cb = slots.request(slot).pointee.aiocb else { return }
+            if let only, UnsafePointer(cb) != only { return }
+            switch cancel(slot: slot, cb: cb) {
+            case C.AIO_CANCELED: cancelled = true
+            case C.AIO_NOTCANCELED: notCancelled = true
+            default: break
+            }
+        }
+        if notCancelled { return C.AIO_NOTCANCELED }
+        if cancelled { return C.AIO_CANCELED }
+        if let only, AIOCB.error(only).pointee.load(ordering: .acquiring) == EINPROGRESS {
+            return C.AIO_NOTCANCELED  // being submitted right now: not in flight yet
+        }
+        return C.AIO_ALLDONE
     }
 
     /// Raises a signal notification (`SIGEV_SIGNAL`, `SIGEV_THREAD_ID`); nothing for the others.

@@ -128,16 +128,20 @@ public func rtio_aio_suspend64(_ list: UnsafePointer<UnsafePointer<aiocb>?>?, _ 
 
 // MARK: aio_cancel
 
-/// Requests already handed to a worker cannot be withdrawn: in-flight ones
-/// report C.AIO_NOTCANCELED (they complete normally), finished ones C.AIO_ALLDONE.
+/// As POSIX and glibc: a request not started yet is withdrawn (AIO_CANCELED;
+/// it completes with ECANCELED, and its notification is delivered, before the
+/// call returns); a running one completes normally (AIO_NOTCANCELED); a
+/// finished one is AIO_ALLDONE. With a NULL aiocb, every request of `fd`:
+/// AIO_NOTCANCELED if any could not be cancelled. EBADF for a descriptor that
+/// is not open, EINVAL for an aiocb of another descriptor.
 private func cancelImpl(_ fd: Int32, _ cb: UnsafeMutablePointer<aiocb>?) -> Int32 {
     guard fcntl(fd, F_GETFL) >= 0 else { return fail(EBADF) }
     if let cb {
         guard cb.pointee.aio_fildes == fd else { return fail(EINVAL) }
-        return AIOCB.error(cb).pointee.load(ordering: .acquiring) == EINPROGRESS ? C.AIO_NOTCANCELED : C.AIO_ALLDONE
+        guard AIOCB.error(cb).pointee.load(ordering: .acquiring) == EINPROGRESS else { return C.AIO_ALLDONE }
     }
     guard let context = ProcessContext.existing() else { return C.AIO_ALLDONE }
-    return context.slots.contains(fd: fd) ? C.AIO_NOTCANCELED : C.AIO_ALLDONE
+    return context.cancel(fd: fd, only: cb.map { UnsafePointer($0) })
 }
 @_cdecl("aio_cancel")
 public func rtio_aio_cancel(_ fd: Int32, _ cb: UnsafeMutablePointer<aiocb>?) -> Int32 { cancelImpl(fd, cb) }

@@ -67,6 +67,8 @@ final class RequestSlots: @unchecked Sendable {
     /// One bit per slot; a set bit is a slot taken.
     private let bitmap: UnsafeMutablePointer<Atomic<UInt64>>
     private let active: UnsafeMutablePointer<Atomic<Int32>>
+    /// The engine's ``RequestHandle`` of each slot's request (raw; 0: not known yet).
+    private let handles: UnsafeMutablePointer<Atomic<UInt64>>
     private let requests: UnsafeMutablePointer<SlotRequest>
 
     init(capacity: Int) {
@@ -77,6 +79,7 @@ final class RequestSlots: @unchecked Sendable {
         let hintAt = layout.reserve(Atomic<Int>.self)
         let bitmapAt = layout.reserve(Atomic<UInt64>.self, count: words)
         let activeAt = layout.reserve(Atomic<Int32>.self, count: capacity)
+        let handlesAt = layout.reserve(Atomic<UInt64>.self, count: capacity)
         let requestsAt = layout.reserve(SlotRequest.self, count: capacity)
         storage = CacheAlignedStorage(byteCount: layout.byteCount)
         hint = storage.initialize(Atomic<Int>(0), at: hintAt)
@@ -86,6 +89,7 @@ final class RequestSlots: @unchecked Sendable {
             return Atomic<UInt64>(valid == 64 ? 0 : ~UInt64(0) << UInt64(valid))
         }
         active = storage.initialize(count: capacity, at: activeAt) { _ in Atomic<Int32>(0) }
+        handles = storage.initialize(count: capacity, at: handlesAt) { _ in Atomic<UInt64>(0) }
         requests = storage.initialize(count: capacity, at: requestsAt) { _ in SlotRequest() }
     }
 
@@ -123,6 +127,23 @@ final class RequestSlots: @unchecked Sendable {
         active[slot].store(fd &+ 1, ordering: .releasing)
     }
 
+    /// The submitter, after the engine accepted the request: its handle, for aio_cancel.
+    ///
+    /// Relaxed, and possibly late: the request may have completed (and the slot
+    /// been reused) before this store. A stale handle is harmless — the engine's
+    /// handles carry a generation, so ``IOEngine/cancel(_:)`` answers
+    /// `alreadyDone` for it and never touches another request — and aio_cancel
+    /// reports a request whose handle is unknown or stale but whose aiocb is
+    /// still in progress as `AIO_NOTCANCELED`.
+    @inline(__always)
+    func setHandle(_ slot: Int, _ raw: UInt64) {
+        handles[slot].store(raw, ordering: .relaxed)
+    }
+
+    /// The handle stored for `slot` (0: none yet).
+    @inline(__always)
+    func handle(_ slot: Int) -> UInt64 { handles[slot].load(ordering: .relaxed) }
+
     /// The completer: the request is done (no longer listed for aio_cancel).
     @inline(__always)
     func deactivate(_ slot: Int) {
@@ -133,6 +154,7 @@ final class RequestSlots: @unchecked Sendable {
     @inline(__always)
     func release(_ slot: Int) {
         active[slot].store(0, ordering: .relaxed)
+        handles[slot].store(0, ordering: .relaxed)
         bitmap[slot / 64].bitwiseAnd(~(UInt64(1) << UInt64(slot % 64)), ordering: .releasing)
     }
 
