@@ -7,16 +7,19 @@ import SystemPackage
 import Glibc
 #endif
 
-/// Where the drop-in's ``EngineConfiguration`` comes from.
+/// Where the drop-in's ``EngineConfiguration`` and ``DropInSettings`` come from.
 ///
 /// The file is read with the loader every host uses
 /// (`EngineConfiguration(jsonBytes:)`), so a bad file is reported with the
-/// same message as through the C ABI. Whatever the file says, ``AIOContext``
-/// delivers completions with `.workerHandler`: the drop-in writes results into
-/// the aiocb on the worker thread.
+/// same message as through the C ABI. Whatever the file says:
+/// - completions are delivered with `.workerHandler` (the drop-in writes
+///   results into the aiocb on the worker thread);
+/// - on-demand workers (on-demand and hybrid modes) are created by the
+///   engine's spawner thread (`.spawnerThread`): a preloaded library has no
+///   host loop to run `.hostLoop`'s bottom half.
 enum AIOConfiguration {
     /// The default engine: unprivileged, no memory locking, no malloc tuning,
-    /// no CPUs configured — its workers (and the `SIGEV_THREAD` notifier) are
+    /// no CPUs configured — its workers (and the `SIGEV_THREAD` notifiers) are
     /// born with the process's allowed CPUs, not those of the thread that made
     /// the first `aio_*` call.
     static var defaultConfiguration: EngineConfiguration {
@@ -28,10 +31,30 @@ enum AIOConfiguration {
             spinBudget: .nanoseconds(50_000), tuneMalloc: false)
     }
 
-    /// Reads RTIO_AIO_CONFIG (a JSON file path) or returns the default.
-    static func load() -> Result<EngineConfiguration, AIOContext.StartFailure> {
-        guard let pathC = getenv("RTIO_AIO_CONFIG"), pathC.pointee != 0 else { return .success(defaultConfiguration) }
+    /// Reads RTIO_AIO_CONFIG (a JSON file path) or returns the defaults.
+    static func load() -> Result<(EngineConfiguration, DropInSettings), AIOContext.StartFailure> {
+        guard let pathC = getenv("RTIO_AIO_CONFIG"), pathC.pointee != 0 else {
+            return .success((defaultConfiguration, DropInSettings()))
+        }
         let path = String(cString: pathC)
+        let bytes: [UInt8]
+        switch readFile(path) {
+        case .success(let b): bytes = b
+        case .failure(let f): return .failure(f)
+        }
+        do {
+            var c = try EngineConfiguration(jsonBytes: bytes)
+            let settings = try DropInSettings(json: bytes)
+            c.onDemand?.spawner = .spawnerThread  // no host loop in a preloaded library
+            return .success((c, settings))
+        } catch {
+            return .failure(AIOContext.StartFailure(message: "RTIO_AIO_CONFIG=\(path): \(error)"))
+        }
+    }
+
+    /// The whole file; a read error (other than EINTR, retried) is a failure,
+    /// never taken for the end of the file.
+    static func readFile(_ path: String) -> Result<[UInt8], AIOContext.StartFailure> {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             return .failure(AIOContext.StartFailure(message: "RTIO_AIO_CONFIG=\(path): cannot open: \(Errno(rawValue: errno))"))
@@ -41,14 +64,13 @@ enum AIOConfiguration {
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4096) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return .failure(AIOContext.StartFailure(
+                    message: "RTIO_AIO_CONFIG=\(path): cannot read: \(Errno(rawValue: errno)); give a readable JSON file"))
+            }
+            if n == 0 { return .success(bytes) }
             bytes += chunk[0..<n]
-        }
-        do {
-            return .success(try EngineConfiguration(jsonBytes: bytes))
-        } catch {
-            return .failure(AIOContext.StartFailure(message: "RTIO_AIO_CONFIG=\(path): \(error)"))
         }
     }
 }

@@ -13,21 +13,28 @@ import Glibc
 /// completing them on the worker threads, and raising their notifications.
 ///
 /// ## Pieces
-/// - ``inFlight``: the request slots; a slot index is the engine request's tag.
+/// - ``slots``: the request slots; a slot index is the engine request's tag,
+///   and the slot's ``SlotRequest`` is everything the request needs after
+///   submit (the aiocb is not read again).
 /// - ``completions``: the generation `aio_suspend` and `lio_listio(LIO_WAIT)`
 ///   sleep on.
 /// - ``listIOGroups``: lio_listio(LIO_NOWAIT) batches with a notification.
-/// - ``threadNotifier``: the thread that runs `SIGEV_THREAD` functions.
+/// - ``threadNotifier``: the threads that run `SIGEV_THREAD` functions.
 ///
 /// ## A request's life
 /// 1. ``submit(_:opcode:fsyncData:group:)`` (caller's thread) validates the
-///    aiocb, claims a slot, records it, sets the aiocb in progress (error code
-///    `EINPROGRESS`, release) and hands the request to the engine. On the
-///    aio_read/aio_write path it takes no lock and allocates nothing.
-/// 2. ``complete(_:)`` (worker thread, `.workerHandler` delivery) copies the
-///    notification out of the aiocb, stores the result and state, publishes
-///    the error code (release), frees the slot, advances the generation, then
-///    raises the notification (a batch's once its last member finished).
+///    aiocb, claims a slot, copies the request and its notification into it,
+///    sets the aiocb in progress (error code `EINPROGRESS`, release) and hands
+///    the request to the engine — on the descriptor's worker (see
+///    ``DropInSettings/Ordering``). It takes no lock, allocates nothing and
+///    makes no syscall beyond the engine's wake-up.
+/// 2. The worker runs ``SlotOperation`` (read/write) or the engine's fsync.
+/// 3. ``complete(_:)`` (worker thread, `.workerHandler` delivery) stores the
+///    result and state, publishes the error code (release), advances the
+///    generation, then raises the notification: a signal at once (and the slot
+///    is freed), or a `SIGEV_THREAD` entry queued with the slot, freed by the
+///    notifier once the function returned. A lio_listio member then drops its
+///    group's reference (the last raises the group's notification).
 ///
 /// Every piece is created at start; nothing is freed while the process runs
 /// (the context is retained for the life of the process image).
@@ -38,21 +45,43 @@ final class AIOContext: @unchecked Sendable {
     /// Request slots (the engine's `requestsInFlight`).
     let capacity: Int
     let workerCount: Int
-    let inFlight: InFlightTable
+    let settings: DropInSettings
+    let slots: RequestSlots
     let completions: CompletionGeneration
     let listIOGroups: ListIOGroups
     let threadNotifier: ThreadNotifier
+    /// On-demand mode only (no preallocated worker): per-descriptor order.
+    let chains: DescriptorChains?
+    /// Spread mode only (``DropInSettings/Ordering/spreadReads``).
+    let seekable: SeekableDescriptors?
+    private let seekableStorage: CacheAlignedStorage?
+    /// The engine's status file (removed at exit: ``ProcessContext``).
+    let statusFilePath: String?
+    /// The same path as a C string, for the exit paths (no allocation there).
+    let statusFilePathC: UnsafeMutablePointer<CChar>?
 
-    private init(engine: IOEngine, capacity: Int) {
+    private init(engine: IOEngine, capacity: Int, settings: DropInSettings) {
         self.engine = engine
         pid = getpid()
         self.capacity = capacity
+        self.settings = settings
         workerCount = engine.workerCount
-        inFlight = InFlightTable(capacity: capacity)
+        slots = RequestSlots(capacity: capacity)
         completions = CompletionGeneration()
         listIOGroups = ListIOGroups()
-        // One entry per slot and group, plus one.
-        threadNotifier = ThreadNotifier(capacity: capacity + ListIOGroups.count + 1)
+        // One entry per slot and group: see ThreadNotifier "Never lost".
+        threadNotifier = ThreadNotifier(capacity: capacity + ListIOGroups.count)
+        chains = engine.workerCount == 0 ? DescriptorChains(slots: capacity) : nil
+        if settings.ordering == .spreadReads && engine.workerCount > 0 {
+            let (storage, bits) = SeekableDescriptors.makeStorage()
+            seekableStorage = storage
+            seekable = bits
+        } else {
+            seekableStorage = nil
+            seekable = nil
+        }
+        statusFilePath = engine.statusFilePath
+        statusFilePathC = statusFilePath.map { strdup($0) }
     }
 
     // MARK: start
@@ -66,13 +95,17 @@ final class AIOContext: @unchecked Sendable {
 
     /// Starts an engine and its context for this process (under ``ProcessContext``'s lock).
     static func start() -> Result<AIOContext, StartFailure> {
+        guard AIOCB.layoutMatches else {
+            return .failure(StartFailure(message: "struct aiocb layout differs from the one this library was built for"))
+        }
         var configuration: EngineConfiguration
+        let settings: DropInSettings
         switch AIOConfiguration.load() {
-        case .success(let c): configuration = c
+        case .success(let loaded): (configuration, settings) = loaded
         case .failure(let f): return .failure(f)
         }
         let box = ContextBox()
-        configuration.completionDelivery = .workerHandler { completion in box.context!.complete(completion) }  // into the aiocb
+        configuration.completionDelivery = .workerHandler { completion in box.context.unsafelyUnwrapped.complete(completion) }  // into the aiocb
         let engine: IOEngine
         do {
             engine = try IOEngine(
@@ -81,16 +114,21 @@ final class AIOContext: @unchecked Sendable {
         } catch {
             return .failure(StartFailure(message: "cannot start the engine: \(error)"))
         }
-        let context = AIOContext(engine: engine, capacity: configuration.requestsInFlight)
+        let context = AIOContext(engine: engine, capacity: configuration.requestsInFlight, settings: settings)
         box.context = context
+        var notifiers = 0
         do {
-            try context.threadNotifier.start(cpus: engine.processCPUs.unpinned.cpus)
+            notifiers = try context.threadNotifier.start(
+                count: settings.notifierThreads, cpus: engine.processCPUs.unpinned.cpus,
+                run: { entry in box.context.unsafelyUnwrapped.runThreadEntry(entry) })
         } catch {
-            // Still usable without C.SIGEV_THREAD: submits asking for it fail with EAGAIN.
-            writeDiagnostic("rtio-aio: cannot start the C.SIGEV_THREAD notifier thread: \(error)")
+            // Still usable without SIGEV_THREAD: submits asking for it fail with EAGAIN.
+            writeDiagnostic("rtio-aio: cannot start the SIGEV_THREAD notifier threads: \(error); SIGEV_THREAD requests fail with EAGAIN")
         }
         if let verbose = getenv("RTIO_AIO_VERBOSE"), verbose.pointee != 0, verbose.pointee != 0x30 /* "0" */ {
-            writeDiagnostic("rtio-aio: engine started in pid \(getpid()): \(engine.workerCount) workers, \(configuration.requestsInFlight) request slots")
+            writeDiagnostic("rtio-aio: engine started in pid \(getpid()): mode \(engine.mode.rawValue), \(engine.workerCount) workers, "
+                            + "\(configuration.requestsInFlight) request slots, ordering \(settings.ordering.rawValue), "
+                            + "\(notifiers) notifier threads")
             for degradation in engine.degradations { writeDiagnostic("rtio-aio: \(degradation)") }
         }
         return .success(context)
@@ -98,101 +136,224 @@ final class AIOContext: @unchecked Sendable {
 
     // MARK: submit (caller's thread)
 
+    /// The opcode ``submit(_:opcode:fsyncData:group:)`` takes for aio_fsync.
+    static let fsyncOpcode: Int32 = -1
+    /// A ``SlotRequest`` opcode: aio_fsync(O_DSYNC).
+    static let fdatasyncOpcode: Int32 = -2
+
     /// Queues one aiocb; returns 0 or an errno value (nothing queued).
     ///
-    /// `group` ≥ 0 makes the request a member of that ``ListIOGroups`` group:
-    /// its own `aio_sigevent` is neither checked nor raised.
+    /// `opcode` is `LIO_READ`, `LIO_WRITE` or ``fsyncOpcode``. `group` ≥ 0
+    /// makes the request a member of that ``ListIOGroups`` group. Descriptor
+    /// errors of reads and writes (closed, wrong direction) are not detected
+    /// here: they complete the request with `EBADF`, as with glibc.
     func submit(_ cb: UnsafeMutablePointer<aiocb>, opcode: Int32, fsyncData: Bool = false, group: Int32 = -1) -> Int32 {
         let fd = cb.pointee.aio_fildes
-        let flags = fcntl(fd, F_GETFL)
-        guard flags >= 0 else { return EBADF }
-        let access = flags & O_ACCMODE
-        let append = flags & O_APPEND != 0
-        if cb.pointee.aio_reqprio < 0 || cb.pointee.aio_reqprio > 20 /* AIO_PRIO_DELTA_MAX */ { return EINVAL }
-        if group < 0 {
-            let n = withUnsafePointer(to: &cb.pointee.aio_sigevent) { Notification($0) }
-            guard n.isValid else { return EINVAL }
-            if n.notify == C.SIGEV_THREAD && !threadNotifier.isRunning { return EAGAIN }
+        if opcode != Self.fsyncOpcode {
+            // aio_fsync uses only aio_fildes and aio_sigevent (POSIX).
+            if cb.pointee.aio_reqprio < 0 || cb.pointee.aio_reqprio > 20 /* AIO_PRIO_DELTA_MAX */ { return EINVAL }
+            guard cb.pointee.aio_offset >= 0, cb.pointee.aio_nbytes >= 0 else { return EINVAL }  // size_t imports as Int: > SSIZE_MAX is negative
         }
-        let request: IORequest
-        var placement = Placement.leastLoaded
-        let fdWorker = Placement.worker(Int(UInt32(bitPattern: fd)) % workerCount)
-        switch opcode {
-        case C.LIO_READ:
-            guard access == O_RDONLY || access == O_RDWR else { return EBADF }
-            guard cb.pointee.aio_offset >= 0, cb.pointee.aio_nbytes >= 0 else { return EINVAL }
-            request = .read(FileDescriptor(rawValue: fd),
-                            into: UnsafeMutableRawBufferPointer(start: cb.pointee.aio_buf, count: cb.pointee.aio_nbytes),
-                            at: Int64(cb.pointee.aio_offset))
-        case C.LIO_WRITE:
-            guard access == O_WRONLY || access == O_RDWR else { return EBADF }
-            guard cb.pointee.aio_offset >= 0 || append, cb.pointee.aio_nbytes >= 0 else { return EINVAL }
-            // Writes (and syncs) of one descriptor run on one worker: in call order,
-            // which O_APPEND needs, and ahead of a later aio_fsync.
-            placement = fdWorker
-            request = .write(FileDescriptor(rawValue: fd),
-                             from: UnsafeRawBufferPointer(start: cb.pointee.aio_buf, count: cb.pointee.aio_nbytes),
-                             at: append ? 0 : Int64(cb.pointee.aio_offset))
-        default:  // fsync
-            placement = fdWorker
-            request = fsyncData ? .fdatasync(FileDescriptor(rawValue: fd)) : .fsync(FileDescriptor(rawValue: fd))
-        }
-        guard let slot = inFlight.claim() else { return EAGAIN }
-        inFlight.record(slot: slot, aiocb: cb, fd: fd, group: group)
+        let notification = withUnsafePointer(to: &cb.pointee.aio_sigevent) { Notification($0) }
+        guard notification.isValid else { return EINVAL }
+        if notification.notify == C.SIGEV_THREAD && !threadNotifier.isRunning { return EAGAIN }
+        guard let slot = slots.claim() else { return EAGAIN }
+        let r = slots.request(slot)
+        r.pointee.aiocb = cb
+        r.pointee.fd = fd
+        r.pointee.opcode = opcode == Self.fsyncOpcode && fsyncData ? Self.fdatasyncOpcode : opcode
+        r.pointee.group = group
+        r.pointee.notification = notification
+        r.pointee.buffer = UnsafeMutableRawPointer(mutating: cb.pointee.aio_buf)
+        r.pointee.count = cb.pointee.aio_nbytes
+        r.pointee.offset = Int64(cb.pointee.aio_offset)
+        r.pointee.seekable = seekable
         cb.pointee.__return_value = 0
         AIOCB.stateWord(cb).pointee.store(AIOState.inProgress.rawValue, ordering: .relaxed)
         AIOCB.error(cb).pointee.store(EINPROGRESS, ordering: .releasing)
-        do throws(SubmitError) {
-            try engine.submit(request, tag: UInt64(slot), placement: placement)
-        } catch {
-            inFlight.release(slot)
-            AIOCB.stateWord(cb).pointee.store(AIOState.idle.rawValue, ordering: .relaxed)
-            let e = error.errno.rawValue == ESHUTDOWN ? EAGAIN : error.errno.rawValue
-            cb.pointee.__return_value = -1
-            AIOCB.error(cb).pointee.store(e, ordering: .releasing)
-            return e
+        slots.activate(slot, fd: fd)
+        if let chains, !chains.append(slot, fd: fd) { return 0 }  // queued behind its descriptor's running request
+        let e = handToEngine(slot)
+        guard e != 0 else { return 0 }
+        if let chains, let n = chains.finish(slot, fd: fd) { submitChained(n) }
+        slots.release(slot)
+        AIOCB.stateWord(cb).pointee.store(AIOState.idle.rawValue, ordering: .relaxed)
+        cb.pointee.__return_value = -1
+        AIOCB.error(cb).pointee.store(e, ordering: .releasing)
+        return e
+    }
+
+    /// Submits the recorded request of `slot` to the engine; 0 or an errno value.
+    @inline(__always)
+    private func handToEngine(_ slot: Int) -> Int32 {
+        let r = slots.request(slot)
+        let fd = FileDescriptor(rawValue: r.pointee.fd)
+        let request: IORequest
+        switch r.pointee.opcode {
+        case Self.fsyncOpcode: request = .fsync(fd)
+        case Self.fdatasyncOpcode: request = .fdatasync(fd)
+        default: request = .custom(SlotOperation.run, context: UnsafeMutableRawPointer(r))
         }
-        return 0
+        do throws(SubmitError) {
+            let handle = try engine.submit(
+                request, tag: UInt64(slot), placement: placement(fd: r.pointee.fd, read: r.pointee.opcode == C.LIO_READ))
+            slots.setHandle(slot, handle.rawValue)
+            return 0
+        } catch {
+            switch error {
+            case .full, .shutDown: return EAGAIN  // resource exhaustion
+            default: return error.errno.rawValue
+            }
+        }
+    }
+
+    /// On-demand mode: submits the next request of a descriptor chain (a
+    /// completer's or a refused submitter's thread); one the engine refuses
+    /// completes with that error and hands over to its own next.
+    private func submitChained(_ first: Int) {
+        var slot = first
+        while true {
+            let e = handToEngine(slot)
+            if e == 0 { return }
+            guard let n = finish(slot: slot, result: -Int(e)) else { return }
+            slot = n
+        }
+    }
+
+    /// The worker of a request on `fd` (see ``DropInSettings/Ordering``).
+    ///
+    /// Cost: an integer remainder; in spread mode one relaxed load of the
+    /// descriptor's ``SeekableDescriptors`` word per read. With no
+    /// preallocated worker (on-demand mode) every request goes to the
+    /// on-demand pool, where one descriptor's requests are not ordered.
+    @inline(__always)
+    func placement(fd: Int32, read: Bool) -> Placement {
+        guard workerCount > 0 else { return .leastLoaded }
+        if read, let seekable, seekable.isSeekable(fd) { return .leastLoaded }
+        return .worker(Int(UInt32(bitPattern: fd) % UInt32(workerCount)))
     }
 
     // MARK: completion (worker thread)
 
     /// The engine's completion handler: finishes the request of slot `completion.tag`.
+    @inline(__always)
     func complete(_ completion: IOCompletion) {
-        let slot = Int(completion.tag)
-        let cb = inFlight.aiocb(at: slot)
-        let group = inFlight.group(at: slot)
-        // Copy the notification before publishing: the caller may reuse the aiocb at once after.
-        let notification = group < 0 ? withUnsafePointer(to: &cb.pointee.aio_sigevent) { Notification($0) } : Notification()
-        let result = completion.result
-        cb.pointee.__return_value = result >= 0 ? result : -1
-        AIOCB.stateWord(cb).pointee.store(AIOState.completed.rawValue, ordering: .relaxed)
-        AIOCB.error(cb).pointee.store(result >= 0 ? 0 : Int32(-result), ordering: .releasing)
-        inFlight.release(slot)
-        completions.advance()
-        deliver(notification)
-        if group >= 0 { finishGroupMember(Int(group)) }
+        if let n = finish(slot: Int(completion.tag), result: completion.result) { submitChained(n) }
     }
 
-    /// Raises `n`: a queued signal to the process or a thread, or a
-    /// `SIGEV_THREAD` function on the ``threadNotifier``.
-    func deliver(_ n: Notification) {
+    /// Publishes `result` (bytes or -errno) into the slot's aiocb and raises its
+    /// notification; returns the next request of its descriptor chain to submit
+    /// (on-demand mode), if any.
+    /// `chained` false: a request removed from its chain before it reached the
+    /// engine (it hands over nothing).
+    @discardableResult
+    func finish(slot: Int, result: Int, chained: Bool = true) -> Int? {
+        let r = slots.request(slot)
+        let cb = r.pointee.aiocb.unsafelyUnwrapped
+        let group = r.pointee.group
+        let notification = r.pointee.notification
+        let next = chained ? chains?.finish(slot, fd: r.pointee.fd) : nil
+        cb.pointee.__return_value = result >= 0 ? result : -1
+        AIOCB.stateWord(cb).pointee.store(AIOState.completed.rawValue, ordering: .relaxed)
+        slots.deactivate(slot)
+        AIOCB.error(cb).pointee.store(result >= 0 ? 0 : Int32(-result), ordering: .releasing)
+        // The aiocb is the caller's again: nothing below reads it.
+        completions.advance()
+        if notification.notify == C.SIGEV_THREAD {
+            threadNotifier.enqueue(Int32(slot))  // the slot is freed after the function ran
+        } else {
+            slots.release(slot)
+            deliverSignal(notification)
+        }
+        if group >= 0 { finishGroupMember(Int(group)) }
+        return next
+    }
+
+    // MARK: cancel (caller's thread)
+
+    /// Tries to cancel the request of `slot` (found in flight for `cb`):
+    /// `AIO_CANCELED` if it had not started — it then completes with
+    /// `ECANCELED` and its notification, on this thread, before this returns —,
+    /// `AIO_NOTCANCELED` if it runs (or its handle is not known yet), or
+    /// `AIO_ALLDONE` if it finished meanwhile.
+    func cancel(slot: Int, cb: UnsafePointer<aiocb>) -> Int32 {
+        if let chains, chains.remove(slot, fd: slots.request(slot).pointee.fd) {
+            finish(slot: slot, result: -Int(ECANCELED), chained: false)
+            return C.AIO_CANCELED
+        }
+        let outcome = RequestHandle(rawValue: slots.handle(slot)).map { engine.cancel($0) } ?? .running
+        switch outcome {
+        case .cancelled:
+            return C.AIO_CANCELED  // finish(slot:) ran through the completion handler
+        case .running:
+            return AIOCB.error(cb).pointee.load(ordering: .acquiring) == EINPROGRESS ? C.AIO_NOTCANCELED : C.AIO_ALLDONE
+        case .alreadyDone:
+            // Finished — or a stale handle while the aiocb is still in progress (see RequestSlots.setHandle).
+            return AIOCB.error(cb).pointee.load(ordering: .acquiring) == EINPROGRESS ? C.AIO_NOTCANCELED : C.AIO_ALLDONE
+        }
+    }
+
+    /// Cancels every request of `fd` in flight, or only the one of `only`:
+    /// `AIO_NOTCANCELED` if any could not be cancelled, else `AIO_CANCELED` if
+    /// any was, else `AIO_ALLDONE`.
+    func cancel(fd: Int32, only: UnsafePointer<aiocb>?) -> Int32 {
+        var cancelled = false, notCancelled = false
+        slots.forEachInFlight(fd: fd) { slot in
+            guard let cb = slots.request(slot).pointee.aiocb else { return }
+            if let only, UnsafePointer(cb) != only { return }
+            switch cancel(slot: slot, cb: cb) {
+            case C.AIO_CANCELED: cancelled = true
+            case C.AIO_NOTCANCELED: notCancelled = true
+            default: break
+            }
+        }
+        if notCancelled { return C.AIO_NOTCANCELED }
+        if cancelled { return C.AIO_CANCELED }
+        if let only, AIOCB.error(only).pointee.load(ordering: .acquiring) == EINPROGRESS {
+            return C.AIO_NOTCANCELED  // being submitted right now: not in flight yet
+        }
+        return C.AIO_ALLDONE
+    }
+
+    /// Raises a signal notification (`SIGEV_SIGNAL`, `SIGEV_THREAD_ID`); nothing for the others.
+    func deliverSignal(_ n: Notification) {
         switch n.notify {
         case C.SIGEV_SIGNAL where n.signo != 0: SignalQueue.send(signo: n.signo, value: n.value, pid: pid, tid: 0)
         case C.SIGEV_THREAD_ID: SignalQueue.send(signo: n.signo, value: n.value, pid: pid, tid: n.tid)
-        case C.SIGEV_THREAD: threadNotifier.enqueue(n.function, n.value)
         default: break
+        }
+    }
+
+    /// A ``ThreadNotifier`` thread: runs the function of a slot or group entry, then frees it.
+    func runThreadEntry(_ entry: Int32) {
+        let index = Int(entry)
+        if index < capacity {
+            let n = slots.request(index).pointee.notification
+            n.function?(n.value)
+            slots.release(index)
+        } else {
+            let g = index - capacity
+            let n = listIOGroups.notification(g)
+            n.function?(n.value)
+            listIOGroups.free(g)
         }
     }
 
     /// Drops one reference to lio_listio group `g`, raising its notification
     /// when it was the last.
     func finishGroupMember(_ g: Int) {
-        if let n = listIOGroups.finishMember(g) { deliver(n) }
+        guard listIOGroups.finishMember(g) else { return }
+        let n = listIOGroups.notification(g)
+        if n.notify == C.SIGEV_THREAD {
+            threadNotifier.enqueue(Int32(capacity + g))  // freed after the function ran
+        } else {
+            deliverSignal(n)
+            listIOGroups.free(g)
+        }
     }
 }
 
-/// Worker start hook: process-directed signals (C.SIGEV_SIGNAL, the host's own)
+/// Worker start hook: process-directed signals (SIGEV_SIGNAL, the host's own)
 /// go to the host's threads, never to an I/O worker.
 private let blockAllSignals: @convention(c) (UnsafeMutableRawPointer?) -> Void = { _ in
     var set = sigset_t()

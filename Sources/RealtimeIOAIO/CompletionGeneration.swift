@@ -72,7 +72,7 @@ final class CompletionGeneration: @unchecked Sendable {
         if deadline != 0 {
             let now = rtio_monotonic_ns()
             if now >= deadline { return EAGAIN }
-            timeout = Int64(deadline - now)
+            timeout = Int64(clamping: deadline - now)
         }
         waiters.pointee.add(1, ordering: .sequentiallyConsistent)
         let rc = rtio_futex_wait(futexWord, seen, timeout)

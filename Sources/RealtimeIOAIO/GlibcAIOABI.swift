@@ -55,9 +55,19 @@ enum AIOState: Int32 {
 ///   nothing in the drop-in reads it afterwards (the completer copies the
 ///   notification out of `aio_sigevent` before the store).
 enum AIOCB {
-    static let errorCode = MemoryLayout<aiocb>.offset(of: \aiocb.__error_code)!
-    static let returnValue = MemoryLayout<aiocb>.offset(of: \aiocb.__return_value)!
-    static let state = MemoryLayout<aiocb>.offset(of: \aiocb.__policy)!
+    // glibc's LP64 layout as constants (a `static let` from key paths costs a
+    // once-check per access on the hot path); ``layoutMatches`` checks them
+    // against the imported struct once, when the context starts.
+    @inline(__always) static var errorCode: Int { 112 }
+    @inline(__always) static var returnValue: Int { 120 }
+    @inline(__always) static var state: Int { 108 }
+
+    /// True if the constants above are those of the `struct aiocb` this was compiled against.
+    static var layoutMatches: Bool {
+        MemoryLayout<aiocb>.offset(of: \aiocb.__error_code) == errorCode
+            && MemoryLayout<aiocb>.offset(of: \aiocb.__return_value) == returnValue
+            && MemoryLayout<aiocb>.offset(of: \aiocb.__policy) == state
+    }
 
     /// `__error_code` as an atomic.
     @inline(__always)

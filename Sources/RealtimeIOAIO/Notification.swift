@@ -31,6 +31,11 @@ struct Notification {
         if notify == C.SIGEV_THREAD_ID { tid = e.pointee._sigev_un._tid }
     }
 
+    /// True unless it asks for nothing (`SIGEV_NONE`, or `SIGEV_SIGNAL` with signal 0).
+    var raisesSomething: Bool {
+        !(notify == C.SIGEV_NONE || (notify == C.SIGEV_SIGNAL && signo == 0))
+    }
+
     /// False (EINVAL) for what this implementation cannot deliver.
     ///
     /// `SIGEV_THREAD` is valid here even when the ``ThreadNotifier`` is not

@@ -17,8 +17,19 @@ import Glibc
 ///   context; concurrent first calls wait on the mutex and find it published.
 /// - The published context is retained for the life of the process image and
 ///   never freed.
-/// - A start that fails is reported on stderr once; every later call tries
-///   again (under the mutex) and fails with EAGAIN while it cannot start.
+/// - A start that fails is reported on stderr once and remembered
+///   (`failed`, stored with `startMutex` held, loaded relaxed): every later
+///   call of this process image — and of a child forked from it — fails with
+///   EAGAIN at once, without the lock or another start.
+///
+/// ## Status file
+/// The first start registers an `atexit` handler that unlinks the status file
+/// of the context published in the *calling* process (a forked child's
+/// handler finds its own context, or none, never the parent's); `_exit` and
+/// `_Exit`, which skip `atexit` handlers (fio's job processes end with
+/// `_exit`), are interposed to do the same (``ExitInterposition``). A file left
+/// behind by an earlier image of the same pid (`exec` without `exit`) is
+/// removed when this image starts its engine (``StatusFileCleanup``).
 ///
 /// ## fork(2)
 /// `pthread_atfork` handlers (registered by the first start) hold `startMutex`
@@ -37,13 +48,15 @@ enum ProcessContext {
         return m
     }()
     nonisolated(unsafe) private static var atforkRegistered = false
-    nonisolated(unsafe) private static var reportedStartFailure = false
+    /// A start failed in this process image: no call starts again.
+    private static let failed = Atomic<Bool>(false)
 
     /// The context of this process, started on first use; nil (errno EAGAIN)
     /// if it cannot start. Lock-free once started.
     @inline(__always)
     static func current() -> AIOContext? {
         if let context = existing() { return context }
+        if failed.load(ordering: .relaxed) { return nil }
         return start()
     }
 
@@ -60,8 +73,12 @@ enum ProcessContext {
         pthread_mutex_lock(startMutex)
         defer { pthread_mutex_unlock(startMutex) }
         if let context = existing() { return context }
+        if failed.load(ordering: .relaxed) { return nil }
         if !atforkRegistered {
             atforkRegistered = true
+            atexit { ProcessContext.removeStatusFile() }
+            // Looked up now, not on the exit path.
+            _ = (ExitInterposition.nextExit, ExitInterposition.nextUnderscoreExit)
             pthread_atfork(
                 { pthread_mutex_lock(ProcessContext.startMutex) },
                 { pthread_mutex_unlock(ProcessContext.startMutex) },
@@ -74,15 +91,24 @@ enum ProcessContext {
         }
         switch AIOContext.start() {
         case .success(let context):
+            if let path = context.statusFilePath { StatusFileCleanup.removeLeftovers(besides: path, pid: context.pid) }
             published.store(UInt(bitPattern: Unmanaged.passRetained(context).toOpaque()), ordering: .releasing)
             return context
         case .failure(let f):
-            if !reportedStartFailure {
-                reportedStartFailure = true
-                writeDiagnostic("rtio-aio: \(f.message); aio_* calls fail with EAGAIN")
-            }
+            failed.store(true, ordering: .relaxed)
+            writeDiagnostic("rtio-aio: \(f.message); every aio_* call of this process fails with EAGAIN")
             return nil
         }
+    }
+
+    /// Unlinks the status file of this process's context (the atexit handler,
+    /// and ``ExitInterposition``). The engine keeps running until the process
+    /// is gone (its workers may be blocked in requests; nothing waits for
+    /// them). Async-signal-safe: an atomic load, getpid and unlink of a
+    /// preallocated C string.
+    static func removeStatusFile() {
+        guard let context = existing(), context.pid == getpid(), let path = context.statusFilePathC else { return }
+        _ = unlink(path)
     }
 }
 

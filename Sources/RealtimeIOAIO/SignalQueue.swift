@@ -18,9 +18,12 @@ enum SignalQueue {
     static let rtSigqueueinfo = 129, rtTgsigqueueinfo = 297
     #elseif arch(arm64)
     static let rtSigqueueinfo = 138, rtTgsigqueueinfo = 240
+    #else
+    // Other architectures: the syscall numbers are not wired here; sigqueue(3) below.
+    static let rtSigqueueinfo = -1, rtTgsigqueueinfo = -1
     #endif
     static let call: Syscall4? = {
-        guard let p = dlsym(nil /* RTLD_DEFAULT */, "syscall") else { return nil }
+        guard rtSigqueueinfo >= 0, let p = dlsym(nil /* RTLD_DEFAULT */, "syscall") else { return nil }
         return unsafeBitCast(p, to: Syscall4.self)
     }()
 

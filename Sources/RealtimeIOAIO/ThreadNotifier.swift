@@ -1,4 +1,4 @@
-// SIGEV_THREAD delivery: a preallocated thread runs the notification functions.
+// SIGEV_THREAD delivery: preallocated threads run the notification functions.
 import RealtimeIOLinux
 import CRealtimeIOShims
 import RealtimeIO
@@ -9,96 +9,112 @@ import SystemPackage
 import Glibc
 #endif
 
-/// One preallocated thread that runs `SIGEV_THREAD` notification functions, in
-/// the order they were queued, with every signal blocked.
+/// A fixed set of preallocated threads (``DropInSettings/notifierThreads``,
+/// default 4) that run `SIGEV_THREAD` notification functions, each with every
+/// signal blocked.
 ///
-/// glibc creates a thread per notification; this one exists from the
-/// context's start, so a completion never creates a thread. When it cannot be
+/// glibc creates a thread per notification; these exist from the context's
+/// start, so a completion never creates a thread. They are born with explicit
+/// attributes: the process's allowed CPUs (not those of the thread that made
+/// the first `aio_*` call), SCHED_OTHER as inherited, a 1 MiB stack, named
+/// `rtio-aio-notify`. `sigev_notify_attributes` is not used. When none can be
 /// started, ``isRunning`` is false and submits asking for `SIGEV_THREAD` fail
 /// with EAGAIN.
 ///
-/// ## Queue
-/// A fixed ring of `capacity` entries (function, value) and its head/tail in
-/// a mutex; the lock is held for an index update and an entry copy only, never
-/// while a function runs. An entry queued onto a full ring is dropped: the
-/// ring is not tied to the in-flight slots (a slot is freed before its
-/// notification is queued), so it stays within bounds only while the
-/// functions keep up with completions.
+/// ## Never lost
+/// The queue holds *entries* — a request slot index, or ``RequestSlots``'s
+/// capacity plus a lio_listio group index — and an entry's slot or group is
+/// freed only after its function ran (``run``'s caller releases it). Each
+/// slot and group is therefore queued at most once, and a ring of
+/// `slots + groups` entries can never be full: every accepted notification
+/// runs, however long the functions take. While functions lag behind, their
+/// slots stay taken, so new submits meet EAGAIN (resource exhaustion) instead
+/// of notifications being dropped. A function that blocks holds one thread;
+/// the others keep draining the queue.
 ///
-/// ## Wake-up
-/// ``enqueue(_:_:)`` bumps `word` (sequentially consistent) after queuing,
-/// then wakes the thread. The thread loads `word` *before* it drains the ring
-/// and sleeps while the word still holds that value: an entry queued after the
-/// drain's last look has changed the word, so the sleep returns at once.
+/// ## Queue and wake-up
+/// A ring and its head/tail in a mutex held for an index update only, never
+/// while a function runs. ``enqueue(_:)`` bumps `word` (sequentially
+/// consistent) after queuing, then wakes one thread. A thread loads `word`
+/// *before* it looks at the ring and sleeps while the word still holds that
+/// value: an entry queued after its last look has changed the word, so the
+/// sleep returns at once.
 ///
 /// ## Ownership
-/// Entries in [head, tail) belong to the queue; the thread copies one out
-/// under the lock before it runs it. `word` is written by enqueuers only.
-/// `thread` is written once, by ``start()``, before the context is published
-/// to other threads.
+/// Entries in [head, tail) belong to the queue; a thread takes one out under
+/// the lock before it runs it. `word` is written by enqueuers only. `threads`
+/// is written by ``start(count:cpus:run:)`` before the context is published.
 final class ThreadNotifier: @unchecked Sendable {
-    typealias Entry = (function: (@convention(c) (sigval) -> Void)?, value: sigval)
-
     let capacity: Int
     private let storage: CacheAlignedStorage
-    private let queue: UnsafeMutablePointer<Entry>
+    private let queue: UnsafeMutablePointer<Int32>
     private let lock = Mutex<(head: Int, tail: Int)>((0, 0))
     private let word: UnsafeMutablePointer<Atomic<UInt32>>
-    private var thread: NativeThread?
+    private var threads: [NativeThread] = []
+    private var handler: (@Sendable (Int32) -> Void)?
 
     init(capacity: Int) {
         self.capacity = capacity
         var layout = CacheLineLayout()
         let wordAt = layout.reserve(Atomic<UInt32>.self)
-        let queueAt = layout.reserve(Entry.self, count: capacity)
+        let queueAt = layout.reserve(Int32.self, count: capacity)
         storage = CacheAlignedStorage(byteCount: layout.byteCount)
         word = storage.initialize(Atomic<UInt32>(0), at: wordAt)
-        queue = storage.initialize(count: capacity, at: queueAt) { _ in (nil, sigval()) }
+        queue = storage.initialize(count: capacity, at: queueAt) { _ in -1 }
     }
 
-    /// Starts the thread (once, before the context is published), born with
-    /// `cpus` (the process's allowed CPUs), not the mask of the thread that
-    /// made the first `aio_*` call; it inherits that thread's scheduling.
-    func start(cpus: [Int]) throws(Errno) {
-        thread = try NativeThread.spawn(attributes: ThreadAttributes(cpus: cpus, stackSize: 256 * 1024, name: "rtio-aio-notify")) {
-            self.run()
+    /// Starts `count` threads (once, before the context is published) that
+    /// call `run` with each entry. Returns how many started; the first error
+    /// if none did.
+    func start(count: Int, cpus: [Int], run: @escaping @Sendable (Int32) -> Void) throws(Errno) -> Int {
+        handler = run
+        var firstError: Errno?
+        for _ in 0..<count {
+            do {
+                let t = try NativeThread.spawn(
+                    attributes: ThreadAttributes(cpus: cpus, stackSize: 1 << 20, name: "rtio-aio-notify")) { self.loop() }
+                threads.append(t)
+            } catch {
+                firstError = firstError ?? error
+            }
         }
+        if threads.isEmpty, let firstError { throw firstError }
+        return threads.count
     }
 
-    /// False when the thread could not be started.
-    var isRunning: Bool { thread != nil }
+    /// False when no thread could be started.
+    var isRunning: Bool { !threads.isEmpty }
 
-    /// `word` as the futex word.
     private var futexWord: UnsafeMutablePointer<UInt32> {
         UnsafeMutableRawPointer(word).assumingMemoryBound(to: UInt32.self)
     }
 
-    /// Queues `function(value)` and wakes the thread (called on worker threads).
-    func enqueue(_ function: (@convention(c) (sigval) -> Void)?, _ value: sigval) {
-        let queued = lock.withLock { q -> Bool in
-            guard q.tail - q.head < capacity else { return false }
-            queue[q.tail % capacity] = (function, value)
+    /// Queues `entry` and wakes a thread (worker threads, lio_listio's submitter).
+    /// Never fails: see "Never lost".
+    func enqueue(_ entry: Int32) {
+        lock.withLock { q in
+            precondition(q.tail - q.head < capacity, "rtio-aio: notification queue overflow (an entry queued twice)")
+            queue[q.tail % capacity] = entry
             q.tail += 1
-            return true
         }
-        guard queued else { return }  // full: dropped (see "Queue" above)
         word.pointee.add(1, ordering: .sequentiallyConsistent)
         _ = rtio_futex_wake(futexWord, 1)
     }
 
-    private func run() {
+    private func loop() {
         var set = sigset_t()
         sigfillset(&set)
         pthread_sigmask(SIG_BLOCK, &set, nil)
+        let run = handler!
         while true {
             let seen = word.pointee.load(ordering: .sequentiallyConsistent)
-            while let item = lock.withLock({ q -> Entry? in
+            while let entry = lock.withLock({ q -> Int32? in
                 guard q.head < q.tail else { return nil }
-                let item = queue[q.head % capacity]
+                let entry = queue[q.head % capacity]
                 q.head += 1
-                return item
+                return entry
             }) {
-                item.function?(item.value)
+                run(entry)
             }
             _ = rtio_futex_wait(futexWord, seen, -1)
         }
