@@ -33,13 +33,13 @@ struct TopCommand: ParsableCommand {
     enum SortKey: String { case cpu, name, done, p99 }
 
     func validate() throws {
-        guard (0.1...60).contains(interval) else { throw AdminError.usage("invalid --interval \(interval): expected 0.1...60 seconds") }
-        guard SortKey(rawValue: sort) != nil else { throw AdminError.usage("invalid --sort '\(sort)': expected cpu, name, done or p99") }
-        if let iterations, iterations < 1 { throw AdminError.usage("invalid --iterations \(iterations): expected 1 or more") }
+        // ValidationError: ArgumentParser prints it with the usage and exits 64 (EX_USAGE).
+        guard (0.1...60).contains(interval) else { throw ValidationError("invalid --interval \(interval): expected 0.1...60 seconds") }
+        guard SortKey(rawValue: sort) != nil else { throw ValidationError("invalid --sort '\(sort)': expected cpu, name, done or p99") }
+        if let iterations, iterations < 1 { throw ValidationError("invalid --iterations \(iterations): expected 1 or more") }
     }
 
     func run() throws {
-        try validate()
         let only = try pid.map { try Admin.pid($0) }
         var key = SortKey(rawValue: sort)!
         let interactive = !once && iterations == nil && isatty(0) == 1 && isatty(1) == 1
