@@ -281,14 +281,39 @@ struct AdminOperatorTests {
         #expect(once.status == 0, "\(once.err)")
         #expect(once.out.contains("rtio-adm-0") && once.out.contains("DONE/S") && !once.out.contains("\u{1B}["), "\(once.out)")
 
-        let session = "rtio-top-\(getpid())"
+        // A private tmux server (-L): started by the first command, killed at the end. Its
+        // output goes to /dev/null: the server outlives the command and would hold a pipe open.
+        let socket = "rtio-admin-test-\(getpid())"
+        let session = "top"
+        // posix_spawn + waitpid, not Foundation's Process: the daemonised tmux server
+        // inherits the descriptor Process watches for its child's exit, so waitUntilExit
+        // would wait for the server.
+        func tmux(_ arguments: [String]) throws -> (status: Int32, output: String) {
+            let out = "/tmp/\(socket)-\(UInt32.random(in: 0...UInt32.max)).out"
+            defer { unlink(out) }
+            let argv = ["/usr/bin/tmux", "-L", socket] + arguments
+            var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+            defer { for p in cargs { free(p) } }
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+            var pid: pid_t = 0
+            try #require(posix_spawn(&pid, argv[0], &actions, nil, &cargs, environ) == 0, "posix_spawn tmux")
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            return (code, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
+        }
         let command = "\(builtProduct("rtio-admin")) top --interval 0.2 --pid \(host.pid)"
-        #expect(try run("/usr/bin/tmux", ["new-session", "-d", "-s", session, "-x", "200", "-y", "40", command]).status == 0)
-        defer { _ = try? run("/usr/bin/tmux", ["kill-session", "-t", session]) }
+        #expect(try tmux(["new-session", "-d", "-s", session, "-x", "200", "-y", "40", command]).status == 0)
+        defer { _ = try? tmux(["kill-server"]) }
         func screen(until text: String) throws -> String {
             var last = ""
             for _ in 0..<300 {
-                last = try run("/usr/bin/tmux", ["capture-pane", "-p", "-t", session]).output
+                last = try tmux(["capture-pane", "-p", "-t", session]).output
                 if last.contains(text) { return last }
                 usleep(50_000)
             }
@@ -297,12 +322,12 @@ struct AdminOperatorTests {
         }
         let first = try screen(until: "rtio-adm-1")
         #expect(first.contains("sorted by cpu") && first.contains("\(host.pid)"))
-        _ = try run("/usr/bin/tmux", ["send-keys", "-t", session, "n"])
+        _ = try tmux(["send-keys", "-t", session, "n"])
         _ = try screen(until: "sorted by name")
-        _ = try run("/usr/bin/tmux", ["send-keys", "-t", session, "q"])
+        _ = try tmux(["send-keys", "-t", session, "q"])
         var gone = false
         for _ in 0..<200 where !gone {
-            gone = try run("/usr/bin/tmux", ["has-session", "-t", session]).status != 0
+            gone = try tmux(["has-session", "-t", session]).status != 0
             if !gone { usleep(50_000) }
         }
         #expect(gone, "top did not quit on q")

@@ -52,7 +52,7 @@ final class TestHost {
     ///   - launcher: runs the host through another program (e.g. `setpriv` to drop privileges).
     ///   - environment: replaces the host's environment (e.g. another `XDG_RUNTIME_DIR`).
     init(
-        arguments: [String] = ["--hold", "20", "--workers", "2", "--name", "adm"],
+        arguments: [String] = ["--hold", "120", "--workers", "2", "--name", "adm"],
         launcher: [String] = [], environment: [String: String]? = nil
     ) throws {
         try requireExecutable(builtProduct("rtio-testhost"))
