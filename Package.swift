@@ -24,7 +24,7 @@ let package = Package(
         // `swift package generate-documentation --target RealtimeIO` (the DocC catalog); build-time only.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         // Integrations: swift-log (no dependencies of its own) is the only one RealtimeIO uses;
-        // swift-metrics for RealtimeIOMetrics; swift-prometheus for its example only.
+        // swift-metrics for RealtimeIOMetrics; swift-prometheus for its example and rtio-admin metrics.
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -154,6 +154,11 @@ let package = Package(
                 "RealtimeIOLinux",
                 "RealtimeIODiagnostics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "tools/rtio-admin",
             swiftSettings: [.swiftLanguageMode(.v6)]

@@ -61,16 +61,37 @@ package enum ReadinessChecks {
     /// passes only if the whole range 1...99 is available.
     package static let fullRealtimePriority = 99
 
+    /// The real-time share an engine runs with when its configuration does not
+    /// set one (``EngineConfiguration/realtimeSharePercent``'s default).
+    package static var defaultRealtimeSharePercent: Int { EngineConfiguration(groups: []).realtimeSharePercent }
+
     /// Runs every check. See the type's documentation.
-    package static func run(binary: String?) -> [ReadinessCheck] {
-        let report = PrivilegeReport.current()
-        let subject = Subject(report: report, binary: binary)
+    ///
+    /// - Parameters:
+    ///   - binary: judge this executable's file capabilities instead of this process's.
+    ///   - process: judge a running process's capabilities and limits instead (``ProcessPrivileges``).
+    ///   - realtimeSharePercent: the engine's real-time share, for the throttling row
+    ///     (default: what an engine runs with unless configured otherwise).
+    package static func run(
+        binary: String?, process: ProcessPrivileges? = nil, realtimeSharePercent: Int? = nil
+    ) -> [ReadinessCheck] {
+        var report = PrivilegeReport.current()
+        if let process { report = process.report(basedOn: report) }
+        var subject = Subject(report: report, binary: binary)
+        if let process {
+            subject.hasSysNice = process.sysNice
+            subject.hasIPCLock = process.ipcLock
+            subject.capabilityDetail = "pid \(process.pid) (uid \(process.effectiveUID)): CAP_SYS_NICE \(process.sysNice ? "effective" : "missing"), CAP_IPC_LOCK \(process.ipcLock ? "effective" : "missing")"
+            subject.capabilityStatus = process.sysNice && process.ipcLock ? .pass : .fail
+            subject.binary = "pid \(process.pid)"
+        }
+        let share = realtimeSharePercent ?? defaultRealtimeSharePercent
         return Name.allCases.map { name in
             switch name {
             case .capabilities: capabilities(subject)
             case .rtprioLimit: rtprioLimit(subject)
             case .memlockLimit: memlockLimit(subject)
-            case .rtThrottling: rtThrottling(report)
+            case .rtThrottling: rtThrottling(report, realtimeSharePercent: share)
             case .isolatedCPUs: isolatedCPUs()
             case .nohzFull: nohzFull()
             case .preemptRT: preemptRT()
@@ -223,7 +244,12 @@ package enum ReadinessChecks {
 
     // MARK: - Kernel checks
 
-    static func rtThrottling(_ report: PrivilegeReport) -> ReadinessCheck {
+    /// Real-time throttling judged with the engine's real-time share: a worker
+    /// that rests (demoted or asleep) after `realtimeSharePercent` % of each
+    /// period never reaches a throttle that allows more, so the throttle stays
+    /// as a safety net and the check passes; only a share above the throttle's
+    /// ratio warns, and the remedy is a smaller share, not removing the net.
+    static func rtThrottling(_ report: PrivilegeReport, realtimeSharePercent share: Int) -> ReadinessCheck {
         let name = Name.rtThrottling.rawValue
         guard let runtime = report.schedRTRuntimeMicroseconds else {
             return ReadinessCheck(
@@ -245,13 +271,28 @@ package enum ReadinessChecks {
         if let period, runtime >= period {
             return ReadinessCheck(name: name, status: .pass, detail: "\(detail): runtime covers the whole period")
         }
+        if let period, period > 0 {
+            let allowed = runtime * 100 / period
+            if share < 100, share <= allowed {
+                return ReadinessCheck(
+                    name: name, status: .pass,
+                    detail: "\(detail): real-time threads may run \(allowed) % of each period; the engine's real-time share"
+                        + " (\(share) %) keeps its workers under that (the throttle stays as a safety net)")
+            }
+            if share < 100 {
+                return ReadinessCheck(
+                    name: name, status: .warn,
+                    detail: "\(detail): real-time threads may run \(allowed) % of each period, but the engine's real-time share is \(share) %:"
+                        + " a busy worker is throttled before it rests",
+                    remedy: "set realtimeSharePercent to \(max(1, allowed)) or less in the engine configuration (keep the throttle as a safety net)")
+            }
+        }
         let stall = period.map { " stalled for \(($0 - runtime) / 1000) ms every \($0 / 1000) ms" } ?? " stalled each period"
         return ReadinessCheck(
             name: name, status: .warn,
             detail: "\(detail): real-time threads that never sleep are\(stall)"
                 + " (the default safety net; busy-polling threads would hit it)",
-            remedy: "sysctl -w kernel.sched_rt_runtime_us=-1 to disable throttling"
-                + " (only if no real-time thread can spin forever; persist in /etc/sysctl.d/)")
+            remedy: "give the engine a real-time share below the throttle (realtimeSharePercent < 100) rather than disabling it")
     }
 
     static func isolatedCPUs() -> ReadinessCheck {

@@ -83,6 +83,33 @@ public struct CPUList: Hashable, Sendable, Codable, CustomStringConvertible, Seq
         self = try CPUList(collected)
     }
 
+    /// Parses a hexadecimal CPU mask as `taskset` takes it: `0x3`, `3`, `ff00`, or
+    /// the kernel's comma-separated 32-bit words (`ffffffff,00000001`); bit n is CPU n.
+    ///
+    /// - Throws: `CPUListError` for an empty mask, a non-hex digit, a mask with no
+    ///   bit set, or a bit above ``maximumCPU``.
+    package static func parsingMask(_ text: String) throws(CPUListError) -> CPUList {
+        var digits = Self.trim(Substring(text))
+        if digits.hasPrefix("0x") || digits.hasPrefix("0X") { digits = digits.dropFirst(2) }
+        let hex = digits.filter { $0 != "," }
+        guard !hex.isEmpty else { throw CPUListError(input: text, token: text, reason: .empty) }
+        var cpus: [Int] = []
+        for (position, character) in hex.reversed().enumerated() {
+            guard let nibble = character.hexDigitValue else {
+                throw CPUListError(input: text, token: String(character), reason: .notANumber(String(character)))
+            }
+            for bit in 0..<4 where nibble & (1 << bit) != 0 {
+                let cpu = position * 4 + bit
+                guard cpu <= maximumCPU else {
+                    throw CPUListError(input: text, token: text, reason: .aboveMaximum(cpu: cpu, maximum: maximumCPU))
+                }
+                cpus.append(cpu)
+            }
+        }
+        guard !cpus.isEmpty else { throw CPUListError(input: text, token: text, reason: .empty) }
+        return try CPUList(cpus)
+    }
+
     /// The number of CPUs in the list.
     public var count: Int { cpus.count }
 
@@ -225,13 +252,15 @@ public struct CPUList: Hashable, Sendable, Codable, CustomStringConvertible, Seq
         guard !entry.isEmpty else {
             throw CPUListError(input: input, token: "", reason: .emptyEntry)
         }
-        // Optional stride suffix ":used/group".
+        // Optional stride suffix: the kernel's ":used/group", or taskset's ":step"
+        // (every step-th CPU of the range, i.e. ":1/step").
         var rangePart = entry
         var stride: (used: Int, group: Int)? = nil
         if let colon = entry.firstIndex(of: ":") {
             rangePart = entry[..<colon]
             let strideText = entry[entry.index(after: colon)...]
-            let pieces = strideText.split(separator: "/", omittingEmptySubsequences: false)
+            var pieces = strideText.split(separator: "/", omittingEmptySubsequences: false)
+            if pieces.count == 1 { pieces = ["1", pieces[0]] }
             guard pieces.count == 2,
                   let used = Int(pieces[0]), let group = Int(pieces[1]),
                   pieces[0].allSatisfy(\.isNumber), pieces[1].allSatisfy(\.isNumber),
@@ -325,7 +354,7 @@ public struct CPUListError: Error, Hashable, Sendable, CustomStringConvertible {
             let shown = cpu == Int.max ? token : String(cpu)
             problem = "CPU \(shown) is above the maximum \(maximum) a cpu_set_t can hold"
         case .badStride(let text):
-            problem = "'\(token)' has a malformed stride ':\(text)'; expected A-B:USED/GROUP with 1 <= USED <= GROUP"
+            problem = "'\(token)' has a malformed stride ':\(text)'; expected A-B:STEP (taskset) or A-B:USED/GROUP (kernel) with 1 <= USED <= GROUP"
         case .strideWithoutRange:
             problem = "'\(token)' has a stride but no range; strides apply to ranges like 0-7:1/2"
         }

@@ -34,7 +34,7 @@ struct AdminLiveEngineTests {
         let mine = try #require(engines.first { $0["pid"] as? Int == Int(pid) }, "\(list.out)")
         #expect(mine["engine"] as? String == "adm")
         #expect(mine["process"] as? String == "rtio-testhost")
-        #expect(mine["mode"] as? String == "prealloc")
+        #expect(mine["mode"] as? String == "preallocated")
         #expect(mine["workers"] as? Int == 2)
         #expect(mine["stale"] as? Bool == false)
 
@@ -47,8 +47,9 @@ struct AdminLiveEngineTests {
         #expect(workers.map { ($0["tid"] as? Int).map(Int32.init) } == host.workers.map(\.tid))
         for w in workers {
             #expect(w["group"] as? String == "adm")
-            #expect(w["scheduling"] as? String == "fifo:40")
-            #expect(w["allowedCPUs"] as? String != nil)
+            #expect((w["applied"] as? [String: Any])?["scheduling"] as? [String: Int] == ["fifo": 40])
+            #expect((w["requested"] as? [String: Any])?["scheduling"] as? [String: Int] == ["fifo": 40])
+            #expect((w["applied"] as? [String: Any])?["cpus"] as? String != nil)
             #expect(w["voluntaryContextSwitches"] as? Int != nil)
             #expect(["parked", "spinning", "busy"].contains(w["state"] as? String ?? ""), "\(w)")
         }
@@ -56,7 +57,7 @@ struct AdminLiveEngineTests {
         #expect(shown["vmLckKiB"] as? Int != nil)
         // The host served reads through worker 0: completed and a p50 are there.
         #expect((workers.first?["completed"] as? Int ?? 0) > 0)
-        #expect(workers.first?["p50Nanoseconds"] as? Int != nil)
+        #expect((workers.first?["serviceTime"] as? [String: Any])?["p50Nanoseconds"] as? Int != nil)
 
         // Retune: affinity of worker 0, priority of worker 1, verified through the kernel.
         let t0 = host.workers[0].tid, t1 = host.workers[1].tid
@@ -80,7 +81,7 @@ struct AdminLiveEngineTests {
         }
         try expectRejected(["set-priority", "\(pid)", "all", "fifo:0"], mentioning: "priority 0")
         try expectRejected(["set-priority", "\(pid)", "all", "rr:100"], mentioning: "priority 100")
-        try expectRejected(["set-priority", "\(pid)", "all", "batch:1"], mentioning: "batch:1")
+        try expectRejected(["set-priority", "\(pid)", "all", "batch:20"], mentioning: "nice 20")
         try expectRejected(["set-priority", "\(pid)", "nosuch", "fifo:10"], mentioning: "unknown target 'nosuch'")
         try expectRejected(["set-affinity", "\(pid)", "rtio-adm-9", "0"], mentioning: "unknown target")
         try expectRejected(["set-affinity", "abc", "all", "0"], mentioning: "invalid PID 'abc'")
@@ -92,7 +93,7 @@ struct AdminLiveEngineTests {
 
         // Killed without shutdown: the file stays, and is reported stale, not live.
         host.stop()
-        let after = try jsonObject(try admin(["list", "--json"]).out)["engines"] as? [[String: Any]] ?? []
+        let after = try jsonObject(try admin(["list", "--all", "--json"]).out)["engines"] as? [[String: Any]] ?? []
         let dead = try #require(after.first { $0["path"] as? String == summary.path }, "\(after)")
         #expect(dead["stale"] as? Bool == true)
         #expect((dead["staleReason"] as? String)?.contains("gone") == true)

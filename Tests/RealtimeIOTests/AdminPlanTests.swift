@@ -11,7 +11,7 @@ import Glibc
 @Suite("Admin: plan")
 struct AdminPlanTests {
     @Test func planIsAcceptedAsIs() throws {
-        let r = try admin(["plan", "--workers", "3", "--json"])
+        let r = try admin(["plan", "--workers", "3", "--allow-shared", "--json"])
         #expect(r.status == 0, "\(r.err)")
         let configuration = try JSONDecoder().decode(EngineConfiguration.self, from: Data(r.out.utf8))
         #expect(configuration.workerCount == 3)
@@ -23,7 +23,7 @@ struct AdminPlanTests {
         defer { engine.shutdown() }
         #expect(engine.workerCount == 3)
 
-        let table = try admin(["plan", "--workers", "2"])
+        let table = try admin(["plan", "--workers", "2", "--allow-shared"])
         #expect(table.status == 0)
         #expect(table.out.contains("rtio-io-1"))
         try expectRejected(["plan", "--workers", "0"], mentioning: "--workers '0'")

@@ -25,7 +25,11 @@ struct AdminStatusFileTests {
         #expect(!reader.summary.stale)
         #expect(reader.workers.map(\.tid) == a.workerThreadIDs)
         #expect(reader.workers.map(\.name) == ["rtio-t-0", "rtio-t-1"])
-        #expect(reader.workers[0].requested == "cpus=any sched=other:0")
+        #expect(reader.workers[0].requestedCPUs == nil)
+        #expect(reader.workers[0].requestedScheduling == .other(nice: 0))
+        #expect(reader.workers[0].requestedIOPriority == nil)
+        #expect(reader.summary.mode == "preallocated")
+        #expect(reader.degradations == a.degradations)
         let file = try TemporaryFile(size: 4096)
         var buffer = [UInt8](repeating: 0, count: 512)
         try buffer.withUnsafeMutableBytes { try a.submit(.read(file.fd, into: $0, at: 0), tag: 1, placement: .worker(1)) }
@@ -74,7 +78,7 @@ struct AdminStatusFileTests {
         #expect(reusedSummary.staleReason?.contains("reused") == true)
         #expect(summaries.first { $0.path == engine.statusFilePath }?.stale == false)
 
-        let list = try admin(["list", "--json"])
+        let list = try admin(["list", "--all", "--json"])
         let engines = try jsonObject(list.out)["engines"] as? [[String: Any]] ?? []
         #expect(engines.first { $0["path"] as? String == dead }?["stale"] as? Bool == true)
         #expect(engines.first { $0["path"] as? String == reused }?["stale"] as? Bool == true)

@@ -12,12 +12,21 @@ import Glibc
 // `swift test` builds rtio-admin too (the "test" build target includes every product),
 // so `builtProduct` finds it next to the test bundle.
 
-/// Runs rtio-admin, returning exit status, stdout and stderr.
-func admin(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+/// Runs rtio-admin, returning exit status, stdout and stderr. `launcher` runs it
+/// through another program (e.g. `setpriv --reuid=65534 …`); `environment` replaces the environment.
+func admin(
+    _ arguments: [String], launcher: [String] = [], environment: [String: String]? = nil
+) throws -> (status: Int32, out: String, err: String) {
     try requireExecutable(builtProduct("rtio-admin"))
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: builtProduct("rtio-admin"))
-    p.arguments = arguments
+    if let first = launcher.first {
+        p.executableURL = URL(fileURLWithPath: first)
+        p.arguments = Array(launcher.dropFirst()) + [builtProduct("rtio-admin")] + arguments
+    } else {
+        p.executableURL = URL(fileURLWithPath: builtProduct("rtio-admin"))
+        p.arguments = arguments
+    }
+    if let environment { p.environment = environment }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
@@ -38,10 +47,23 @@ final class TestHost {
     var pid: Int32 { process.processIdentifier }
     var workers: [(name: String, tid: Int32)] = []
 
-    init() throws {
+    /// - Parameters:
+    ///   - arguments: the host's arguments.
+    ///   - launcher: runs the host through another program (e.g. `setpriv` to drop privileges).
+    ///   - environment: replaces the host's environment (e.g. another `XDG_RUNTIME_DIR`).
+    init(
+        arguments: [String] = ["--hold", "120", "--workers", "2", "--name", "adm"],
+        launcher: [String] = [], environment: [String: String]? = nil
+    ) throws {
         try requireExecutable(builtProduct("rtio-testhost"))
-        process.executableURL = URL(fileURLWithPath: builtProduct("rtio-testhost"))
-        process.arguments = ["--hold", "20", "--workers", "2", "--name", "adm"]
+        if let first = launcher.first {
+            process.executableURL = URL(fileURLWithPath: first)
+            process.arguments = Array(launcher.dropFirst()) + [builtProduct("rtio-testhost")] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: builtProduct("rtio-testhost"))
+            process.arguments = arguments
+        }
+        if let environment { process.environment = environment }
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()

@@ -30,7 +30,7 @@ private func rtioAdminPath() throws -> String {
 private func decodeCheckOutput(_ output: String) throws -> (checks: [[String: Any]], exitCode: Int) {
     let object = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
     let checks = try #require(object?["checks"] as? [[String: Any]], "no checks in: \(output)")
-    let exitCode = try #require(object?["exit_code"] as? Int, "no exit_code in: \(output)")
+    let exitCode = try #require(object?["exitCode"] as? Int, "no exitCode in: \(output)")
     return (checks, exitCode)
 }
 
@@ -48,7 +48,8 @@ struct SystemAdminCheckTests {
 
         let table = try run(admin, ["check"])
         #expect(table.status == result.status)
-        #expect(table.output.hasPrefix("CHECK"))
+        #expect(table.output.hasPrefix("subject: this process (rtio-admin itself"))
+        #expect(table.output.contains("\nCHECK"))
         for name in ReadinessChecks.Name.allCases {
             #expect(table.output.contains(name.rawValue))
         }

@@ -2,58 +2,110 @@ import ArgumentParser
 import Foundation
 import RealtimeIO
 import RealtimeIODiagnostics
+import RealtimeIOLinux
 
-/// `rtio-admin check [--binary PATH] [--json]`
+/// `rtio-admin check [--binary PATH | --pid PID] [--json]`
 ///
-/// Runs `ReadinessChecks` and prints a table (or JSON). Exit status: 0 when all
-/// checks pass, 1 when any warns, 2 when any fails.
+/// Runs `ReadinessChecks` for the application — an executable's file
+/// capabilities (`--binary`) or a running process (`--pid`: its capabilities,
+/// limits, cgroup cpuset and the CPUs its engine uses) — and prints a table (or
+/// JSON). Exit status: 0 all pass, 1 a warning, 2 a failure; 64 for a missing
+/// binary; without either option it judges rtio-admin's own process and says so.
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Check whether this host and process are ready for real-time I/O.",
+        abstract: "Check whether this host and an application are ready for real-time I/O.",
         discussion: """
             Checks capabilities (CAP_SYS_NICE, CAP_IPC_LOCK), RLIMIT_RTPRIO, RLIMIT_MEMLOCK, \
-            real-time throttling, isolated and nohz_full CPUs, PREEMPT_RT, the cpufreq governor, \
-            swap and transparent huge pages.
+            real-time throttling against the engine's real-time share, isolated and nohz_full CPUs, \
+            PREEMPT_RT, the cpufreq governor, swap and transparent huge pages. Give --binary PATH \
+            (the application's executable) or --pid PID (a running application); without either \
+            the privilege rows describe rtio-admin itself.
 
-            Exit status: 0 all checks pass, 1 at least one warning, 2 at least one failure.
+            Exit status: 0 all checks pass, 1 at least one warning, 2 at least one failure; \
+            64 bad option or missing binary, 66 no such process, 77 permission denied.
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Check the file capabilities of this executable instead of this process's capabilities.",
-        valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("Judge this executable's file capabilities.", valueName: "path"))
     var binary: String?
 
-    @Flag(name: .long, help: "Print {\"checks\": [...], \"exit_code\": N} as JSON.")
+    @Option(name: .long, help: ArgumentHelp("Judge this running process (and its engine).", valueName: "pid"))
+    var pid: String?
+
+    @Flag(name: .long, help: "Print {\"subject\": ..., \"checks\": [...], \"exitCode\": N} as JSON.")
     var json = false
 
     func run() throws {
-        let checks = ReadinessChecks.run(binary: binary)
+        if binary != nil && pid != nil { throw AdminError.usage("give --binary or --pid, not both") }
+        if let binary {
+            var st = stat()
+            guard stat(binary, &st) == 0 else {
+                throw AdminError.usage("--binary \(binary): \(String(cString: strerror(errno))); give the path of the application's executable")
+            }
+            guard st.st_mode & S_IFMT == S_IFREG else { throw AdminError.usage("--binary \(binary) is not a regular file") }
+        }
+        var process: ProcessPrivileges? = nil
+        var share: Int? = nil
+        var extra: [ReadinessCheck] = []
+        var subject = binary ?? "this process (rtio-admin itself; use --binary or --pid to judge the application)"
+        if let pid {
+            let id = try Admin.pid(pid)
+            guard let p = ProcessPrivileges(pid: id) else {
+                if access("/proc/\(id)", F_OK) == 0 { throw AdminError("cannot read /proc/\(id)/status: permission denied", .noPermission) }
+                throw AdminError("no process \(id)", .noInput)
+            }
+            process = p
+            subject = "pid \(id) (\(ProcFiles.command(pid: id) ?? "?"))"
+            let readers = (try? StatusFile.open(pid: id)) ?? []
+            if let first = readers.first { share = first.summary.realtimeSharePercent }
+            extra = Self.processRows(p, readers: readers)
+        }
+        let checks = ReadinessChecks.run(binary: binary, process: process, realtimeSharePercent: share) + extra
         let code = ReadinessChecks.exitCode(for: checks)
         if json {
-            print(try Self.json(checks: checks, exitCode: code))
+            struct Output: Encodable { var subject: String; var checks: [ReadinessCheck]; var exitCode: Int32 }
+            print(try Admin.json(Output(subject: subject, checks: checks, exitCode: code)))
         } else {
+            print("subject: \(subject)")
             print(Self.table(checks), terminator: "")
         }
         if code != 0 { throw ExitCode(code) }
     }
 
-    private struct Output: Encodable {
-        var checks: [ReadinessCheck]
-        var exitCode: Int32
-
-        enum CodingKeys: String, CodingKey {
-            case checks
-            case exitCode = "exit_code"
+    /// The cpuset and engine-CPU rows of `--pid`.
+    static func processRows(_ p: ProcessPrivileges, readers: [StatusFileReader]) -> [ReadinessCheck] {
+        var rows: [ReadinessCheck] = []
+        let allowed = p.allowedCPUs.map { "\($0)" } ?? "?"
+        let cgroupCPUs = p.cgroupCPUs.map { "\($0)" } ?? "unknown"
+        rows.append(ReadinessCheck(
+            name: "cpuset", status: .pass,
+            detail: "cgroup \(p.cgroup ?? "?"): CPUs \(cgroupCPUs); process allowed CPUs \(allowed)"))
+        guard !readers.isEmpty else {
+            rows.append(ReadinessCheck(name: "engine-cpus", status: .warn, detail: "pid \(p.pid) publishes no running engine",
+                                       remedy: "start the application's engine, then check again"))
+            return rows
         }
-    }
-
-    static func json(checks: [ReadinessCheck], exitCode: Int32) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(Output(checks: checks, exitCode: exitCode))
-        return String(decoding: data, as: UTF8.self)
+        var used: [Int] = []
+        var notes: [String] = []
+        var status = ReadinessCheck.Status.pass
+        for reader in readers {
+            for w in reader.workers where ProcFiles.isThread(w.tid, of: p.pid) {
+                if let cpus = try? SystemTopology.allowedCPUs(tid: w.tid) {
+                    used += cpus.cpus
+                    if let cg = p.cgroupCPUs, !cg.isEmpty, !cpus.isSubset(of: cg) {
+                        status = .warn
+                        notes.append("\(w.name) on \(cpus) outside the cpuset \(cg)")
+                    }
+                }
+            }
+        }
+        let list = (try? CPUList(used)).map { "\($0)" } ?? "?"
+        rows.append(ReadinessCheck(
+            name: "engine-cpus", status: status,
+            detail: "workers use CPUs \(list)" + (notes.isEmpty ? "" : "; " + notes.joined(separator: "; ")),
+            remedy: notes.isEmpty ? nil : "pin the workers inside the cpuset (rtio-admin set-affinity)"))
+        return rows
     }
 
     static func table(_ checks: [ReadinessCheck]) -> String {

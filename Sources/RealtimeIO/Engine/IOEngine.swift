@@ -164,7 +164,7 @@ public final class IOEngine: @unchecked Sendable {
         published.groups = plan.groups
         let countersMemory: UnsafeMutableRawPointer
         do {
-            let file = try StatusFile(configuration: published)
+            let file = try StatusFile(configuration: published, mode: plan.mode)
             statusFile = file
             privateCounters = nil
             countersMemory = file.countersMemory
@@ -241,6 +241,7 @@ public final class IOEngine: @unchecked Sendable {
             throw error
         }
         self.degradations = degradations
+        statusFile?.publish(degradations: degradations)  // start-up only, not the I/O path
         logStarted()
     }
 

@@ -37,10 +37,19 @@ package struct WorkerCounters: @unchecked Sendable {
         }
     }
 
-    /// Log2 buckets per histogram: bucket i counts values in [2^i, 2^(i+1)) ns (bucket 0 also counts 0).
-    package static let histogramBuckets = 40
+    /// Sub-buckets per power of two (HDR-style log-linear histogram): values
+    /// below `subBuckets` have a bucket each; above, each octave [2^e, 2^(e+1))
+    /// is cut into `subBuckets` equal sub-buckets, so a bucket's width is at most
+    /// 1/16 = 6.25 % of its lower bound (≤ 3.2 % from its midpoint).
+    package static let subBuckets = 16
+    @usableFromInline static let subBucketShift = 4
+    /// Octaves above the linear part: values up to 2^40 ns (18 min); larger ones land in the last bucket.
+    @usableFromInline static let octaves = 36
+    /// Buckets per histogram: 16 linear + 36 octaves × 16 sub-buckets.
+    package static let histogramBuckets = 16 + 36 * 16
     @usableFromInline static let scalarWords = 24
-    package static let byteCount = 1024
+    /// 24 scalar words + two histograms, rounded up to 128 bytes.
+    package static let byteCount = 9_728
 
     @usableFromInline let words: UnsafeMutablePointer<Atomic<UInt64>>
 
@@ -71,11 +80,29 @@ package struct WorkerCounters: @unchecked Sendable {
         w.pointee.store(w.pointee.load(ordering: .relaxed) &+ value, ordering: .relaxed)
     }
 
-    @inlinable static func bucket(_ nanoseconds: UInt64) -> Int {
-        nanoseconds == 0 ? 0 : min(histogramBuckets - 1, 63 - nanoseconds.leadingZeroBitCount)
+    /// The bucket of `nanoseconds`: a leading-zero count, a shift and an add —
+    /// no branch on the value beyond the linear/logarithmic split, no table.
+    @inlinable package static func bucket(_ nanoseconds: UInt64) -> Int {
+        if nanoseconds < UInt64(subBuckets) { return Int(nanoseconds) }
+        let exponent = 63 - nanoseconds.leadingZeroBitCount  // ≥ 4
+        let octave = exponent - subBucketShift                 // ≥ 0
+        guard octave < octaves else { return histogramBuckets - 1 }
+        let sub = Int(truncatingIfNeeded: nanoseconds >> UInt64(octave)) & (subBuckets - 1)
+        return subBuckets + octave * subBuckets + sub
     }
 
-    /// Worker only: records one queue wait and one service time.
+    /// The values bucket `index` counts: `[lower, upper)` in nanoseconds.
+    package static func bucketRange(_ index: Int) -> (lower: UInt64, upper: UInt64) {
+        if index < subBuckets { return (UInt64(index), UInt64(index + 1)) }
+        let octave = (index - subBuckets) / subBuckets
+        let sub = UInt64((index - subBuckets) % subBuckets)
+        let width = UInt64(1) << UInt64(octave)
+        let lower = (UInt64(subBuckets) + sub) * width
+        return (lower, lower + width)
+    }
+
+    /// Worker only: records one queue wait and one service time (two relaxed
+    /// load/store pairs on the worker's own lines; no syscall, no RMW).
     @inlinable func record(queueWait: UInt64, service: UInt64) {
         let q = words + Self.scalarWords + Self.bucket(queueWait)
         q.pointee.store(q.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
@@ -85,7 +112,7 @@ package struct WorkerCounters: @unchecked Sendable {
 
     package var state: State { State(rawValue: self[.state]) ?? .starting }
 
-    /// Snapshot of the queue-wait histogram (bucket i: [2^i, 2^(i+1)) ns).
+    /// Snapshot of the queue-wait histogram (``bucketRange(_:)`` gives each bucket's values).
     package var queueWaitHistogram: [UInt64] {
         (0..<Self.histogramBuckets).map { words[Self.scalarWords + $0].load(ordering: .relaxed) }
     }
@@ -95,16 +122,21 @@ package struct WorkerCounters: @unchecked Sendable {
         (0..<Self.histogramBuckets).map { words[Self.scalarWords + Self.histogramBuckets + $0].load(ordering: .relaxed) }
     }
 
-    /// The upper bound (ns) of the bucket holding the `quantile` (0...1) of a log2 histogram.
+    /// The `quantile` (0...1) of a histogram of this layout: the midpoint of the
+    /// bucket holding that rank (relative error ≤ 1/32 above 16 ns; exact below).
+    /// nil for an empty histogram.
     package static func quantile(_ quantile: Double, of buckets: [UInt64]) -> UInt64? {
         let total = buckets.reduce(0, +)
         guard total > 0 else { return nil }
-        let rank = UInt64((Double(total) * quantile).rounded(.up))
+        let rank = max(1, UInt64((Double(total) * quantile).rounded(.up)))
         var seen: UInt64 = 0
         for (i, n) in buckets.enumerated() {
             seen += n
-            if seen >= max(1, rank) { return UInt64(1) << UInt64(i + 1) }
+            if seen >= rank {
+                let (lower, upper) = bucketRange(i)
+                return upper - lower == 1 ? lower : lower + (upper - lower) / 2
+            }
         }
-        return UInt64(1) << UInt64(buckets.count)
+        return bucketRange(buckets.count - 1).lower
     }
 }

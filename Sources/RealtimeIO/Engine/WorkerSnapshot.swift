@@ -59,9 +59,9 @@ public struct WorkerSnapshot: Sendable, Codable {
     public var minorFaults: Int?
     /// Major page faults of the thread (/proc); nil if unreadable.
     public var majorFaults: Int?
-    /// Log2 buckets of the time requests waited in the ring: bucket i counts [2^i, 2^(i+1)) ns.
+    /// Log-linear (HDR-style) buckets of the time requests waited in the ring: 16 exact buckets for 0-15 ns, then 16 sub-buckets per power of two (bucket width ≤ 6.25 % of its values).
     public var queueWaitHistogram: [UInt64]
-    /// Log2 buckets of the time requests took to execute.
+    /// Buckets of the time requests took to execute (same layout as ``queueWaitHistogram``).
     public var serviceTimeHistogram: [UInt64]
 }
 

@@ -28,19 +28,28 @@ import Glibc
 /// no syscall, nothing extra on the I/O path. Under `mlockall` the pages are
 /// locked like any other engine memory (tmpfs pages, never written back).
 ///
-/// FORMAT (version 1; all integers little-endian host order, offsets in bytes)
+/// FORMAT (version 2; all integers little-endian host order, offsets in bytes)
 ///
 ///     header (256 bytes)
-///       0   magic "RTIOSTAT"          8   version u32 (1)     12  header size u32 (256)
+///       0   magic "RTIOSTAT"          8   version u32 (2)     12  header size u32 (256)
 ///       16  pid i64                   24  process start time u64 (/proc/PID/stat field 22, clock ticks)
 ///       32  worker count u32          36  record size u32 (128)
-///       40  records offset u64        48  counters offset u64  56  counters size u32 (1024)
-///       64  engine name [32]          96  mode [16] ("prealloc")
-///       112 memory locking [16]       128 privilege policy [16]   144… reserved (0)
+///       40  records offset u64        48  counters offset u64  56  counters size u32 (WorkerCounters.byteCount)
+///       64  engine name [32]          96  mode [16] (EngineMode raw value: preallocated, onDemand, hybrid)
+///       112 memory locking [16]       128 privilege policy [16]
+///       144 degradations offset u64   152 degradations capacity u32   156 degradations published u32 (0/1)
+///       160 on-demand max threads u32 (0: no on-demand pool)          164 real-time share percent u32
+///       168 on-demand thread name [16] ("rtio-od")                     184… reserved (0)
 ///     worker records (record size each, at records offset)
 ///       0   thread name [16]          16  group name [16]
-///       32  worker index u32          36  group index u32     40… reserved (0)
-///       64  requested [64]: "cpus=LIST|any sched=POLICY"
+///       32  worker index u32          36  group index u32
+///       40  requested policy i32 (SCHED_*)   44  requested priority (FIFO/RR) or nice (OTHER/BATCH) i32
+///       48  requested I/O priority class u32 (0 none, 1 rt, 2 be, 3 idle)   52 its level u32   56… reserved (0)
+///       64  requested CPUs [64]: a CPU list, or "any"
+///     degradations (capacity bytes at degradations offset): one line per
+///       degradation, fields separated by TAB — kind, group, worker, requested,
+///       applied, reason, remedy — written once when the engine has started, then
+///       "published" is set (release); empty fields are "".
 ///     counters (counters size each, at counters offset, 128-byte aligned)
 ///       the ``WorkerCounters`` layout; the worker's tid is its `.tid` word,
 ///       written by the worker itself once it runs (0 before).
@@ -75,7 +84,7 @@ package final class StatusFile: @unchecked Sendable {
     /// Creates, sizes and maps the file, and fills in the header and worker records.
     ///
     /// - Throws: ``StatusFileError`` if the directory or file cannot be created or mapped.
-    package init(configuration: EngineConfiguration) throws(StatusFileError) {
+    package init(configuration: EngineConfiguration, mode: EngineMode = .preallocated) throws(StatusFileError) {
         let directory = Self.directory
         try Self.makeDirectory(directory)
         let workers = configuration.workerCount
@@ -128,7 +137,13 @@ package final class StatusFile: @unchecked Sendable {
         mapped.storeBytes(of: UInt64(layout.countersOffset), toByteOffset: h.countersOffset, as: UInt64.self)
         mapped.storeBytes(of: UInt32(WorkerCounters.byteCount), toByteOffset: h.countersSize, as: UInt32.self)
         StatusFileLayout.storeText(name, at: mapped + h.engineName, capacity: 32)
-        StatusFileLayout.storeText("prealloc", at: mapped + h.mode, capacity: 16)
+        StatusFileLayout.storeText(mode.rawValue, at: mapped + h.mode, capacity: 16)
+        mapped.storeBytes(of: UInt64(layout.degradationsOffset), toByteOffset: h.degradationsOffset, as: UInt64.self)
+        mapped.storeBytes(of: UInt32(StatusFileLayout.degradationsCapacity), toByteOffset: h.degradationsCapacity, as: UInt32.self)
+        let onDemandThreads = mode == .preallocated ? 0 : (configuration.onDemand?.maxThreads ?? 0)
+        mapped.storeBytes(of: UInt32(clamping: onDemandThreads), toByteOffset: h.onDemandMaxThreads, as: UInt32.self)
+        mapped.storeBytes(of: UInt32(clamping: configuration.realtimeSharePercent), toByteOffset: h.realtimeSharePercent, as: UInt32.self)
+        StatusFileLayout.storeText(onDemandThreads > 0 ? "rtio-od" : "", at: mapped + h.onDemandThreadName, capacity: 16)
         StatusFileLayout.storeText(configuration.memoryLocking.rawValue, at: mapped + h.memoryLocking, capacity: 16)
         StatusFileLayout.storeText(configuration.privilegePolicy.rawValue, at: mapped + h.privilegePolicy, capacity: 16)
         var index = 0
@@ -141,12 +156,38 @@ package final class StatusFile: @unchecked Sendable {
                 r.storeBytes(of: UInt32(index), toByteOffset: R.index, as: UInt32.self)
                 r.storeBytes(of: UInt32(g), toByteOffset: R.groupIndex, as: UInt32.self)
                 let cpus = group.requestedCPUs(worker: w).map { "\($0)" } ?? "any"
-                StatusFileLayout.storeText("cpus=\(cpus) sched=\(group.scheduling)", at: r + R.requested, capacity: 64)
+                r.storeBytes(of: group.scheduling.kernelPolicy, toByteOffset: R.policy, as: Int32.self)
+                let value = group.scheduling.nice ?? group.scheduling.realtimePriority
+                r.storeBytes(of: Int32(clamping: value), toByteOffset: R.priority, as: Int32.self)
+                if let io = group.ioPriority {
+                    let raw = io.kernelValue
+                    r.storeBytes(of: UInt32(raw >> 13), toByteOffset: R.ioClass, as: UInt32.self)
+                    r.storeBytes(of: UInt32(raw & 0x1fff), toByteOffset: R.ioLevel, as: UInt32.self)
+                }
+                StatusFileLayout.storeText(cpus, at: r + R.cpus, capacity: 64)
                 index += 1
             }
         }
         atomicMemoryFence(ordering: .releasing)
         StatusFileLayout.storeText(StatusFileLayout.magic, at: mapped, capacity: 8)
+    }
+
+    /// Publishes what the engine started without, once, when it has started
+    /// (engine start-up only; never on the I/O path). Lines that do not fit
+    /// the area are dropped whole.
+    package func publish(degradations: [Degradation]) {
+        let h = StatusFileLayout.Header.self
+        var text = ""
+        for d in degradations {
+            let fields = [d.kind.rawValue, d.group ?? "", d.worker ?? "", d.requested, d.applied, d.reason, d.remedy ?? ""]
+            let line = fields.map { String($0.map { $0 == "\t" || $0 == "\n" ? " " : $0 }) }.joined(separator: "\t") + "\n"
+            guard text.utf8.count + line.utf8.count < StatusFileLayout.degradationsCapacity else { break }
+            text += line
+        }
+        let offset = Int(base.load(fromByteOffset: h.degradationsOffset, as: UInt64.self))
+        StatusFileLayout.storeText(text, at: base + offset, capacity: StatusFileLayout.degradationsCapacity)
+        atomicMemoryFence(ordering: .releasing)
+        base.storeBytes(of: UInt32(1), toByteOffset: h.degradationsPublished, as: UInt32.self)
     }
 
     /// Removes the file from the directory (the mapping stays valid). Idempotent.
@@ -199,7 +240,7 @@ package final class StatusFile: @unchecked Sendable {
 /// Offsets of the status-file format (see ``StatusFile``).
 struct StatusFileLayout {
     static let magic = "RTIOSTAT"
-    static let version = 1
+    static let version = 2
     static let headerSize = 256
     static let recordSize = 128
 
@@ -207,19 +248,27 @@ struct StatusFileLayout {
         static let magic = 0, version = 8, headerSize = 12, pid = 16, startTime = 24
         static let workerCount = 32, recordSize = 36, recordsOffset = 40, countersOffset = 48, countersSize = 56
         static let engineName = 64, mode = 96, memoryLocking = 112, privilegePolicy = 128
+        static let degradationsOffset = 144, degradationsCapacity = 152, degradationsPublished = 156
+        static let onDemandMaxThreads = 160, realtimeSharePercent = 164, onDemandThreadName = 168
     }
 
     enum Record {
-        static let name = 0, group = 16, index = 32, groupIndex = 36, requested = 64
+        static let name = 0, group = 16, index = 32, groupIndex = 36
+        static let policy = 40, priority = 44, ioClass = 48, ioLevel = 52, cpus = 64
     }
 
+    /// Bytes of the degradations text area.
+    static let degradationsCapacity = 4096
+
     let recordsOffset: Int
+    let degradationsOffset: Int
     let countersOffset: Int
     let fileSize: Int
 
     init(workerCount: Int) {
         recordsOffset = Self.headerSize
-        countersOffset = CacheLine.roundUp(Self.headerSize + workerCount * Self.recordSize, to: CacheLine.separation)
+        degradationsOffset = Self.headerSize + workerCount * Self.recordSize
+        countersOffset = CacheLine.roundUp(degradationsOffset + Self.degradationsCapacity, to: CacheLine.separation)
         fileSize = countersOffset + max(1, workerCount) * WorkerCounters.byteCount
     }
 
@@ -228,6 +277,23 @@ struct StatusFileLayout {
         // Do not cut a multi-byte character in half.
         while !bytes.isEmpty && String(validating: bytes, as: UTF8.self) == nil { bytes.removeLast() }
         for i in 0..<capacity { p.storeBytes(of: i < bytes.count ? bytes[i] : 0, toByteOffset: i, as: UInt8.self) }
+    }
+
+    /// "any" → nil; otherwise the list (nil if unreadable).
+    static func requestedCPUs(_ text: String) -> CPUList? {
+        text == "any" || text.isEmpty ? nil : try? CPUList(parsing: text)
+    }
+
+    /// A requested scheduling from its kernel policy number and priority or nice value.
+    static func scheduling(policy: Int32, value: Int) -> SchedulingPolicy? {
+        switch policy {
+        case SCHED_FIFO: return .fifo(priority: value)
+        case SCHED_RR: return .rr(priority: value)
+        case SCHED_OTHER: return .other(nice: value)
+        case SchedulingPolicy.schedBatch: return .batch(nice: value)
+        case SchedulingPolicy.schedIdle: return .idle
+        default: return nil
+        }
     }
 
     static func loadText(at p: UnsafeRawPointer, capacity: Int) -> String {

@@ -1,4 +1,6 @@
+import Synchronization
 import SystemPackage
+import RealtimeIOLinux
 
 #if canImport(Glibc)
 import Glibc
@@ -28,8 +30,12 @@ public final class StatusFileReader: @unchecked Sendable {
         public var name: String
         /// The worker's group name.
         public var group: String
-        /// `cpus=LIST|any sched=POLICY`, as configured.
-        public var requested: String
+        /// The CPUs the configuration asked for; nil for "any" (the process's allowed CPUs).
+        public var requestedCPUs: CPUList?
+        /// The scheduling the configuration asked for (what the engine was started with, before any degradation).
+        public var requestedScheduling: SchedulingPolicy?
+        /// The I/O priority the configuration asked for; nil for none (inherited).
+        public var requestedIOPriority: IOPriority?
         /// A view of the worker's counter block in the mapping.
         package var counters: WorkerCounters
         /// The kernel thread id (0 until the worker has started).
@@ -56,6 +62,25 @@ public final class StatusFileReader: @unchecked Sendable {
     public let workers: [Worker]
     private let base: UnsafeMutableRawPointer
     private let length: Int
+    private let degradationsOffset: Int
+    private let degradationsCapacity: Int
+
+    /// What the engine started without (its ``Degradation``s), once it has
+    /// published them; nil while the engine is still starting.
+    public var degradations: [Degradation]? {
+        let h = StatusFileLayout.Header.self
+        guard base.load(fromByteOffset: h.degradationsPublished, as: UInt32.self) != 0 else { return nil }
+        atomicMemoryFence(ordering: .acquiring)
+        let text = StatusFileLayout.loadText(at: base + degradationsOffset, capacity: degradationsCapacity)
+        return text.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 7 else { return nil }
+            return Degradation(
+                kind: Degradation.Kind(rawValue: f[0]) ?? .scheduling, group: f[1].isEmpty ? nil : f[1],
+                worker: f[2].isEmpty ? nil : f[2], requested: f[3], applied: f[4], reason: f[5],
+                remedy: f[6].isEmpty ? nil : f[6])
+        }
+    }
 
     /// Maps `path` read-only and checks its header and size.
     public init(path: String) throws(StatusFileError) {
@@ -64,11 +89,13 @@ public final class StatusFileReader: @unchecked Sendable {
         }
         let header = try StatusFileSummary.readHeader(path)
         try StatusFileSummary.check(header, path: path)
-        let (records, counters, count) = header.withUnsafeBytes { raw in
+        let (records, counters, count, degradations, degradationsCapacity) = header.withUnsafeBytes { raw in
             let h = StatusFileLayout.Header.self
             return (Int(raw.loadUnaligned(fromByteOffset: h.recordsOffset, as: UInt64.self)),
                     Int(raw.loadUnaligned(fromByteOffset: h.countersOffset, as: UInt64.self)),
-                    Int(raw.loadUnaligned(fromByteOffset: h.workerCount, as: UInt32.self)))
+                    Int(raw.loadUnaligned(fromByteOffset: h.workerCount, as: UInt32.self)),
+                    Int(raw.loadUnaligned(fromByteOffset: h.degradationsOffset, as: UInt64.self)),
+                    Int(raw.loadUnaligned(fromByteOffset: h.degradationsCapacity, as: UInt32.self)))
         }
         let fd: FileDescriptor
         do { fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.noFollow, .closeOnExec]) } catch {
@@ -79,7 +106,8 @@ public final class StatusFileReader: @unchecked Sendable {
         guard fstat(fd.rawValue, &st) == 0 else { throw .map(path: path, Errno(rawValue: errno)) }
         let size = Int(st.st_size)
         guard records >= StatusFileLayout.headerSize, records + count * StatusFileLayout.recordSize <= counters,
-              counters % CacheLine.separation == 0, counters + count * WorkerCounters.byteCount <= size else {
+              counters % CacheLine.separation == 0, counters + count * WorkerCounters.byteCount <= size,
+              degradations >= records + count * StatusFileLayout.recordSize, degradations + degradationsCapacity <= counters else {
             throw .malformed(path: path, "offsets do not fit the \(size)-byte file")
         }
         guard let mapped = mmap(nil, size, PROT_READ, MAP_SHARED, fd.rawValue, 0), mapped != MAP_FAILED else {
@@ -87,6 +115,8 @@ public final class StatusFileReader: @unchecked Sendable {
         }
         base = mapped
         length = size
+        degradationsOffset = degradations
+        self.degradationsCapacity = degradationsCapacity
         self.summary = summary
         let R = StatusFileLayout.Record.self
         workers = (0..<count).map { i in
@@ -96,7 +126,13 @@ public final class StatusFileReader: @unchecked Sendable {
                 groupIndex: Int(r.loadUnaligned(fromByteOffset: R.groupIndex, as: UInt32.self)),
                 name: StatusFileLayout.loadText(at: r + R.name, capacity: 16),
                 group: StatusFileLayout.loadText(at: r + R.group, capacity: 16),
-                requested: StatusFileLayout.loadText(at: r + R.requested, capacity: 64),
+                requestedCPUs: StatusFileLayout.requestedCPUs(StatusFileLayout.loadText(at: r + R.cpus, capacity: 64)),
+                requestedScheduling: StatusFileLayout.scheduling(
+                    policy: r.loadUnaligned(fromByteOffset: R.policy, as: Int32.self),
+                    value: Int(r.loadUnaligned(fromByteOffset: R.priority, as: Int32.self))),
+                requestedIOPriority: IOPriority(kernelValue: Int32(bitPattern:
+                    r.loadUnaligned(fromByteOffset: R.ioClass, as: UInt32.self) << 13
+                    | r.loadUnaligned(fromByteOffset: R.ioLevel, as: UInt32.self))),
                 // Read-only pages: the view only ever loads.
                 counters: WorkerCounters(viewing: mapped + counters + i * WorkerCounters.byteCount))
         }

@@ -23,8 +23,14 @@ public struct StatusFileSummary: Sendable, Codable, Hashable {
     public var pid: Int32
     /// The engine name: its group names joined with `+`.
     public var engineName: String
-    /// Engine mode (`prealloc`).
+    /// Engine mode: `preallocated`, `onDemand` or `hybrid` (``EngineMode`` raw values).
     public var mode: String
+    /// The on-demand pool's thread limit; 0 without a pool (preallocated mode).
+    public var onDemandMaxThreads: Int = 0
+    /// The name of the on-demand pool's worker threads (`rtio-od`); empty without a pool.
+    public var onDemandThreadName: String = ""
+    /// The engine's real-time share (percent of each period a real-time worker may run).
+    public var realtimeSharePercent: Int = 100
     /// Workers in the engine.
     public var workerCount: Int
     /// Requested memory locking (`none`, `current`, `currentAndFuture`, `onFault`).
@@ -53,6 +59,12 @@ public struct StatusFileSummary: Sendable, Codable, Hashable {
                       privilegePolicy: "?", startTime: 0, stale: true, staleReason: "\(error)")
             return
         }
+        let (odMax, odName, share) = header.withUnsafeBytes { raw in
+            let h = StatusFileLayout.Header.self
+            return (Int(raw.loadUnaligned(fromByteOffset: h.onDemandMaxThreads, as: UInt32.self)),
+                    StatusFileLayout.loadText(at: raw.baseAddress! + h.onDemandThreadName, capacity: 16),
+                    Int(raw.loadUnaligned(fromByteOffset: h.realtimeSharePercent, as: UInt32.self)))
+        }
         let (pid, start, workers, name, mode, lock, policy) = header.withUnsafeBytes { raw in
             let h = StatusFileLayout.Header.self
             return (
@@ -72,6 +84,9 @@ public struct StatusFileSummary: Sendable, Codable, Hashable {
         }
         self.init(path: path, pid: pid, engineName: name, mode: mode, workerCount: workers, memoryLocking: lock,
                   privilegePolicy: policy, startTime: start, stale: reason != nil, staleReason: reason)
+        onDemandMaxThreads = odMax
+        onDemandThreadName = odName
+        realtimeSharePercent = share
     }
 
     /// A summary with the given fields.
