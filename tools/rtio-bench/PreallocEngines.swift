@@ -8,6 +8,11 @@
 //   futex, so it can never monopolise its core for more than 200 µs after the last request.
 // * `prealloc-park`: the same with spin budget 0: the worker parks as soon as its ring is empty,
 //   so (at low rates) every submit pays the futex wake syscall and the worker's wake-up latency.
+// * `prealloc-group` (for `--direct`): one group of min(queue depth, 32) workers, all pinned to
+//   the non-submitter CPU, spin budget 0, least-loaded placement, so N device reads can be in
+//   flight at once, each blocked in its worker's pread. SCHED_OTHER by default (32 FIFO workers on
+//   one CPU gain nothing while they sleep in the block layer);
+//   RTIO_BENCH_GROUP_SCHED=fifo:N|other overrides it. Not in the page-cache default runs.
 //
 // Configuration choices, so the numbers can be judged:
 // * `memoryLocking: .none`. mlockall(MCL_CURRENT|MCL_FUTURE) would lock the whole bench process
@@ -48,8 +53,13 @@ func preallocBenchEngines() -> [any BenchEngine] {
     [
         PreallocEngine(name: "prealloc-spin", spinBudgetNanoseconds: 200_000),
         PreallocEngine(name: "prealloc-park", spinBudgetNanoseconds: 0),
+        PreallocEngine(name: "prealloc-group", spinBudgetNanoseconds: 0, workersPerDepth: true),
     ]
 }
+
+/// Engines that only make sense for device reads (`--direct`): left out of the default page-cache
+/// runs, still selectable with `--engines`.
+let directOnlyEngineNames: Set<String> = ["prealloc-group"]
 
 final class PreallocEngine: BenchEngine {
     let name: String
@@ -60,6 +70,9 @@ final class PreallocEngine: BenchEngine {
     private(set) var degradations: [String] = []
 
     private let spinBudgetNanoseconds: Int
+    /// One worker per request in flight (up to 32) instead of one worker.
+    private let workersPerDepth: Bool
+    private var placement = Placement.worker(0)
     private var engine: IOEngine?
     private var fd = FileDescriptor(rawValue: -1)
     /// Submitter-side spin before sleeping on the eventfd in `reapCompletions(wait: true)`.
@@ -67,9 +80,10 @@ final class PreallocEngine: BenchEngine {
     private var driver = IOEngineBenchDriver(spinNanoseconds: reapSpinNanoseconds)
 
     /// Cheap: no engine, no threads until `start`.
-    init(name: String, spinBudgetNanoseconds: Int) {
+    init(name: String, spinBudgetNanoseconds: Int, workersPerDepth: Bool = false) {
         self.name = name
         self.spinBudgetNanoseconds = spinBudgetNanoseconds
+        self.workersPerDepth = workersPerDepth
     }
 
     deinit { engine?.shutdown(.cancel) }
@@ -94,16 +108,19 @@ final class PreallocEngine: BenchEngine {
         // RTIO_BENCH_PREALLOC_SCHED=other|fifo:N|rr:N, RTIO_BENCH_PREALLOC_DUTY=1...100,
         // RTIO_BENCH_PREALLOC_REST=park|demote; RTIO_BENCH_WORKER_HISTOGRAMS=1 prints the
         // worker's queue-wait and service-time buckets at stop.
-        var scheduling = SchedulingPolicy.fifo(priority: 10)
-        if let text = getenv("RTIO_BENCH_PREALLOC_SCHED"), let p = try? SchedulingPolicy(parsing: String(cString: text)) {
+        var scheduling = workersPerDepth ? SchedulingPolicy.other(nice: 0) : SchedulingPolicy.fifo(priority: 10)
+        if let text = getenv(workersPerDepth ? "RTIO_BENCH_GROUP_SCHED" : "RTIO_BENCH_PREALLOC_SCHED"),
+           let p = try? SchedulingPolicy(parsing: String(cString: text)) {
             scheduling = p
         }
+        let workers = workersPerDepth ? min(depth, 32) : 1
+        placement = workers == 1 ? .worker(0) : .leastLoaded
         var duty = 85
         if let text = getenv("RTIO_BENCH_PREALLOC_DUTY"), let d = Int(String(cString: text)) { duty = d }
         var rest = EngineConfiguration.RealtimeShareRest.park
         if let text = getenv("RTIO_BENCH_PREALLOC_REST"), let r = EngineConfiguration.RealtimeShareRest(rawValue: String(cString: text)) { rest = r }
         let configuration = EngineConfiguration(
-            groups: [.init(name: "bench", workers: 1, cpus: Self.workerCPU(avoiding: config.submitterCPU),
+            groups: [.init(name: "bench", workers: workers, cpus: Self.workerCPU(avoiding: config.submitterCPU),
                            scheduling: scheduling)],
             ringCapacity: ring, requestsInFlight: depth, memoryLocking: .none,
             privilegePolicy: .bestEffort, spinBudget: .nanoseconds(spinBudgetNanoseconds),
@@ -125,7 +142,7 @@ final class PreallocEngine: BenchEngine {
     @inline(__always)
     func submitRead(offset: Int64, buffer: UnsafeMutableRawPointer, length: Int, tag: UInt64) -> Bool {
         guard let engine else { return false }
-        return driver.submitRead(engine, fd: fd, offset: offset, buffer: buffer, length: length, tag: tag, placement: .worker(0))
+        return driver.submitRead(engine, fd: fd, offset: offset, buffer: buffer, length: length, tag: tag, placement: placement)
     }
 
     func reapCompletions(wait: Bool, _ body: (UInt64, Int) -> Void) -> Int {

@@ -1,0 +1,132 @@
+// `io_uring-async` and `io_uring-sqpoll`: io_uring through liburing (CLiburing, a system library
+// used only by this benchmark, behind CLiburingShim's opaque API; `tools/setup` installs
+// liburing-dev). swift-system's `IORing` (the
+// `io_uring` engine, IOUringEngine.swift) cannot set IOSQE_ASYNC or the SQPOLL setup flags.
+//
+// These are the fair anchors for a hand-off engine: the page-cached read runs on another thread,
+// as it does in `prealloc-*`, instead of inline in the submitter's io_uring_enter.
+//
+// * `io_uring-async`: every SQE carries IOSQE_ASYNC, so the kernel punts it to the ring's io-wq
+//   worker pool (`iou-wrk-<pid>` threads, created on demand by the kernel and kept while busy,
+//   exiting after ~5 s idle). Submit = io_uring_submit (one io_uring_enter per read). Where the
+//   workers run: the kernel binds io-wq workers to the ring's io-wq mask, by default every CPU
+//   the process's cpuset allows (not the submitter's affinity pin); their scheduling policy is
+//   copied from the task that triggered their creation (the submitter). Left at the default, as a
+//   user gets it (IORING_REGISTER_IOWQ_AFF could pin them; nobody is told to).
+// * `io_uring-sqpoll`: IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF, the kernel polling thread
+//   (`iou-sqp-<pid>`) bound to the first CPU that is not the submitter's — where `prealloc-*`
+//   pins its worker. The polling thread spins on the SQ for `sq_thread_idle` = 1 ms after the last
+//   submission (the smallest idle the interface expresses; our worker's spin budget is 200 µs;
+//   `RTIO_BENCH_SQPOLL_IDLE_MS` overrides it), then sleeps and a submit must wake it
+//   (io_uring_submit does that with IORING_ENTER_SQ_WAKEUP only when the kernel flagged it asleep,
+//   otherwise submit is a store to the SQ tail and no syscall). It is SCHED_OTHER. Its CPU time is
+//   accounted to the process (it is a thread of the process since Linux 5.12), and the harness
+//   also reads it per task from /proc/self/task/<tid>/schedstat (the "wrk" CPU column).
+//
+// Reaping (both), the way liburing users wait: io_uring_peek_cqe without waiting,
+// io_uring_wait_cqe (io_uring_enter GETEVENTS, sleeping in the kernel) with `wait: true`.
+// Completions are read from the CQ ring in user space; no spin on the submitter side.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import SystemPackage
+import RealtimeIOLinux
+import CLiburingShim
+
+final class LiburingEngine: BenchEngine {
+    enum Mode {
+        /// Every SQE IOSQE_ASYNC: served by io-wq workers.
+        case async
+        /// A kernel SQ polling thread pinned like the prealloc worker.
+        case sqpoll
+    }
+
+    let name: String
+    let mode: Mode
+    var skipReason: String? { nil }
+    var threadsCreated: Int { 0 }
+    var workerThreadIDs: [Int32] { [] }
+
+    private var ring: OpaquePointer?
+    private var fd: Int32 = -1
+    private var capacity = 0
+    private var inFlight = 0
+
+    init(mode: Mode) {
+        self.mode = mode
+        name = mode == .async ? "io_uring-async" : "io_uring-sqpoll"
+    }
+
+    deinit { rtio_uring_destroy(ring) }
+
+    /// The first online CPU that is not the submitter's (nil on a 1-CPU machine): the prealloc
+    /// engines' worker CPU.
+    static func workerCPU(avoiding submitter: Int32) -> Int32? {
+        guard let online = try? SystemTopology.onlineCPUs(),
+              let cpu = online.cpus.first(where: { $0 != Int(submitter) }) else { return nil }
+        return Int32(cpu)
+    }
+
+    func start(file: FileDescriptor, config: BenchEngineConfig) throws {
+        fd = file.rawValue
+        capacity = max(1, config.queueDepth)
+        var entries: UInt32 = 8
+        while entries < UInt32(capacity) { entries <<= 1 }
+        var sqpollCPU: Int32 = -1
+        var idleMs: UInt32 = 1
+        if mode == .sqpoll {
+            sqpollCPU = Self.workerCPU(avoiding: config.submitterCPU) ?? config.submitterCPU
+            if let text = getenv("RTIO_BENCH_SQPOLL_IDLE_MS"), let v = UInt32(String(cString: text)) { idleMs = v }
+        }
+        rtio_uring_destroy(ring)
+        var rc: Int32 = 0
+        ring = rtio_uring_create(entries, sqpollCPU, idleMs, &rc)
+        guard ring != nil else {
+            throw BenchEngineSkip("io_uring_queue_init_params(\(entries), \(mode == .sqpoll ? "SQPOLL|SQ_AFF cpu \(sqpollCPU)" : "no flags")) failed: \(String(cString: strerror(-rc)))")
+        }
+        inFlight = 0
+    }
+
+    @inline(__always)
+    func submitRead(offset: Int64, buffer: UnsafeMutableRawPointer, length: Int, tag: UInt64) -> Bool {
+        guard inFlight < capacity, let ring else { return false }
+        guard rtio_uring_prep_read(ring, fd, buffer, UInt32(length), UInt64(offset), tag,
+                                   mode == .async ? 1 : 0) == 0 else { return false }
+        // A failed submit leaves the SQE queued; it goes with the next successful one.
+        _ = rtio_uring_submit(ring)
+        inFlight += 1
+        return true
+    }
+
+    func reapCompletions(wait: Bool, _ body: (UInt64, Int) -> Void) -> Int {
+        guard let ring else { return 0 }
+        var delivered = 0
+        var tag: UInt64 = 0
+        var result: Int32 = 0
+        while rtio_uring_reap_one(ring, 0, &tag, &result) == 1 {
+            inFlight -= 1
+            delivered += 1
+            body(tag, Int(result))
+        }
+        while wait && delivered == 0 && inFlight > 0 {
+            let rc = rtio_uring_reap_one(ring, 1, &tag, &result)
+            if rc == 1 {
+                inFlight -= 1
+                delivered += 1
+                body(tag, Int(result))
+            } else if rc < 0 && rc != -EINTR {
+                // With SQPOLL an SQE may still sit unsubmitted (-EBUSY/-EAGAIN): push it again.
+                _ = rtio_uring_submit(ring)
+            }
+        }
+        return delivered
+    }
+
+    func stop() {
+        while inFlight > 0 { _ = reapCompletions(wait: true) { _, _ in } }
+        rtio_uring_destroy(ring)
+        ring = nil
+        fd = -1
+    }
+}
