@@ -68,7 +68,8 @@ func engineHandoffLabel(_ name: String) -> String {
     case "nio-pool": return "hand-off to NIOThreadPool threads (created in start, unpinned)"
     case "prealloc-spin": return "hand-off to one preallocated worker (FIFO 10, pinned to the other CPU, spins 200 µs)"
     case "prealloc-park": return "hand-off to one preallocated worker (FIFO 10, pinned to the other CPU, parks at once)"
-    case "prealloc-group": return "hand-off to a group of min(depth,32) preallocated workers on the other CPU"
+    case "prealloc-group": return "hand-off to a group of min(depth,32) preallocated workers (FIFO 10, the other CPU, park at once)"
+    case "prealloc-group-float": return "hand-off to a group of min(depth,32) preallocated workers (FIFO 10, any CPU incl. the submitter's, park at once)"
     case "ondemand": return "hand-off to on-demand workers (spawner thread, unpinned)"
     case "prepatch": return "hand-off to threads the submitter creates in submit (QEMU pre-2011 bug, inherit its pin)"
     default: return "?"
@@ -227,17 +228,19 @@ struct ScenarioReport {
         for row in rows { out += line(row) + "\n" }
         if scenario == "burst" {
             out += "\n   burst of \(burstSize ?? 0) reads from a fresh engine, submitter on CPU 1, medians over \(repetitions ?? 0) reps:\n"
+            out += "   proc-created = threads the process created during the submit loop (any thread, /proc/self/stat);\n"
+            out += "   by-submitter = threads the submitting thread itself created there (pthread_create interposer, per thread)\n"
             var bw = 10
             for r in results { bw = max(bw, r.name.count) }
             out += "   " + "engine".padding(toLength: bw, withPad: " ", startingAt: 0)
-                + "  submit-total(µs)  first(µs)   last(µs)  thr-in-submit  by-submitter  worker Cpus_allowed_list\n"
+                + "  submit-total(µs)  first(µs)   last(µs)  proc-created  by-submitter  worker Cpus_allowed_list\n"
             for r in results where r.skipped == nil {
                 out += "   " + r.name.padding(toLength: bw, withPad: " ", startingAt: 0)
                 func lpad(_ t: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - t.count)) + t }
                 out += "  " + lpad(formatMicros(r.burstSubmitTotalNs ?? 0), 16)
                 out += "  " + lpad(formatMicros(r.burstFirstNs ?? 0), 9)
                 out += "  " + lpad(formatMicros(r.burstLastNs ?? 0), 9)
-                out += "  " + lpad(String(format: "%.1f", r.submitThreadCreates ?? 0), 13)
+                out += "  " + lpad(String(format: "%.1f", r.submitThreadCreates ?? 0), 12)
                 out += "  " + lpad(String(format: "%.1f", r.submitterThreadCreates ?? 0), 12)
                 let cpus = r.workerCPUs ?? []
                 out += "  " + (cpus.isEmpty ? "(no worker threads)" : cpus.joined(separator: " ")) + "\n"
@@ -246,10 +249,12 @@ struct ScenarioReport {
         for n in notes { out += "   ! \(n)\n" }
         if scenario != "burst" {
             // Which engine hands off, and where its threads ran (observed at the end of the run).
+            // The deepest run of each engine (throughput lists one entry per depth).
             var seen = Set<String>()
-            out += "   engines (hand-off; threads seen: name xcount (policy, allowed CPUs)):\n"
-            for r in results where r.skipped == nil && !seen.contains(r.name) {
-                seen.insert(r.name)
+            out += "   engines (hand-off; threads seen at the end of its \(scenario == "throughput" ? "deepest " : "")run: name xcount (policy, allowed CPUs)):\n"
+            for first in results where first.skipped == nil && !seen.contains(first.name) {
+                seen.insert(first.name)
+                let r = results.last { $0.name == first.name && $0.skipped == nil } ?? first
                 let threads = r.engineThreads.isEmpty ? "none" : r.engineThreads.joined(separator: "; ")
                 out += "     \(r.name): \(engineHandoffLabel(r.name)); threads: \(threads)\n"
             }
