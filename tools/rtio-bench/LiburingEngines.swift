@@ -9,10 +9,12 @@
 // * `io_uring-async`: every SQE carries IOSQE_ASYNC, so the kernel punts it to the ring's io-wq
 //   worker pool (`iou-wrk-<pid>` threads, created on demand by the kernel and kept while busy,
 //   exiting after ~5 s idle). Submit = io_uring_submit (one io_uring_enter per read). Where the
-//   workers run: the kernel binds io-wq workers to the ring's io-wq mask, by default every CPU
-//   the process's cpuset allows (not the submitter's affinity pin); their scheduling policy is
-//   copied from the task that triggered their creation (the submitter). Left at the default, as a
-//   user gets it (IORING_REGISTER_IOWQ_AFF could pin them; nobody is told to).
+//   workers run: observed on Linux 6.18, an io-wq worker inherits the affinity and the scheduling
+//   policy of the task that caused its creation — the pinned submitter (e.g. "FIFO 20, cpus 0"
+//   under `--submitter fifo:20`). Left at that default, as a user gets it: the submitter sleeps in
+//   io_uring_wait_cqe while a read is in flight, so the worker is not starved.
+//   RTIO_BENCH_IOWQ_CPU=other pins io-wq to the prealloc worker's CPU (IORING_REGISTER_IOWQ_AFF)
+//   for a hand-off to the other CPU.
 // * `io_uring-sqpoll`: IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF, the kernel polling thread
 //   (`iou-sqp-<pid>`) bound to the first CPU that is not the submitter's — where `prealloc-*`
 //   pins its worker. The polling thread spins on the SQ for `sq_thread_idle` = 1 ms after the last
@@ -84,6 +86,11 @@ final class LiburingEngine: BenchEngine {
         ring = rtio_uring_create(entries, sqpollCPU, idleMs, &rc)
         guard ring != nil else {
             throw BenchEngineSkip("io_uring_queue_init_params(\(entries), \(mode == .sqpoll ? "SQPOLL|SQ_AFF cpu \(sqpollCPU)" : "no flags")) failed: \(String(cString: strerror(-rc)))")
+        }
+        if mode == .async, let text = getenv("RTIO_BENCH_IOWQ_CPU"), String(cString: text) == "other",
+           let cpu = Self.workerCPU(avoiding: config.submitterCPU) {
+            let pin = rtio_uring_pin_iowq(ring, cpu)
+            if pin != 0 { throw BenchEngineSkip("IORING_REGISTER_IOWQ_AFF cpu \(cpu) failed: \(String(cString: strerror(-pin)))") }
         }
         inFlight = 0
     }

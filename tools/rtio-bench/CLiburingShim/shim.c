@@ -46,6 +46,13 @@ int rtio_uring_reap_one(rtio_uring *r, int wait, uint64_t *tag, int32_t *result)
     return 1;
 }
 
+int rtio_uring_pin_iowq(rtio_uring *r, int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return io_uring_register_iowq_aff(&r->ring, sizeof set, &set);
+}
+
 void rtio_uring_destroy(rtio_uring *r) {
     if (!r) return;
     io_uring_queue_exit(&r->ring);

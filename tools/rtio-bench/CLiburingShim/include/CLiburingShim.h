@@ -18,6 +18,8 @@ int rtio_uring_submit(rtio_uring *ring);
 /// One completion: available now (`wait` 0) or after io_uring_wait_cqe (`wait` 1). 1 with
 /// *tag/*result filled, 0 when none is ready (non-blocking), or -errno.
 int rtio_uring_reap_one(rtio_uring *ring, int wait, uint64_t *tag, int32_t *result);
+/// Restricts the ring's io-wq workers to `cpu` (IORING_REGISTER_IOWQ_AFF). 0 or -errno.
+int rtio_uring_pin_iowq(rtio_uring *ring, int cpu);
 /// io_uring_queue_exit and free.
 void rtio_uring_destroy(rtio_uring *ring);
 #endif
