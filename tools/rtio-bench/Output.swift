@@ -131,13 +131,16 @@ struct ScenarioReport {
     var repetitions: Int? = nil
     /// /proc/loadavg when the scenario finished.
     var loadAverage: String? = nil
+    /// The engine the ratio column divides by (falls back to the first engine that ran).
+    var referenceName = "prealloc-spin"
 
     var isOpenLoop: Bool { scenario == "latency" || scenario == "interference" }
 
-    /// The ratio reference: prealloc-spin if it ran, else the first engine that ran.
+    /// The ratio reference: `referenceName` (prealloc-spin; io_uring with --direct) if it ran,
+    /// else the first engine that ran.
     func reference(depth: Int?) -> EngineResult? {
         let ran = results.filter { $0.skipped == nil && $0.depth == depth && $0.ops > 0 }
-        return ran.first { $0.name == "prealloc-spin" } ?? ran.first
+        return ran.first { $0.name == referenceName } ?? ran.first
     }
 
     var ratioLabel: String {

@@ -220,6 +220,8 @@ func runPlans(_ plans: [ScenarioPlan], options: CommonOptions) throws {
         case let .throughput(duration):
             report = ScenarioReport(scenario: "throughput",
                 title: "throughput\(options.direct ? " (O_DIRECT)" : ""): closed loop at depth \(depths.map(String.init).joined(separator: ",")), submitter on CPU 0, \(duration)s each", results: [])
+            // Device reads: the question is how close a hand-off gets to io_uring's IOPS.
+            if options.direct { report.referenceName = "io_uring" }
             for depth in depths {
                 for name in names {
                     progress.step("throughput d=\(depth) \(name)", seconds: duration + options.warmup)
