@@ -21,7 +21,9 @@
 //   submission (the smallest idle the interface expresses; our worker's spin budget is 200 µs;
 //   `RTIO_BENCH_SQPOLL_IDLE_MS` overrides it), then sleeps and a submit must wake it
 //   (io_uring_submit does that with IORING_ENTER_SQ_WAKEUP only when the kernel flagged it asleep,
-//   otherwise submit is a store to the SQ tail and no syscall). It is SCHED_OTHER. Its CPU time is
+//   otherwise submit is a store to the SQ tail and no syscall). It is SCHED_OTHER, as fio and
+//   liburing users get it (RTIO_BENCH_SQPOLL_SCHED=fifo:N creates it at SCHED_FIFO N; it then
+//   spins at real-time priority with no share limit, so the kernel's RT throttle bounds it). Its CPU time is
 //   accounted to the process (it is a thread of the process since Linux 5.12), and the harness
 //   also reads it per task from /proc/self/task/<tid>/schedstat (the "wrk" CPU column).
 //
@@ -83,7 +85,19 @@ final class LiburingEngine: BenchEngine {
         }
         rtio_uring_destroy(ring)
         var rc: Int32 = 0
+        // The SQPOLL thread copies the scheduling policy of the thread that creates the ring:
+        // RTIO_BENCH_SQPOLL_SCHED=fifo:N creates it with this thread at SCHED_FIFO N (restored after).
+        var restore: (policy: Int32, param: sched_param)? = nil
+        if mode == .sqpoll, let text = getenv("RTIO_BENCH_SQPOLL_SCHED"),
+           case let .fifo(priority)? = try? SubmitterMode(parsing: String(cString: text)) {
+            var old = sched_param()
+            var policy: Int32 = 0
+            pthread_getschedparam(pthread_self(), &policy, &old)
+            var p = sched_param(sched_priority: priority)
+            if pthread_setschedparam(pthread_self(), SCHED_FIFO, &p) == 0 { restore = (policy, old) }
+        }
         ring = rtio_uring_create(entries, sqpollCPU, idleMs, &rc)
+        if var r = restore { pthread_setschedparam(pthread_self(), r.policy, &r.param) }
         guard ring != nil else {
             throw BenchEngineSkip("io_uring_queue_init_params(\(entries), \(mode == .sqpoll ? "SQPOLL|SQ_AFF cpu \(sqpollCPU)" : "no flags")) failed: \(String(cString: strerror(-rc)))")
         }

@@ -9,8 +9,9 @@
 //   rtio-bench --direct             O_DIRECT reads of a file in the working directory (block
 //                                   device), throughput at --depths (1,8,32); also `throughput --direct`
 //
-// --submitter fifo:N|other|spin     the open-loop submitter (SubmitterMode.swift); latency and
-//                                   interference default to fifo:20 when SCHED_FIFO is permitted
+// --submitter fifo:N|other|spin     the open-loop submitter (SubmitterMode.swift); latency
+//                                   defaults to fifo:20 when SCHED_FIFO is permitted, interference
+//                                   to other
 //
 // Results: a table on stdout; <out>/<scenario>.json, one .hgrm per engine, <scenario>.svg;
 // --json FILE copies the JSON (see Output.swift for its shape).
@@ -201,14 +202,17 @@ func runPlans(_ plans: [ScenarioPlan], options: CommonOptions) throws {
         case let .latency(duration, hogs):
             let scenario = hogs > 0 ? "interference" : "latency"
             report = ScenarioReport(scenario: scenario, title: hogs > 0
-                ? "interference: \(Int(options.rate)) reads/s open loop, \(hogs) CPU hog(s) on CPU 0, submitter \(submitter), \(duration)s"
+                ? "interference: \(Int(options.rate)) reads/s open loop, \(hogs) CPU hog(s) on CPU 0, submitter \(options.submitter == nil ? SubmitterMode.other : submitter), \(duration)s"
                 : "latency: \(Int(options.rate)) reads/s open loop, submitter on CPU 0, \(submitter), \(duration)s", results: [])
             for name in names {
                 progress.step("\(scenario) \(name)", seconds: duration + options.warmup)
                 let engine = makeEngine(named: name)!
                 if let reason = engine.skipReason { report.results.append(EngineResult(name: name, skipped: reason)); continue }
                 let hogThreads = hogs > 0 ? CPUHogs(count: hogs, cpu: 0, maxSeconds: duration + options.warmup + 10) : nil
-                let p = params(duration)
+                var p = params(duration)
+                // Interference asks what hogs on the submitter's CPU do to an ordinary submitter:
+                // a SCHED_FIFO one would simply preempt them. Default there: `other`.
+                if hogs > 0 && options.submitter == nil { p.submitter = .other }
                 let box = UnsafeTransfer(engine)
                 let r = BenchThread.run(cpu: nil) {
                     runOpenLoop(engine: box.value, file: file, rate: options.rate,

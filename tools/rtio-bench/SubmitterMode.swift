@@ -11,9 +11,10 @@
 // * `spin`: SCHED_OTHER, polls for completions and busy-waits (cpu_relax) until the next
 //   arrival: the loop rtio-bench used before, kept for comparison.
 //
-// Default for latency/interference: `fifo:20` when the process may use SCHED_FIFO (root,
-// CAP_SYS_NICE or RLIMIT_RTPRIO >= 20), otherwise `other` with a printed note. Throughput and
-// burst are closed loops that always wait with `wait: true` and stay SCHED_OTHER.
+// Default for latency: `fifo:20` when the process may use SCHED_FIFO (root, CAP_SYS_NICE or
+// RLIMIT_RTPRIO >= 20), otherwise `other` with a printed note. Interference defaults to `other`
+// (its hogs would not interfere with a SCHED_FIFO submitter). Throughput and burst are closed
+// loops that always wait with `wait: true` and stay SCHED_OTHER.
 
 #if canImport(Glibc)
 import Glibc
