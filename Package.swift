@@ -134,11 +134,22 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 "PrePatchBaseline",
+                "CLiburingShim",
             ],
             path: "tools/rtio-bench",
-            exclude: ["PrePatchBaseline"],
+            exclude: ["PrePatchBaseline", "CLiburing", "CLiburingShim"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // liburing for the benchmark's io_uring-async/io_uring-sqpoll engines only (never the
+        // library), found through pkg-config; `tools/setup` installs liburing-dev.
+        .systemLibrary(
+            name: "CLiburing",
+            path: "tools/rtio-bench/CLiburing",
+            pkgConfig: "liburing",
+            providers: [.apt(["liburing-dev"])]
+        ),
+        // The opaque C API rtio-bench calls (liburing's own io_uring.h clashes with swift-system's).
+        .target(name: "CLiburingShim", dependencies: ["CLiburing"], path: "tools/rtio-bench/CLiburingShim"),
         // The benchmark's deliberately buggy baseline (QEMU's pool before its 2011 fix),
         // a library so that tests can check it reproduces the bug. Never used by the engine.
         .target(

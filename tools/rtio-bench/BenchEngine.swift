@@ -94,6 +94,8 @@ func allEngines() -> [any BenchEngine] {
         GlibcAIOEngine(),
         NIOPoolEngine(),
         IOUringEngine(),
+        LiburingEngine(mode: .async),
+        LiburingEngine(mode: .sqpoll),
     ]
     // ---- LEAD: the product's engines are plugged in here. ------------------------------------
     // `preallocBenchEngines()` lives in PreallocEngines.swift (until then, the placeholder in

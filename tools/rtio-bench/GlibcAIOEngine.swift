@@ -11,8 +11,11 @@
 // single fd gets little parallelism. Helper-thread mallocs are not counted (we cannot opt glibc's
 // threads into the counter); aio_read's own allocations on the submitter thread are.
 //
-// Reaping: scan the in-flight aiocbs with aio_error; if none is done and `wait`, spin-poll up to
-// `reapSpinNanoseconds`, then park in aio_suspend on the in-flight list.
+// Reaping: scan the in-flight aiocbs with aio_error; if none is done and `wait`, park in
+// aio_suspend on the in-flight list at once, as a glibc user does (no spin: glibc's helper threads
+// are created inside aio_read, so they inherit the submitter's CPU pin — and, with
+// `--submitter fifo:N`, its SCHED_FIFO priority — and a submitter spinning on that CPU would
+// starve them).
 
 #if canImport(Glibc)
 import Glibc
@@ -122,12 +125,8 @@ final class GlibcAIOEngine: BenchEngine {
     func reapCompletions(wait: Bool, _ body: (UInt64, Int) -> Void) -> Int {
         var delivered = scan(body)
         guard wait, delivered == 0, inFlightCount > 0 else { return delivered }
-        let spinUntil = rtio_monotonic_ns() &+ reapSpinNanoseconds
-        while rtio_monotonic_ns() < spinUntil {
-            rtio_cpu_relax()
-            delivered = scan(body)
-            if delivered > 0 { return delivered }
-        }
+        // No spin: a glibc user parks in aio_suspend. (A submitter spinning here starved the helper,
+        // which glibc creates inside aio_read and which therefore inherits the submitter's CPU pin.)
         while delivered == 0 && inFlightCount > 0 {
             for i in 0..<inFlightCount { suspendList![i] = UnsafePointer(cbs! + Int(inFlight![i])) }
             _ = aio_suspend(suspendList!, Int32(inFlightCount), nil)

@@ -11,6 +11,12 @@ import CRealtimeIOShims
 import CMallocCounter
 
 let readSize = 4096
+/// O_DIRECT (Glibc does not export it to Swift: it needs _GNU_SOURCE); x86_64 and arm64 differ.
+#if arch(arm64)
+let oDirect: Int32 = 0o200000
+#else
+let oDirect: Int32 = 0o40000
+#endif
 
 /// Histograms in nanoseconds: 1 ns .. 120 s at 3 significant digits, fixed size (recording never
 /// allocates).
@@ -37,6 +43,23 @@ struct EngineResult {
     var verified = 0
     var verifyErrors = 0
     var readErrors = 0
+    // CPU cost (CPUAccounting.swift), latency/throughput/interference
+    /// Process user+system CPU over the recorded phase (RUSAGE_SELF, plus `cpuUnaccountedNs`).
+    var processCPUNs: UInt64 = 0
+    /// CPU of the engine's own threads (tasks created since `start`) alive at the end, from schedstat.
+    var workerCPUNs: UInt64 = 0
+    /// Task CPU time missing from RUSAGE_SELF and added to `processCPUNs` (0 when all accounted).
+    var cpuUnaccountedNs: UInt64 = 0
+    /// The submitter's run-queue wait (runnable, not running) over the recorded phase.
+    var submitterRunQueueNs: UInt64 = 0
+    /// The submitter's involuntary context switches over the recorded phase (RUSAGE_THREAD).
+    var submitterInvoluntary = 0
+    /// The submitter mode of an open-loop run (nil for closed loops).
+    var submitterMode: String? = nil
+    /// The engine's threads at the end of the recorded phase: "name xN (policy, cpus L)".
+    var engineThreads: [String] = []
+    /// Sleeping submitters: how late clock_nanosleep woke the submitter after the arrival time.
+    var wakeLateness = makeHistogram()
     // burst only
     var workerCPUs: [String]? = nil
     var workerNames: [String]? = nil
@@ -55,6 +78,8 @@ struct EngineResult {
     var iops: Double { elapsedNs == 0 ? 0 : Double(ops) * 1e9 / Double(elapsedNs) }
     var mallocsPerOp: Double { ops == 0 ? 0 : Double(mallocs) / Double(ops) }
     var ctxSwitches: Int { voluntaryCtx + involuntaryCtx }
+    var cpuNsPerOp: Double { ops == 0 ? 0 : Double(processCPUNs) / Double(ops) }
+    var workerCPUNsPerOp: Double { ops == 0 ? 0 : Double(workerCPUNs) / Double(ops) }
 }
 
 // MARK: process counters
@@ -89,8 +114,13 @@ final class TestFile {
     let descriptor: FileDescriptor
     let pages: Int
 
-    init(sizeMiB: Int, directory: String = "/var/tmp") throws {
-        path = "\(directory)/rtio-bench-\(getpid()).dat"
+    /// Opened with O_DIRECT (reads bypass the page cache and go to the block device).
+    let direct: Bool
+
+    /// `direct`: the file is written, fsync'ed, and opened O_DIRECT; it is not pre-read.
+    init(sizeMiB: Int, directory: String = "/var/tmp", direct: Bool = false) throws {
+        self.direct = direct
+        path = "\(directory)/rtio-bench-\(getpid())\(direct ? "-direct" : "").dat"
         let size = max(1, sizeMiB) << 20
         pages = size / readSize
         let w = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -110,10 +140,23 @@ final class TestFile {
             }
             offset += chunk
         }
+        if direct { fsync(w) }
         close(w)
-        let r = open(path, O_RDONLY | O_CLOEXEC)
-        guard r >= 0 else { throw Errno(rawValue: errno) }
+        let r = open(path, O_RDONLY | O_CLOEXEC | (direct ? oDirect : 0))
+        guard r >= 0 else {
+            let e = errno
+            unlink(path)
+            if direct && e == EINVAL {
+                throw BenchEngineSkip("--direct: the file system of \(directory) refuses O_DIRECT (EINVAL); run from a directory on a block device")
+            }
+            throw Errno(rawValue: e)
+        }
         descriptor = FileDescriptor(rawValue: r)
+        if direct {
+            // Drop the pages the writes left behind, so nothing is served from memory.
+            _ = posix_fadvise(r, 0, off_t(size), POSIX_FADV_DONTNEED)
+            return
+        }
         // Pre-read everything: the benchmark measures page-cache reads.
         offset = 0
         while offset < size {
@@ -229,6 +272,8 @@ struct LoopParams {
     var warmupNs: UInt64
     var submitterCPU: Int32
     var fileSizeMiB: Int
+    /// Open loop only: how the submitter waits between arrivals (SubmitterMode.swift).
+    var submitter: SubmitterMode = .spin
 }
 
 /// Starts `engine` on the calling thread — the submitter thread, still unpinned, so threads the
@@ -248,18 +293,37 @@ private func startEngine(_ engine: any BenchEngine, file: TestFile, depth: Int, 
 /// the engine. Returns the counters and the threads that appeared since start.
 private func warmUpAndMeasure(
     _ engine: any BenchEngine, tasksBefore: Set<Int32>, params: LoopParams,
+    onStop: () -> Void = {},
     phase: (_ durationNs: UInt64, _ record: Bool) -> Void
-) -> (start: ProcessCounters, end: ProcessCounters, threadsCreated: Int) {
+) -> (start: ProcessCounters, end: ProcessCounters, threadsCreated: Int, cpu: CPUWindow, threads: [String]) {
     phase(params.warmupNs, false)
     var maxTasks = max(tasksBefore.count, currentTaskCount())
+    let cpu0 = CPUSnapshot.now()
     let start = ProcessCounters.now()
     rtio_malloc_counter_track(true)
     phase(params.durationNs, true)
     rtio_malloc_counter_track(false)
     let end = ProcessCounters.now()
+    let cpu = CPUWindow(start: cpu0, end: CPUSnapshot.now())
     maxTasks = max(maxTasks, currentTaskCount())
+    let threads = engineThreadSummary(tasksBefore: tasksBefore)
+    onStop()
     engine.stop()
-    return (start, end, max(0, maxTasks - tasksBefore.count))
+    return (start, end, max(0, maxTasks - tasksBefore.count), cpu, threads)
+}
+
+/// The engine's threads (tasks created since `start`), grouped by name family, policy and CPUs:
+/// e.g. "iou-wrk x2 (FIFO 20, cpus 0-1)".
+func engineThreadSummary(tasksBefore: Set<Int32>) -> [String] {
+    var groups: [String: Int] = [:]
+    for tid in currentTaskIDs().subtracting(tasksBefore) {
+        guard let info = taskInfo(tid), let sched = taskSchedulingSummary(tid) else { continue }
+        groups["\(taskFamilyName(info.name))\u{0}\(sched)", default: 0] += 1
+    }
+    return groups.sorted { $0.key < $1.key }.map { key, n in
+        let parts = key.split(separator: "\u{0}", maxSplits: 1)
+        return "\(parts[0]) x\(n) (\(parts.count > 1 ? parts[1] : ""))"
+    }
 }
 
 /// Open loop at `rate` reads/s; latency from each read's *intended* issue time
@@ -274,6 +338,13 @@ func runOpenLoop(engine: any BenchEngine, file: TestFile, rate: Double, maxInFli
         result.skipped = "\(error)"
         return result
     }
+    let mode = params.submitter
+    if let failure = mode.apply() {
+        engine.stop()
+        result.skipped = "--submitter \(mode): \(failure)"
+        return result
+    }
+    result.submitterMode = "\(mode)"
     let slots = ReadSlots(count: maxInFlight)
     var offsets = OffsetGenerator(seed: 0x9E37_79B9_7F4A_7C15, pages: file.pages)
     let interval = max(1.0, 1e9 / rate)
@@ -285,6 +356,8 @@ func runOpenLoop(engine: any BenchEngine, file: TestFile, rate: Double, maxInFli
         let end = t0 &+ durationNs
         var issued: UInt64 = 0
         var next = t0
+        /// When the submitter last returned from sleeping to an arrival (0: has not slept).
+        var wokeAt: UInt64 = 0
         let onCompletion: (UInt64, Int) -> Void = { tag, res in
             let now = rtio_monotonic_ns()
             let slot = Int(tag)
@@ -307,7 +380,12 @@ func runOpenLoop(engine: any BenchEngine, file: TestFile, rate: Double, maxInFli
                 }
                 let offset = offsets.next()
                 slots.offsets[slot] = offset
-                slots.startNs[slot] = next
+                // Coordinated-omission corrected: from the intended arrival — except the part of
+                // the delay that is the submitter's own timer overshoot (it slept to `next` and the
+                // kernel woke it late): a real host's critical thread is woken by its event source,
+                // and that wake-up is not the engine's latency. Lateness from a previous
+                // completion wait stays in (that is the engine's).
+                slots.startNs[slot] = max(next, wokeAt)
                 slots.opIndex[slot] = opCounter
                 let s0 = rtio_monotonic_ns()
                 let ok = engine.submitRead(offset: offset, buffer: slots.buffer(slot), length: readSize, tag: UInt64(slot))
@@ -322,6 +400,17 @@ func runOpenLoop(engine: any BenchEngine, file: TestFile, rate: Double, maxInFli
                     slots.give(slot)
                     if inFlight > 0 { _ = engine.reapCompletions(wait: true, onCompletion) }
                 }
+            } else if mode.sleeps {
+                // A real host: wait for in-flight reads the engine's way, otherwise sleep to the
+                // next arrival. A completion wait that overruns an arrival makes that read late,
+                // and its latency (from the intended time) shows it.
+                if inFlight > 0 {
+                    _ = engine.reapCompletions(wait: true, onCompletion)
+                } else {
+                    sleepUntil(next)
+                    wokeAt = rtio_monotonic_ns()
+                    if record { result.wakeLateness.record(wokeAt &- next) }
+                }
             } else {
                 rtio_cpu_relax()
             }
@@ -330,9 +419,13 @@ func runOpenLoop(engine: any BenchEngine, file: TestFile, rate: Double, maxInFli
         if record { result.elapsedNs = rtio_monotonic_ns() &- t0 }
     }
 
-    let window = warmUpAndMeasure(engine, tasksBefore: tasksBefore, params: params) { phase($0, record: $1) }
+    let window = warmUpAndMeasure(engine, tasksBefore: tasksBefore, params: params, onStop: { mode.restore() }) {
+        phase($0, record: $1)
+    }
     window.end.apply(since: window.start, to: &result)
+    window.cpu.apply(tasksBefore: tasksBefore, to: &result)
     result.threadsCreated = window.threadsCreated
+    result.engineThreads = window.threads
     return result
 }
 
@@ -392,7 +485,9 @@ func runClosedLoop(engine: any BenchEngine, file: TestFile, depth: Int, params: 
 
     let window = warmUpAndMeasure(engine, tasksBefore: tasksBefore, params: params) { phase($0, record: $1) }
     window.end.apply(since: window.start, to: &result)
+    window.cpu.apply(tasksBefore: tasksBefore, to: &result)
     result.threadsCreated = window.threadsCreated
+    result.engineThreads = window.threads
     return result
 }
 

@@ -6,7 +6,16 @@
 //    "engines": [{"name", "skipped": null|"reason", "iops",
 //                 "latency_ns": {"p50","p90","p99","p999","p9999","max"},
 //                 "submit_ns": {same keys}, "mallocs_per_op", "threads_created",
-//                 "minor_faults", "ctx_switches"}]}
+//                 "minor_faults", "ctx_switches",
+//                 "cpu_ns_per_op", "worker_cpu_ns_per_op", "process_cpu_ns", "worker_cpu_ns",
+//                 "cpu_unaccounted_ns", "engine_threads", "handoff"}],
+//    "load_average": "1m 5m 15m" (at the end of the scenario)}
+// cpu_ns_per_op = process user+system CPU (RUSAGE_SELF; plus any task time RUSAGE_SELF missed,
+//   cpu_unaccounted_ns) over the recorded phase / reads; worker_cpu_ns_per_op = CPU of the
+//   engine's own threads (tasks created since start, per-task schedstat) / reads.
+// engine_threads: ["iou-wrk x2 (FIFO 20, cpus 0-1)", ...] at the end of the recorded phase.
+// latency/interference entries also have "submitter" (mode), "submitter_runqueue_ns" (the
+//   submitter's run-queue wait, schedstat) and "submitter_involuntary_switches" (RUSAGE_THREAD).
 // ctx_switches = voluntary + involuntary (getrusage RUSAGE_SELF, process-wide, measured window).
 // throughput: one "engines" entry per engine x depth, each with an extra "depth" key.
 // burst: extra keys per entry: "worker_cpus" (distinct Cpus_allowed_list values of the threads
@@ -45,6 +54,26 @@ let percentileKeys: [(key: String, label: String, p: Double)] = [
 
 func percentileValue(_ h: Histogram<UInt64>, _ p: Double) -> Double {
     h.totalCount == 0 ? 0 : Double(h.valueAtPercentile(p))
+}
+
+/// What each engine is, as far as the critical thread is concerned: does the read run on another
+/// thread (a hand-off) or on the submitter?
+func engineHandoffLabel(_ name: String) -> String {
+    switch name {
+    case "sync": return "no hand-off: pread on the submitter"
+    case "io_uring": return "inline, no hand-off: page-cached reads complete inside the submitter's io_uring_enter"
+    case "io_uring-async": return "hand-off to io-wq kernel workers (IOSQE_ASYNC), waits in io_uring_wait_cqe"
+    case "io_uring-sqpoll": return "hand-off to the SQPOLL kernel thread pinned to the worker CPU, waits in io_uring_wait_cqe"
+    case "glibc-aio": return "hand-off to glibc's AIO helpers (created in aio_read by the submitter), waits in aio_suspend"
+    case "nio-pool": return "hand-off to NIOThreadPool threads (created in start, unpinned)"
+    case "prealloc-spin": return "hand-off to one preallocated worker (FIFO 10, pinned to the other CPU, spins 200 µs)"
+    case "prealloc-park": return "hand-off to one preallocated worker (FIFO 10, pinned to the other CPU, parks at once)"
+    case "prealloc-group": return "hand-off to a group of min(depth,32) preallocated workers (FIFO 10, the other CPU, park at once)"
+    case "prealloc-group-float": return "hand-off to a group of min(depth,32) preallocated workers (FIFO 10, any CPU incl. the submitter's, park at once)"
+    case "ondemand": return "hand-off to on-demand workers (spawner thread, unpinned)"
+    case "prepatch": return "hand-off to threads the submitter creates in submit (QEMU pre-2011 bug, inherit its pin)"
+    default: return "?"
+    }
 }
 
 // MARK: machine
@@ -100,11 +129,18 @@ struct ScenarioReport {
     var results: [EngineResult]
     var burstSize: Int? = nil
     var repetitions: Int? = nil
+    /// /proc/loadavg when the scenario finished.
+    var loadAverage: String? = nil
+    /// The engine the ratio column divides by (falls back to the first engine that ran).
+    var referenceName = "prealloc-spin"
 
-    /// The ratio reference: prealloc-spin if it ran, else the first engine that ran.
+    var isOpenLoop: Bool { scenario == "latency" || scenario == "interference" }
+
+    /// The ratio reference: `referenceName` (prealloc-spin; io_uring with --direct) if it ran,
+    /// else the first engine that ran.
     func reference(depth: Int?) -> EngineResult? {
         let ran = results.filter { $0.skipped == nil && $0.depth == depth && $0.ops > 0 }
-        return ran.first { $0.name == "prealloc-spin" } ?? ran.first
+        return ran.first { $0.name == referenceName } ?? ran.first
     }
 
     var ratioLabel: String {
@@ -134,7 +170,11 @@ struct ScenarioReport {
         var header = ["engine"]
         if scenario == "throughput" { header.append("depth") }
         header += ["iops", "p50", "p90", "p99", "p99.9", "p99.99", "max", "sub p50", "sub p99",
-                   "mallocs/op", "threads", "minflt", "ctxsw", ratioLabel]
+                   "mallocs/op", "threads", "minflt", "ctxsw"]
+        let showCPU = scenario != "burst"
+        if showCPU { header += ["cpu/IO", "wrk/IO"] }
+        if isOpenLoop { header += ["sub rq", "sub nivcsw", "wake p99"] }
+        header.append(ratioLabel)
         var rows: [[String]] = []
         var notes: [String] = []
         for r in results {
@@ -155,6 +195,15 @@ struct ScenarioReport {
             row.append(String(r.threadsCreated))
             row.append(String(r.minorFaults))
             row.append(String(r.ctxSwitches))
+            if showCPU {
+                row.append(formatMicros(r.cpuNsPerOp))
+                row.append(formatMicros(r.workerCPUNsPerOp))
+            }
+            if isOpenLoop {
+                row.append(formatMicros(Double(r.submitterRunQueueNs)))
+                row.append(String(r.submitterInvoluntary))
+                row.append(r.wakeLateness.totalCount == 0 ? "-" : formatMicros(percentileValue(r.wakeLateness, 99)))
+            }
             row.append(ratio(r).map { String(format: "%.2fx", $0) } ?? "-")
             rows.append(row)
             if r.verifyErrors > 0 || r.readErrors > 0 {
@@ -172,28 +221,47 @@ struct ScenarioReport {
         var out = "== \(title)\n"
         out += "   latency and submit columns in µs; ctxsw = voluntary+involuntary (process-wide); "
         if let ref = reference(depth: results.first?.depth) { out += "ratio reference: \(ref.name)\n" } else { out += "\n" }
+        if showCPU {
+            out += "   cpu/IO = process CPU (user+sys) per read, wrk/IO = the engine's own threads' CPU per read (µs)"
+            out += isOpenLoop ? "; sub rq = submitter's run-queue wait over the run (µs), sub nivcsw = its involuntary switches, wake p99 = its clock_nanosleep overshoot (not counted in latency)\n" : "\n"
+        }
+        if let loadAverage { out += "   load average: \(loadAverage)\n" }
         out += line(header) + "\n"
         out += line(widths.map { String(repeating: "-", count: $0) }) + "\n"
         for row in rows { out += line(row) + "\n" }
         if scenario == "burst" {
             out += "\n   burst of \(burstSize ?? 0) reads from a fresh engine, submitter on CPU 1, medians over \(repetitions ?? 0) reps:\n"
+            out += "   proc-created = threads the process created during the submit loop (any thread, /proc/self/stat);\n"
+            out += "   by-submitter = threads the submitting thread itself created there (pthread_create interposer, per thread)\n"
             var bw = 10
             for r in results { bw = max(bw, r.name.count) }
             out += "   " + "engine".padding(toLength: bw, withPad: " ", startingAt: 0)
-                + "  submit-total(µs)  first(µs)   last(µs)  thr-in-submit  by-submitter  worker Cpus_allowed_list\n"
+                + "  submit-total(µs)  first(µs)   last(µs)  proc-created  by-submitter  worker Cpus_allowed_list\n"
             for r in results where r.skipped == nil {
                 out += "   " + r.name.padding(toLength: bw, withPad: " ", startingAt: 0)
                 func lpad(_ t: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - t.count)) + t }
                 out += "  " + lpad(formatMicros(r.burstSubmitTotalNs ?? 0), 16)
                 out += "  " + lpad(formatMicros(r.burstFirstNs ?? 0), 9)
                 out += "  " + lpad(formatMicros(r.burstLastNs ?? 0), 9)
-                out += "  " + lpad(String(format: "%.1f", r.submitThreadCreates ?? 0), 13)
+                out += "  " + lpad(String(format: "%.1f", r.submitThreadCreates ?? 0), 12)
                 out += "  " + lpad(String(format: "%.1f", r.submitterThreadCreates ?? 0), 12)
                 let cpus = r.workerCPUs ?? []
                 out += "  " + (cpus.isEmpty ? "(no worker threads)" : cpus.joined(separator: " ")) + "\n"
             }
         }
         for n in notes { out += "   ! \(n)\n" }
+        if scenario != "burst" {
+            // Which engine hands off, and where its threads ran (observed at the end of the run).
+            // The deepest run of each engine (throughput lists one entry per depth).
+            var seen = Set<String>()
+            out += "   engines (hand-off; threads seen at the end of its \(scenario == "throughput" ? "deepest " : "")run: name xcount (policy, allowed CPUs)):\n"
+            for first in results where first.skipped == nil && !seen.contains(first.name) {
+                seen.insert(first.name)
+                let r = results.last { $0.name == first.name && $0.skipped == nil } ?? first
+                let threads = r.engineThreads.isEmpty ? "none" : r.engineThreads.joined(separator: "; ")
+                out += "     \(r.name): \(engineHandoffLabel(r.name)); threads: \(threads)\n"
+            }
+        }
         return out
     }
 
@@ -216,12 +284,25 @@ struct ScenarioReport {
                 e["threads_created"] = r.threadsCreated
                 e["minor_faults"] = r.minorFaults
                 e["ctx_switches"] = r.ctxSwitches
+                e["cpu_ns_per_op"] = Int(r.cpuNsPerOp.rounded())
+                e["worker_cpu_ns_per_op"] = Int(r.workerCPUNsPerOp.rounded())
+                e["process_cpu_ns"] = Int(r.processCPUNs)
+                e["worker_cpu_ns"] = Int(r.workerCPUNs)
+                e["cpu_unaccounted_ns"] = Int(r.cpuUnaccountedNs)
+                e["engine_threads"] = r.engineThreads
+                if isOpenLoop {
+                    e["submitter"] = r.submitterMode ?? ""
+                    e["submitter_runqueue_ns"] = Int(r.submitterRunQueueNs)
+                    e["submitter_involuntary_switches"] = r.submitterInvoluntary
+                    e["submitter_wake_late_ns"] = pct(r.wakeLateness)
+                }
             } else {
                 e["iops"] = NSNull(); e["latency_ns"] = NSNull(); e["submit_ns"] = NSNull()
                 e["mallocs_per_op"] = NSNull(); e["threads_created"] = NSNull()
                 e["minor_faults"] = NSNull(); e["ctx_switches"] = NSNull()
             }
             if let d = r.depth { e["depth"] = d }
+            e["handoff"] = engineHandoffLabel(r.name)
             if scenario == "burst" {
                 e["worker_cpus"] = r.workerCPUs ?? []
                 e["submit_thread_creates"] = r.submitThreadCreates ?? 0
@@ -234,7 +315,9 @@ struct ScenarioReport {
             }
             return e
         }
-        return ["scenario": scenario, "machine": machine.json, "engines": engines]
+        var doc: [String: Any] = ["scenario": scenario, "machine": machine.json, "engines": engines]
+        if let loadAverage { doc["load_average"] = loadAverage }
+        return doc
     }
 
     // MARK: files

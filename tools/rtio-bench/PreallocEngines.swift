@@ -8,6 +8,18 @@
 //   futex, so it can never monopolise its core for more than 200 µs after the last request.
 // * `prealloc-park`: the same with spin budget 0: the worker parks as soon as its ring is empty,
 //   so (at low rates) every submit pays the futex wake syscall and the worker's wake-up latency.
+// * `prealloc-group` (for `--direct`): one group of min(queue depth, 32) workers, all pinned to
+//   the non-submitter CPU, spin budget 0 (a worker sleeps in the block layer, then parks: FIFO
+//   workers that never spin cannot starve the CPU), least-loaded placement (an idle worker
+//   first), so N device reads can be in flight at once, each blocked in its worker's pread.
+//   FIFO 10 like the others: measured on the loaded 2-CPU VM (load ~13) at --direct depth 8/32,
+//   SCHED_OTHER workers reached 0.18x/0.22x io_uring's IOPS, FIFO 10 0.71x/0.88x (the OTHER
+//   workers queue behind every other runnable task on their CPU). RTIO_BENCH_GROUP_SCHED=
+//   fifo:N|other overrides it. Not in the page-cache default runs.
+// * `prealloc-group-float` (for `--direct`): the same group with no CPU list: its FIFO workers
+//   may run on the submitter's CPU too (and preempt a SCHED_OTHER submitter there). Same VM:
+//   1.17x/1.21x io_uring's IOPS at depth 8/32, where the pinned group got 0.77x/0.84x — one
+//   CPU's worth of wake-ups and completions is the pinned group's ceiling on 2 CPUs.
 //
 // Configuration choices, so the numbers can be judged:
 // * `memoryLocking: .none`. mlockall(MCL_CURRENT|MCL_FUTURE) would lock the whole bench process
@@ -48,8 +60,14 @@ func preallocBenchEngines() -> [any BenchEngine] {
     [
         PreallocEngine(name: "prealloc-spin", spinBudgetNanoseconds: 200_000),
         PreallocEngine(name: "prealloc-park", spinBudgetNanoseconds: 0),
+        PreallocEngine(name: "prealloc-group", spinBudgetNanoseconds: 0, workersPerDepth: true),
+        PreallocEngine(name: "prealloc-group-float", spinBudgetNanoseconds: 0, workersPerDepth: true, floating: true),
     ]
 }
+
+/// Engines that only make sense for device reads (`--direct`): left out of the default page-cache
+/// runs, still selectable with `--engines`.
+let directOnlyEngineNames: Set<String> = ["prealloc-group", "prealloc-group-float"]
 
 final class PreallocEngine: BenchEngine {
     let name: String
@@ -60,6 +78,11 @@ final class PreallocEngine: BenchEngine {
     private(set) var degradations: [String] = []
 
     private let spinBudgetNanoseconds: Int
+    /// One worker per request in flight (up to 32) instead of one worker.
+    private let workersPerDepth: Bool
+    /// Workers may run on every CPU, the submitter's included (no `cpus`).
+    private let floating: Bool
+    private var placement = Placement.worker(0)
     private var engine: IOEngine?
     private var fd = FileDescriptor(rawValue: -1)
     /// Submitter-side spin before sleeping on the eventfd in `reapCompletions(wait: true)`.
@@ -67,9 +90,11 @@ final class PreallocEngine: BenchEngine {
     private var driver = IOEngineBenchDriver(spinNanoseconds: reapSpinNanoseconds)
 
     /// Cheap: no engine, no threads until `start`.
-    init(name: String, spinBudgetNanoseconds: Int) {
+    init(name: String, spinBudgetNanoseconds: Int, workersPerDepth: Bool = false, floating: Bool = false) {
         self.name = name
+        self.floating = floating
         self.spinBudgetNanoseconds = spinBudgetNanoseconds
+        self.workersPerDepth = workersPerDepth
     }
 
     deinit { engine?.shutdown(.cancel) }
@@ -79,6 +104,11 @@ final class PreallocEngine: BenchEngine {
         guard let online = try? SystemTopology.onlineCPUs(),
               let cpu = online.cpus.first(where: { $0 != Int(submitter) }) else { return nil }
         return try? CPUList([cpu])
+    }
+
+    /// The workers' CPUs: the one that is not the submitter's, or none (float) for `-float`.
+    private func groupCPUs(submitter: Int32) -> CPUList? {
+        floating ? nil : Self.workerCPU(avoiding: submitter)
     }
 
     func start(file: FileDescriptor, config: BenchEngineConfig) throws {
@@ -95,9 +125,12 @@ final class PreallocEngine: BenchEngine {
         // RTIO_BENCH_PREALLOC_REST=park|demote; RTIO_BENCH_WORKER_HISTOGRAMS=1 prints the
         // worker's queue-wait and service-time buckets at stop.
         var scheduling = SchedulingPolicy.fifo(priority: 10)
-        if let text = getenv("RTIO_BENCH_PREALLOC_SCHED"), let p = try? SchedulingPolicy(parsing: String(cString: text)) {
+        if let text = getenv(workersPerDepth ? "RTIO_BENCH_GROUP_SCHED" : "RTIO_BENCH_PREALLOC_SCHED"),
+           let p = try? SchedulingPolicy(parsing: String(cString: text)) {
             scheduling = p
         }
+        let workers = workersPerDepth ? min(depth, 32) : 1
+        placement = workers == 1 ? .worker(0) : .leastLoaded
         var duty = 85
         if let text = getenv("RTIO_BENCH_PREALLOC_DUTY"), let d = Int(String(cString: text)) { duty = d }
         // RTIO_BENCH_PREALLOC_REST=slices|park|demote, RTIO_BENCH_PREALLOC_SLICE_NS=N: the rest past
@@ -108,7 +141,7 @@ final class PreallocEngine: BenchEngine {
         var slice = defaults.realtimeShareRestSlice
         if let text = getenv("RTIO_BENCH_PREALLOC_SLICE_NS"), let ns = Int64(String(cString: text)) { slice = .nanoseconds(ns) }
         let configuration = EngineConfiguration(
-            groups: [.init(name: "bench", workers: 1, cpus: Self.workerCPU(avoiding: config.submitterCPU),
+            groups: [.init(name: "bench", workers: workers, cpus: groupCPUs(submitter: config.submitterCPU),
                            scheduling: scheduling)],
             ringCapacity: ring, requestsInFlight: depth, memoryLocking: .none,
             privilegePolicy: .bestEffort, spinBudget: .nanoseconds(spinBudgetNanoseconds),
@@ -130,7 +163,7 @@ final class PreallocEngine: BenchEngine {
     @inline(__always)
     func submitRead(offset: Int64, buffer: UnsafeMutableRawPointer, length: Int, tag: UInt64) -> Bool {
         guard let engine else { return false }
-        return driver.submitRead(engine, fd: fd, offset: offset, buffer: buffer, length: length, tag: tag, placement: .worker(0))
+        return driver.submitRead(engine, fd: fd, offset: offset, buffer: buffer, length: length, tag: tag, placement: placement)
     }
 
     func reapCompletions(wait: Bool, _ body: (UInt64, Int) -> Void) -> Int {

@@ -6,6 +6,12 @@
 //   rtio-bench interference         latency while --hogs spinning threads share the submitter's CPU
 //   rtio-bench burst                64 reads at once from a fresh engine, --reps times, medians
 //   rtio-bench ring                 submission-ring microbenchmark (RingCommand.swift)
+//   rtio-bench --direct             O_DIRECT reads of a file in the working directory (block
+//                                   device), throughput at --depths (1,8,32); also `throughput --direct`
+//
+// --submitter fifo:N|other|spin     the open-loop submitter (SubmitterMode.swift); latency
+//                                   defaults to fifo:20 when SCHED_FIFO is permitted, interference
+//                                   to other
 //
 // Results: a table on stdout; <out>/<scenario>.json, one .hgrm per engine, <scenario>.svg;
 // --json FILE copies the JSON (see Output.swift for its shape).
@@ -33,6 +39,10 @@ struct RTIOBench: ParsableCommand {
 
     func run() throws {
         let duration = options.duration ?? 2
+        if options.direct {
+            try runPlans([.throughput(duration: options.duration ?? 2)], options: options)
+            return
+        }
         let plan: [ScenarioPlan] = [
             .latency(duration: duration, hogs: 0),
             .throughput(duration: options.duration ?? 1),
@@ -53,8 +63,13 @@ struct CommonOptions: ParsableArguments {
     var json: String?
     @Option(help: "Results folder (default: rtio-results/<timestamp>).")
     var out: String?
-    @Option(name: .customLong("file-size"), help: "Test file size in MiB.")
-    var fileSize: Int = 64
+    @Option(name: .customLong("file-size"), help: "Test file size in MiB (default 64; 256 with --direct).")
+    var fileSizeOption: Int?
+    var fileSize: Int { fileSizeOption ?? (direct ? 256 : 64) }
+    @Flag(help: "O_DIRECT reads of a file created in the working directory (a block device, not the page cache). With no subcommand: throughput only.")
+    var direct = false
+    @Option(help: "Open-loop submitter: fifo:N (SCHED_FIFO, sleeps between arrivals), other (sleeps), spin (busy-waits). Default for latency: fifo:20 when permitted, else other.")
+    var submitter: String?
     @Option(help: "Arrival rate in reads/s for latency and interference.")
     var rate: Double = 20_000
     @Option(help: "Queue depths for throughput, comma-separated.")
@@ -70,12 +85,20 @@ struct CommonOptions: ParsableArguments {
 
     func selectedEngineNames() throws -> [String] {
         let known = allEngineNames()
-        guard let engines, !engines.isEmpty else { return known }
+        guard let engines, !engines.isEmpty else {
+            return direct ? known : known.filter { !directOnlyEngineNames.contains($0) }
+        }
         let wanted = engines.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         for name in wanted where !known.contains(name) {
             throw ValidationError("unknown engine '\(name)'; known: \(known.joined(separator: ","))")
         }
         return wanted
+    }
+
+    /// The open-loop submitter mode, and a note to print when the default fell back.
+    func submitterMode() throws -> (SubmitterMode, note: String?) {
+        if let submitter { return (try SubmitterMode(parsing: submitter), nil) }
+        return SubmitterMode.latencyDefault()
     }
 
     func depthList() throws -> [Int] {
@@ -104,7 +127,7 @@ struct LatencyCommand: ParsableCommand {
 
 struct ThroughputCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "throughput",
-        abstract: "Closed-loop IOPS and latency at each queue depth.")
+        abstract: "Closed-loop IOPS and latency at each queue depth (--direct: O_DIRECT device reads).")
     @OptionGroup var options: CommonOptions
     func run() throws { try runPlans([.throughput(duration: options.duration ?? 2)], options: options) }
 }
@@ -139,8 +162,12 @@ func runPlans(_ plans: [ScenarioPlan], options: CommonOptions) throws {
     let depths = try options.depthList()
     let machine = MachineInfo.current()
     let folder = options.resultsFolder()
+    let (submitter, submitterNote) = try options.submitterMode()
     let progress = Progress()
     defer { progress.finish() }
+    if let submitterNote, plans.contains(where: { if case .latency = $0 { return true } else { return false } }) {
+        print("note: \(submitterNote)")
+    }
 
     // Step count for the progress line.
     var totalSteps = 0
@@ -153,12 +180,20 @@ func runPlans(_ plans: [ScenarioPlan], options: CommonOptions) throws {
     }
     progress.totalSteps = totalSteps
 
-    progress.note("creating \(options.fileSize) MiB test file and reading it into the page cache")
-    let file = try TestFile(sizeMiB: options.fileSize)
+    let file: TestFile
+    if options.direct {
+        progress.note("creating \(options.fileSize) MiB O_DIRECT test file in \(FileManager.default.currentDirectoryPath)")
+        file = try TestFile(sizeMiB: options.fileSize, directory: ".", direct: true)
+    } else {
+        progress.note("creating \(options.fileSize) MiB test file and reading it into the page cache")
+        file = try TestFile(sizeMiB: options.fileSize)
+    }
+    let source = options.direct ? "O_DIRECT device reads (\(blockDeviceOfWorkingDirectory()))" : "page-cache reads"
     let params = { (d: Double) in
         LoopParams(durationNs: UInt64(d * 1e9), warmupNs: UInt64(max(0, options.warmup) * 1e9),
-                   submitterCPU: 0, fileSizeMiB: options.fileSize)
+                   submitterCPU: 0, fileSizeMiB: options.fileSize, submitter: submitter)
     }
+    print("rtio-bench \(RealtimeIOVersion.string): \(machine.cpus) CPUs, \(machine.kernel), \(source); load average at start: \(loadAverage())")
     var reports: [ScenarioReport] = []
 
     for plan in plans {
@@ -167,14 +202,17 @@ func runPlans(_ plans: [ScenarioPlan], options: CommonOptions) throws {
         case let .latency(duration, hogs):
             let scenario = hogs > 0 ? "interference" : "latency"
             report = ScenarioReport(scenario: scenario, title: hogs > 0
-                ? "interference: \(Int(options.rate)) reads/s open loop, \(hogs) CPU hog(s) on CPU 0, \(duration)s"
-                : "latency: \(Int(options.rate)) reads/s open loop, submitter on CPU 0, \(duration)s", results: [])
+                ? "interference: \(Int(options.rate)) reads/s open loop, \(hogs) CPU hog(s) on CPU 0, submitter \(options.submitter == nil ? SubmitterMode.other : submitter), \(duration)s"
+                : "latency: \(Int(options.rate)) reads/s open loop, submitter on CPU 0, \(submitter), \(duration)s", results: [])
             for name in names {
                 progress.step("\(scenario) \(name)", seconds: duration + options.warmup)
                 let engine = makeEngine(named: name)!
                 if let reason = engine.skipReason { report.results.append(EngineResult(name: name, skipped: reason)); continue }
                 let hogThreads = hogs > 0 ? CPUHogs(count: hogs, cpu: 0, maxSeconds: duration + options.warmup + 10) : nil
-                let p = params(duration)
+                var p = params(duration)
+                // Interference asks what hogs on the submitter's CPU do to an ordinary submitter:
+                // a SCHED_FIFO one would simply preempt them. Default there: `other`.
+                if hogs > 0 && options.submitter == nil { p.submitter = .other }
                 let box = UnsafeTransfer(engine)
                 let r = BenchThread.run(cpu: nil) {
                     runOpenLoop(engine: box.value, file: file, rate: options.rate,
@@ -185,13 +223,18 @@ func runPlans(_ plans: [ScenarioPlan], options: CommonOptions) throws {
             }
         case let .throughput(duration):
             report = ScenarioReport(scenario: "throughput",
-                title: "throughput: closed loop at depth \(depths.map(String.init).joined(separator: ",")), submitter on CPU 0, \(duration)s each", results: [])
+                title: "throughput\(options.direct ? " (O_DIRECT)" : ""): closed loop at depth \(depths.map(String.init).joined(separator: ",")), submitter on CPU 0, \(duration)s each", results: [])
+            // Device reads: the question is how close a hand-off gets to io_uring's IOPS.
+            if options.direct { report.referenceName = "io_uring" }
             for depth in depths {
                 for name in names {
                     progress.step("throughput d=\(depth) \(name)", seconds: duration + options.warmup)
                     let engine = makeEngine(named: name)!
                     if let reason = engine.skipReason {
                         report.results.append(EngineResult(name: name, skipped: reason, depth: depth)); continue
+                    }
+                    if options.direct && name == "sync" && depth > 1 {
+                        report.results.append(EngineResult(name: name, skipped: "pread on the submitter keeps one read in flight: see depth 1", depth: depth)); continue
                     }
                     let p = params(duration)
                     let box = UnsafeTransfer(engine)
@@ -210,6 +253,7 @@ func runPlans(_ plans: [ScenarioPlan], options: CommonOptions) throws {
             }
         }
         progress.clear()
+        report.loadAverage = loadAverage()
         print(report.table())
         flushStdout()
         let written = try report.writeFiles(to: folder, machine: machine)
@@ -227,6 +271,27 @@ func runPlans(_ plans: [ScenarioPlan], options: CommonOptions) throws {
     if !failures.isEmpty {
         throw ValidationError("read verification failed for: \(failures.map(\.name).joined(separator: ", "))")
     }
+}
+
+/// /proc/loadavg's three averages, e.g. "0.52 0.61 0.58".
+func loadAverage() -> String {
+    guard let text = readSmallFile("/proc/loadavg") else { return "?" }
+    return text.split(separator: " ").prefix(3).joined(separator: " ")
+}
+
+/// The device the working directory lives on (from /proc/self/mountinfo), for the --direct label.
+func blockDeviceOfWorkingDirectory() -> String {
+    var st = stat()
+    guard stat(".", &st) == 0, let info = readSmallFile("/proc/self/mountinfo") else { return "?" }
+    // glibc's major()/minor() are macros: the Linux dev_t encoding.
+    let dev = UInt64(st.st_dev)
+    let devText = "\((dev >> 8) & 0xfff | (dev >> 32) & ~0xfff):\(dev & 0xff | (dev >> 12) & ~0xff)"
+    for line in info.split(separator: "\n") {
+        let f = line.split(separator: " ")
+        guard f.count > 9, f[2] == devText, let dash = f.firstIndex(of: "-"), dash + 2 < f.count else { continue }
+        return "\(f[dash + 2]) \(f[dash + 1]) at \(f[4])"
+    }
+    return "dev \(devText)"
 }
 
 /// Burst scenario for one engine: `reps` fresh engines, each measured on a CPU-1-pinned thread.
