@@ -392,11 +392,15 @@ public final class IOEngine: @unchecked Sendable {
         for worker in workers { worker.thread?.join() }
         // On-demand workers post to the eventfd too: all joined before the last write.
         onDemand?.shutdown(mode)
-        var one: UInt64 = 1
-        _ = Glibc.write(core.eventFD, &one, 8)  // wake a host blocked in poll to reap the last completions
         statusFile?.unlink()
         logShutdownFinished()
         core.markClosed()
+        // Last, after `closed`: a waiter that re-armed (consuming any earlier
+        // write) and then still found the engine open is asleep in poll; this
+        // write wakes it and it then sees `closed` (waitForCompletions). Written
+        // before markClosed, the re-arm could swallow it and the wait never end.
+        var one: UInt64 = 1
+        _ = Glibc.write(core.eventFD, &one, 8)
     }
 
     /// True after ``shutdown(_:)`` began.
