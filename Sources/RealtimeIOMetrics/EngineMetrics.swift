@@ -37,9 +37,10 @@ import Synchronization
 /// | `realtimeio_worker_queue_wait_requests_total` | counter per bucket | `queueWaitHistogram` |
 /// | `realtimeio_worker_service_time_requests_total` | counter per bucket | `serviceTimeHistogram` |
 ///
-/// The engine's histograms have log2 buckets; each non-empty bucket *i* is a
-/// counter with the extra dimension `ge_ns` = 2^i: the requests that waited
-/// (or ran) at least 2^i and less than 2^(i+1) nanoseconds. Counters are
+/// The engine's histograms have log-linear buckets (16 per power of two); each
+/// non-empty bucket is a counter with the extra dimension `ge_ns`, the bucket's
+/// lower bound: the requests that waited (or ran) at least that many
+/// nanoseconds and less than the next bucket's bound. Counters are
 /// incremented by what the engine counted since the previous poll, so a
 /// counter's total equals the snapshot's value.
 ///
@@ -151,14 +152,14 @@ public final class EngineMetrics: Sendable {
     }
 
     /// A bucket's counter is created the first time the bucket is non-empty, so an
-    /// engine whose requests all take microseconds exports a handful of series, not 64.
+    /// engine whose requests all take microseconds exports a handful of series, not hundreds.
     private func publishHistogram(
         _ buckets: [UInt64], name: String, dimensions: [(String, String)],
         counters: inout [Counter?], published: inout [UInt64]
     ) {
         for (i, count) in buckets.enumerated() where i < counters.count && count > published[i] {
             let counter = counters[i] ?? {
-                let lowerBound = i < 63 ? "\(UInt64(1) << UInt64(i))" : "\(UInt64(1) << 63)"
+                let lowerBound = "\(WorkerCounters.bucketRange(i).lower)"
                 let created = Counter(
                     label: "\(prefix)_worker_\(name)", dimensions: dimensions + [("ge_ns", lowerBound)], factory: factory)
                 counters[i] = created

@@ -18,6 +18,7 @@ struct EngineCompletionSequenceTests {
         }
         // Submit from a plain thread, retrying on .full: slots are freed only
         // as the task consumes (no buffering behind the consumer's back).
+        let submitted = SharedFlag()
         let submitter = startThread {
             var tag = 0
             while tag < count {
@@ -26,7 +27,10 @@ struct EngineCompletionSequenceTests {
                     tag += 1
                 } catch { sched_yield() }
             }
+            submitted.set()
         }
+        // Not join(): the consumer task needs a pool thread while the submitter runs.
+        #expect(await pollUntil(seconds: 120) { submitted.isSet })
         submitter.join()
         // Let the consumer catch up before the shutdown: the sequence must also end
         // when it is suspended with nothing pending.
@@ -48,7 +52,7 @@ struct EngineCompletionSequenceTests {
             while await iterator.next() != nil { n += 1 }
             return n
         }
-        #expect(waitUntil(seconds: 10) { started.isSet && completionThreadCount() == 1 })
+        #expect(await pollUntil(seconds: 10) { started.isSet && completionThreadCount() == 1 })
         consumer.cancel()
         #expect(await consumer.value == 0)
         // The iterator was released with the task: its thread joined.

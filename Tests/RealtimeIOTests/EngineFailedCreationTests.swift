@@ -53,6 +53,6 @@ struct EngineFailedCreationTests {
 
     @Test("failures after the workers started: mlockall and a nice value the kernel refused (user namespace)")
     func afterStart() throws {
-        for kind in ["mlock", "readback"] { try Self.check(kind, count: 300, via: ["/usr/bin/unshare", "-U", "-r"]) }
+        for kind in ["mlock", "readback"] { try Self.check(kind, count: 1000, via: ["/usr/bin/unshare", "-U", "-r"]) }
     }
 }

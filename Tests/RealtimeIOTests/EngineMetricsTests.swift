@@ -34,7 +34,7 @@ struct EngineMetricsTests {
             }
             for (name, histogram) in [("queue_wait", s.queueWaitHistogram), ("service_time", s.serviceTimeHistogram)] {
                 for (i, count) in histogram.enumerated() {
-                    let bucket = d + [("ge_ns", "\(UInt64(1) << UInt64(i))")]
+                    let bucket = d + [("ge_ns", "\(WorkerCounters.bucketRange(i).lower)")]
                     let published = metrics.counters(label: "realtimeio_worker_\(name)_requests_total", dimensions: bucket)
                         .reduce(Int64(0)) { $0 + $1.totalValue }
                     #expect(published == Int64(count), "\(s.name) \(name) bucket \(i)")

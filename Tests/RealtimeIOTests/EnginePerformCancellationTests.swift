@@ -89,13 +89,14 @@ struct EnginePerformCancellationTests {
           .tags(.concurrency))
     func cancelQueued() async throws {
         let engine = try IOEngine(configuration: testConfiguration(workers: 1, slots: 8))
-        defer { engine.shutdown() }
         let words = Words()
+        // Released on every exit, or shutdown would wait for the held worker forever.
+        defer { words.release(); engine.shutdown() }
         try engine.submit(words.hold, tag: 1)
-        try #require(waitUntil(seconds: 10) { words.started })
+        try #require(await pollUntil(seconds: 30) { words.started })
         let task = Task { try await engine.perform(words.count) }
         // Queued behind the stuck worker.
-        try #require(waitUntil(seconds: 10) { engine.workers[0].ring.approximateCount == 1 })
+        try #require(await pollUntil(seconds: 30) { engine.workers[0].ring.approximateCount == 1 })
         task.cancel()
         let result = await task.result
         #expect(throws: CancellationError.self) { try result.get() }
@@ -110,10 +111,10 @@ struct EnginePerformCancellationTests {
           .tags(.concurrency))
     func cancelRunning() async throws {
         let engine = try IOEngine(configuration: testConfiguration(workers: 1, slots: 8))
-        defer { engine.shutdown() }
         let words = Words()
+        defer { words.release(); engine.shutdown() }
         let task = Task { try await engine.perform(words.hold) }
-        try #require(waitUntil(seconds: 10) { words.started })
+        try #require(await pollUntil(seconds: 30) { words.started })
         task.cancel()
         words.release()
         #expect(try await task.value == 5)
@@ -136,10 +137,10 @@ struct EnginePerformCancellationTests {
           .tags(.concurrency, .needsRoot))
     func resumesOffTheWorker() async throws {
         let engine = try IOEngine(configuration: testConfiguration(workers: 1, scheduling: .fifo(priority: 10), slots: 8))
-        defer { engine.shutdown() }
+        let words = Words()
+        defer { words.release(); engine.shutdown() }
         let worker = engine.workers[0].tid
         try #require(sched_getscheduler(worker) == SCHED_FIFO, "the worker is not SCHED_FIFO: run as root (tools/setup)")
-        let words = Words()
         // The global concurrent executor: many awaits, each resumed by the SCHED_FIFO worker.
         for _ in 0..<scaled(200) {
             _ = try await engine.perform(words.count)

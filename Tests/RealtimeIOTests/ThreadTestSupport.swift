@@ -50,6 +50,19 @@ func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
     return condition()
 }
 
+/// `waitUntil` for async tests: sleeps the task between checks instead of
+/// blocking its thread. Swift Testing runs async tests on the cooperative pool
+/// (2 threads here); a test that blocks one while a task it waits for needs
+/// the pool can starve it (and, with another blocked test, deadlock).
+func pollUntil(seconds: Double, _ condition: () -> Bool) async -> Bool {
+    let deadline = rtio_monotonic_ns() + UInt64(seconds * 1e9)
+    while rtio_monotonic_ns() < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(1))
+    }
+    return condition()
+}
+
 /// An unsafe pointer shared with test threads; the test owns the memory and
 /// joins the threads before freeing it.
 struct SendablePointer<T: ~Copyable>: @unchecked Sendable {
