@@ -32,7 +32,7 @@ struct AdminStatusFileTests {
         #expect(reader.degradations == a.degradations)
         let file = try TemporaryFile(size: 4096)
         var buffer = [UInt8](repeating: 0, count: 512)
-        try buffer.withUnsafeMutableBytes { try a.submit(.read(file.fd, into: $0, at: 0), tag: 1, placement: .worker(1)) }
+        try buffer.withUnsafeMutableBytes { _ = try a.submit(.read(file.fd, into: $0, at: 0), tag: 1, placement: .worker(1)) }
         #expect(reapAll(a, count: 1).count == 1)
         #expect(reader.workers[1].counters[.completed] == 1)
 

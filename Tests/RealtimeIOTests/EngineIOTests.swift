@@ -25,11 +25,11 @@ struct EngineIOTests {
         for i in pattern.indices { pattern[i] = UInt8(truncatingIfNeeded: i &* 31 &+ 7) }
 
         // write
-        try pattern.withUnsafeBytes { try engine.submit(.write(fd, from: $0, at: 0), tag: 1) }
+        try pattern.withUnsafeBytes { _ = try engine.submit(.write(fd, from: $0, at: 0), tag: 1) }
         #expect(reapAll(engine, count: 1) == [IOCompletion(tag: 1, result: pattern.count, worker: 0)])
         // read, with a short read at EOF
         var back = [UInt8](repeating: 0, count: 4 * 4096)
-        try back.withUnsafeMutableBytes { try engine.submit(.read(fd, into: $0, at: 0), tag: 2) }
+        try back.withUnsafeMutableBytes { _ = try engine.submit(.read(fd, into: $0, at: 0), tag: 2) }
         #expect(reapAll(engine, count: 1).first?.result == pattern.count, "reads stop at EOF")
         #expect(Array(back.prefix(pattern.count)) == pattern)
 
@@ -42,9 +42,9 @@ struct EngineIOTests {
             for i in 0..<src.count { src[i] = UInt8(truncatingIfNeeded: i &+ count) }
             var wv = (0..<count).map { iovec(iov_base: src.baseAddress! + $0 * chunk, iov_len: chunk) }
             var rv = (0..<count).map { iovec(iov_base: dst.baseAddress! + $0 * chunk, iov_len: chunk) }
-            try wv.withUnsafeBufferPointer { try engine.submit(.writev(fd, $0, at: 100_000), tag: 3) }
+            try wv.withUnsafeBufferPointer { _ = try engine.submit(.writev(fd, $0, at: 100_000), tag: 3) }
             #expect(reapAll(engine, count: 1).first?.result == count * chunk)
-            try rv.withUnsafeBufferPointer { try engine.submit(.readv(fd, $0, at: 100_000), tag: 4) }
+            try rv.withUnsafeBufferPointer { _ = try engine.submit(.readv(fd, $0, at: 100_000), tag: 4) }
             #expect(reapAll(engine, count: 1).first?.result == count * chunk)
             #expect(memcmp(src.baseAddress!, dst.baseAddress!, src.count) == 0)
             wv.removeAll(); rv.removeAll()
@@ -69,7 +69,7 @@ struct EngineIOTests {
 
         // custom blocking call
         var counter = 41
-        try withUnsafeMutablePointer(to: &counter) { try engine.submit(.custom(customIncrement, context: $0), tag: 10) }
+        try withUnsafeMutablePointer(to: &counter) { _ = try engine.submit(.custom(customIncrement, context: $0), tag: 10) }
         #expect(reapAll(engine, count: 1).first?.result == 7)
         #expect(counter == 42)
     }
@@ -84,7 +84,7 @@ struct EngineIOTests {
             try engine.submit(.read(FileDescriptor(rawValue: -1), into: b, at: 0), tag: 2)
         }
         let readOnly = try TemporaryFile(size: 4096, readOnly: true)
-        try buffer.withUnsafeBytes { try engine.submit(.write(readOnly.fd, from: $0, at: 0), tag: 3) }
+        try buffer.withUnsafeBytes { _ = try engine.submit(.write(readOnly.fd, from: $0, at: 0), tag: 3) }
         let results = reapAll(engine, count: 3)
         #expect(results.count == 3)
         #expect(results.allSatisfy { $0.error == .badFileDescriptor }, "\(results)")
@@ -102,10 +102,10 @@ struct EngineIOTests {
             try engine.submit(.fallocate(file.fd, .allocate, at: 0, length: -5), tag: 6)
         }
         let many = [iovec](repeating: iovec(iov_base: nil, iov_len: 0), count: 1025)
-        many.withUnsafeBufferPointer { v in
-            #expect(throws: SubmitError.tooManyIOVecs(1025)) { try engine.submit(.readv(file.fd, v, at: 0), tag: 7) }
+        _ = many.withUnsafeBufferPointer { v in
+            #expect(throws: SubmitError.tooManyIOVecs(1025)) { _ = try engine.submit(.readv(file.fd, v, at: 0), tag: 7) }
         }
-        #expect(throws: SubmitError.noSuchWorker(5)) { try engine.submit(.fsync(file.fd), tag: 8, placement: .worker(5)) }
+        #expect(throws: SubmitError.noSuchWorker(5)) { _ = try engine.submit(.fsync(file.fd), tag: 8, placement: .worker(5)) }
         #expect(SubmitError.tooManyIOVecs(1025).description.contains("IOV_MAX"))
         // Nothing was enqueued by the refused submits.
         #expect(reapAll(engine, count: 1, seconds: 0.2).isEmpty)
@@ -155,7 +155,7 @@ struct EngineIOTests {
         let engine = try IOEngine(configuration: testConfiguration(workers: 1, ring: 8, slots: slots))
         defer { engine.shutdown() }
         let file = try TemporaryFile(size: 4096)
-        for tag in 0..<slots { try engine.submit(.fsync(file.fd), tag: UInt64(tag), placement: .worker(0)) }
+        for tag in 0..<slots { _ = try engine.submit(.fsync(file.fd), tag: UInt64(tag), placement: .worker(0)) }
         // All 8 completions sit in the ring: it is full.
         #expect(waitUntil(seconds: 10) {
             let s = engine.workerSnapshots()[0]

@@ -136,21 +136,21 @@ enum MetricsText {
         let registry = PrometheusCollectorRegistry()
         for e in engines {
             let labels = [("pid", "\(e.pid)"), ("engine", e.engine)]
-            registry.makeGauge(name: "rtio_engine_info", labels: labels + [("process", e.process ?? ""), ("mode", e.mode)],
+            registry.gauge(name: "rtio_engine_info", labels: labels + [("process", e.process ?? ""), ("mode", e.mode)],
                                help: "A running RealtimeIO engine (always 1).").set(1.0)
-            registry.makeGauge(name: "rtio_engine_workers", labels: labels, help: "Preallocated workers.").set(Double(e.workers.count))
-            registry.makeGauge(name: "rtio_engine_on_demand_workers", labels: labels, help: "On-demand worker threads alive now.")
+            registry.gauge(name: "rtio_engine_workers", labels: labels, help: "Preallocated workers.").set(Double(e.workers.count))
+            registry.gauge(name: "rtio_engine_on_demand_workers", labels: labels, help: "On-demand worker threads alive now.")
                 .set(Int64(e.onDemandWorkers.count))
-            registry.makeGauge(name: "rtio_engine_on_demand_max_workers", labels: labels, help: "The on-demand pool's thread limit (0: no pool).")
+            registry.gauge(name: "rtio_engine_on_demand_max_workers", labels: labels, help: "The on-demand pool's thread limit (0: no pool).")
                 .set(Int64(e.onDemandMaxThreads))
-            registry.makeGauge(name: "rtio_engine_degradations", labels: labels, help: "Settings the engine started without.")
+            registry.gauge(name: "rtio_engine_degradations", labels: labels, help: "Settings the engine started without.")
                 .set(Int64(e.degradations?.count ?? 0))
-            registry.makeGauge(name: "rtio_engine_locked_memory_bytes", labels: labels, help: "VmLck of the process.")
+            registry.gauge(name: "rtio_engine_locked_memory_bytes", labels: labels, help: "VmLck of the process.")
                 .set(Int64((e.vmLckKiB ?? 0) * 1024))
             for w in e.workers {
                 let wl = labels + [("worker", w.name), ("group", w.group), ("tid", "\(w.tid)")]
                 func counter(_ name: String, _ help: String, _ value: UInt64) {
-                    registry.makeCounter(name: name, labels: wl, help: help).increment(by: Int64(clamping: value))
+                    registry.counter(name: name, labels: wl, help: help).increment(by: Int64(clamping: value))
                 }
                 counter("rtio_worker_completed_total", "Requests completed.", w.completed)
                 counter("rtio_worker_errors_total", "Completed requests that failed.", w.errors)
@@ -159,20 +159,20 @@ enum MetricsText {
                 counter("rtio_worker_wakes_total", "Times a submitter woke the worker.", w.wakes)
                 counter("rtio_worker_demotions_total", "Real-time-share rests spent demoted to SCHED_OTHER.", w.demotions)
                 counter("rtio_worker_restore_failures_total", "Restores of the real-time policy the kernel refused.", w.restoreFailures)
-                registry.makeCounter(name: "rtio_worker_busy_seconds_total", labels: wl, help: "Time spent executing requests.")
+                registry.counter(name: "rtio_worker_busy_seconds_total", labels: wl, help: "Time spent executing requests.")
                     .increment(by: Double(w.busyNanoseconds) / 1e9)
-                registry.makeGauge(name: "rtio_worker_queue_depth", labels: wl, help: "Requests waiting in the worker's ring.")
+                registry.gauge(name: "rtio_worker_queue_depth", labels: wl, help: "Requests waiting in the worker's ring.")
                     .set(Int64(clamping: w.queueDepth))
-                registry.makeGauge(name: "rtio_worker_max_queue_depth", labels: wl, help: "The deepest the ring has been.")
+                registry.gauge(name: "rtio_worker_max_queue_depth", labels: wl, help: "The deepest the ring has been.")
                     .set(Int64(clamping: w.maxQueueDepth))
-                registry.makeGauge(name: "rtio_worker_realtime", labels: wl, help: "1 if the worker runs SCHED_FIFO or SCHED_RR now.")
+                registry.gauge(name: "rtio_worker_realtime", labels: wl, help: "1 if the worker runs SCHED_FIFO or SCHED_RR now.")
                     .set(w.applied.scheduling?.isRealtime == true ? 1.0 : 0.0)
                 if let faults = w.minorFaults {
-                    registry.makeCounter(name: "rtio_worker_minor_faults_total", labels: wl, help: "Minor page faults of the thread.")
+                    registry.counter(name: "rtio_worker_minor_faults_total", labels: wl, help: "Minor page faults of the thread.")
                         .increment(by: Int64(faults))
                 }
                 if let faults = w.majorFaults {
-                    registry.makeCounter(name: "rtio_worker_major_faults_total", labels: wl, help: "Major page faults of the thread.")
+                    registry.counter(name: "rtio_worker_major_faults_total", labels: wl, help: "Major page faults of the thread.")
                         .increment(by: Int64(faults))
                 }
             }
@@ -224,5 +224,18 @@ enum MetricsText {
 
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+}
+
+extension PrometheusCollectorRegistry {
+    /// A gauge by its full name (swift-prometheus 2.4 deprecates `makeGauge(name:labels:help:)`
+    /// for descriptors; an empty unit adds no suffix).
+    func gauge(name: String, labels: [(String, String)], help: String) -> Gauge {
+        makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
+
+    /// A counter by its full name (see ``gauge(name:labels:help:)``).
+    func counter(name: String, labels: [(String, String)], help: String) -> Counter {
+        makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
     }
 }
