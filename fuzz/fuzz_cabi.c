@@ -6,9 +6,10 @@
  *   <JSON configuration bytes> 0x00 <operation bytes>
  *
  * The JSON goes to rtio_engine_create as it is (up to the NUL). When creation
- * succeeds, the operation bytes drive up to MAX_OPS calls (rtio_submit_* with
+ * succeeds, the operation bytes drive up to MAX_OPS calls (rtio_submit_* and rtio_submit_batch with
  * fuzzed descriptors, offsets, lengths, iovec counts and NULL pointers,
- * rtio_reap with fuzzed limits, rtio_completion_fd, rtio_worker_count/_info,
+ * rtio_cancel of earlier handles, 0 and random values, rtio_reap with fuzzed
+ * limits, rtio_completion_fd, rtio_worker_count/_info,
  * rtio_engine_shutdown with fuzzed modes, calls on a NULL engine); then every
  * accepted request is reaped and the engine destroyed.
  *
@@ -78,10 +79,15 @@ static int g_exclude_kb1; /* NULL iov_base with a non-zero length */
 static int g_exclude_kb2; /* iovec lengths past INT64_MAX, or whose sum wraps */
 static int g_exclude_kb4; /* tiny idleTimeoutSeconds */
 
-/* tags: one per submit attempt, index into these */
-static unsigned char g_accepted[MAX_OPS];
-static unsigned char g_completed[MAX_OPS];
-static uint64_t g_length[MAX_OPS]; /* upper bound of a successful result */
+/* tags: one per submit attempt (0..MAX_OPS-1), and BATCH_MAX more per operation for the entries
+ * of a batch (MAX_OPS + op * BATCH_MAX + k); index into these */
+#define BATCH_MAX 3
+#define MAX_TAGS (MAX_OPS * (1 + BATCH_MAX))
+static unsigned char g_accepted[MAX_TAGS];
+static unsigned char g_completed[MAX_TAGS];
+static unsigned char g_cancelled[MAX_TAGS]; /* rtio_cancel said RTIO_CANCELED: must complete -ECANCELED */
+static uint64_t g_length[MAX_TAGS]; /* upper bound of a successful result */
+static rtio_handle_t g_handle[MAX_OPS]; /* from rtio_submit_read_h; 0 when none */
 
 #define contract(cond, ...)                                                     \
   do {                                                                          \
@@ -309,9 +315,11 @@ static int reap_some(rtio_engine *e, unsigned max) {
   contract(n >= 0 && (unsigned)n <= max, "rtio_reap returned %d for max %u", n, max);
   for (int i = 0; i < n; i++) {
     uint64_t tag = out[i].tag;
-    contract(tag < MAX_OPS && g_accepted[tag], "completion with tag %llu never accepted", (unsigned long long)tag);
+    contract(tag < MAX_TAGS && g_accepted[tag], "completion with tag %llu never accepted", (unsigned long long)tag);
     contract(!g_completed[tag], "request %llu completed twice", (unsigned long long)tag);
     g_completed[tag] = 1;
+    contract(!g_cancelled[tag] || out[i].result == -ECANCELED, "request %llu: cancelled, but completed with %lld",
+             (unsigned long long)tag, (long long)out[i].result);
     contract(out[i].result >= -4095, "request %llu: result %lld is no -errno", (unsigned long long)tag, (long long)out[i].result);
     contract(out[i].result < 0 || (uint64_t)out[i].result <= g_length[tag],
              "request %llu: result %lld above its length %llu", (unsigned long long)tag, (long long)out[i].result,
@@ -383,6 +391,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   memset(g_accepted, 0, sizeof g_accepted);
   memset(g_completed, 0, sizeof g_completed);
+  memset(g_cancelled, 0, sizeof g_cancelled);
+  memset(g_handle, 0, sizeof g_handle);
   int fd = rtio_completion_fd(e);
   contract(fd >= 0, "rtio_completion_fd returned %d on a running engine", fd);
   int workers = rtio_worker_count(e);
@@ -404,9 +414,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       length = pick_length(&c);
       offset = pick_offset(&c);
       invalid = (buf == NULL && length > 0) || range_invalid(offset, length);
-      what = op % 13 == 0 ? "rtio_submit_read" : "rtio_submit_write";
-      result = op % 13 == 0 ? rtio_submit_read(e, f, buf, (size_t)length, offset, tag)
+      what = op % 13 == 0 ? "rtio_submit_read_h" : "rtio_submit_write";
+      /* reads return a handle, for the cancellations below */
+      result = op % 13 == 0 ? rtio_submit_read_h(e, f, buf, (size_t)length, offset, tag, &g_handle[tag])
                             : rtio_submit_write(e, f, buf, (size_t)length, offset, tag);
+      if (op % 13 == 0) contract(result == 0 ? g_handle[tag] != 0 : g_handle[tag] == 0,
+                                 "rtio_submit_read_h returned %d with handle %llu", result, (unsigned long long)g_handle[tag]);
       break;
     }
     case 2: case 3: { /* readv / writev */
@@ -470,10 +483,61 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     case 7: case 8: /* reap some */
       pending -= reap_some(e, (unsigned)(take(&c, 1) % 8));
       continue;
-    case 9: { /* reap with NULL out */
-      unsigned max = (unsigned)(take(&c, 1) % 3);
-      int r = rtio_reap(e, NULL, max);
-      contract(max == 0 ? r == 0 : r == -EINVAL, "rtio_reap(out NULL, max %u) returned %d", max, r);
+    case 9: { /* reap with NULL out, cancel, or a batch */
+      uint8_t k = (uint8_t)take(&c, 1);
+      if (k % 3 == 0) {
+        unsigned max = (unsigned)(take(&c, 1) % 3);
+        int r = rtio_reap(e, NULL, max);
+        contract(max == 0 ? r == 0 : r == -EINVAL, "rtio_reap(out NULL, max %u) returned %d", max, r);
+      } else if (k % 3 == 1) {
+        /* a handle of an earlier read, 0, or any value: never a crash; RTIO_CANCELED means that
+         * read completes exactly once with -ECANCELED */
+        uint64_t earlier = tag ? take(&c, 1) % tag : 0;
+        uint8_t which = (uint8_t)take(&c, 1) % 4;
+        rtio_handle_t h = which == 0 ? 0 : which == 3 ? (rtio_handle_t)take(&c, 8) : g_handle[earlier];
+        int r = rtio_cancel(e, h);
+        contract(r == RTIO_CANCELED || r == RTIO_NOTCANCELED || r == RTIO_ALLDONE || r == -EINVAL,
+                 "rtio_cancel(%llu) returned %d", (unsigned long long)h, r);
+        if (h == 0) contract(r == -EINVAL, "rtio_cancel(0) returned %d", r);
+        if (r == RTIO_CANCELED && which != 3) {
+          contract(g_accepted[earlier] && !g_completed[earlier], "rtio_cancel cancelled request %llu, which is done",
+                   (unsigned long long)earlier);
+          g_cancelled[earlier] = 1;
+        }
+        if (which != 3 && g_handle[earlier] != 0 && h == g_handle[earlier] && g_completed[earlier])
+          contract(r == RTIO_ALLDONE, "rtio_cancel of reaped request %llu returned %d", (unsigned long long)earlier, r);
+      } else {
+        /* a batch of 0..BATCH_MAX reads, writes and fsyncs, sometimes with a bad entry */
+        struct rtio_request reqs[BATCH_MAX];
+        unsigned n = (unsigned)(take(&c, 1) % (BATCH_MAX + 1));
+        int any_invalid = 0;
+        memset(reqs, 0, sizeof reqs);
+        for (unsigned i = 0; i < n; i++) {
+          uint8_t kind = (uint8_t)take(&c, 1);
+          reqs[i].opcode = kind % 8 == 7 ? 9 + (kind >> 3) % 4 /* no such opcode */ : (kind % 3 == 2 ? RTIO_OP_FSYNC : kind % 2);
+          reqs[i].fd = pick_fd(&c);
+          reqs[i].buf = g_sink + (take(&c, 2) * 31u % (SINK_BYTES - 8192));
+          reqs[i].len = take(&c, 1) % 4 == 0 ? pick_length(&c) : take(&c, 2) % 8192;
+          reqs[i].offset = pick_offset(&c);
+          reqs[i].tag = MAX_OPS + tag * BATCH_MAX + i;
+          if (reqs[i].opcode > RTIO_OP_FALLOCATE ||
+              (reqs[i].opcode != RTIO_OP_FSYNC && range_invalid(reqs[i].offset, reqs[i].len)))
+            any_invalid = 1;
+        }
+        unsigned failed = 12345;
+        int r = rtio_submit_batch(e, n ? reqs : NULL, n, &failed);
+        contract(r == 0 || r == -EINVAL || r == -EAGAIN || r == -ESHUTDOWN, "rtio_submit_batch(%u) returned %d", n, r);
+        if (any_invalid) contract(r == -EINVAL, "rtio_submit_batch accepted an invalid entry (%d)", r);
+        if (r == -EINVAL && n > 0) contract(failed < n, "rtio_submit_batch: -EINVAL with failed index %u of %u", failed, n);
+        if (shut_down && n > 0) contract(r != 0, "rtio_submit_batch accepted after rtio_engine_shutdown");
+        if (r == 0) {
+          for (unsigned i = 0; i < n; i++) {
+            g_accepted[reqs[i].tag] = 1;
+            g_length[reqs[i].tag] = reqs[i].opcode == RTIO_OP_FSYNC ? 0 : reqs[i].len;
+          }
+          pending += (int)n;
+        }
+      }
       continue;
     }
     case 10: { /* shutdown, fuzzed mode */
@@ -500,6 +564,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       contract(rtio_completion_fd(NULL) == -EINVAL, "completion_fd on NULL engine");
       contract(rtio_worker_count(NULL) == -EINVAL, "worker_count on NULL engine");
       contract(rtio_engine_shutdown(NULL, 0) == -EINVAL, "shutdown on NULL engine");
+      contract(rtio_cancel(NULL, 1) == -EINVAL, "cancel on NULL engine");
+      contract(rtio_submit_batch(NULL, NULL, 0, NULL) == -EINVAL, "batch on NULL engine");
       continue;
     }
     default: { /* worker info, fuzzed index */
