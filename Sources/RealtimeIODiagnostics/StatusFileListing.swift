@@ -36,13 +36,16 @@ extension StatusFile {
     }
 
     /// Scans mappings and directories (see the extension's description).
-    package static func discover() -> Discovery {
+    /// With `only`, reads that process's mappings alone and its files
+    /// (`PID-NAME.status`) in the directories: a refreshing view of one
+    /// process does not read every `/proc/*/maps` each time.
+    package static func discover(only: pid_t? = nil) -> Discovery {
         var paths: [String] = []
         var seen = Set<String>()
         var problems: [DiscoveryProblem] = []
         func add(_ path: String) { if seen.insert(path).inserted { paths.append(path) } }
 
-        for pid in processIDs() {
+        for pid in only.map({ [$0] }) ?? processIDs() {
             for path in mappedStatusFiles(pid: pid) { add(path) }
         }
         for directory in statusDirectories() {
@@ -59,7 +62,7 @@ extension StatusFile {
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                     String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
                 }
-                if name.hasSuffix(".status") { add(directory + "/" + name) }
+                if name.hasSuffix(".status"), only.map({ name.hasPrefix("\($0)-") }) ?? true { add(directory + "/" + name) }
             }
         }
         var summaries: [StatusFileSummary] = []

@@ -126,7 +126,7 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
 /// histograms from the HDR buckets.
 enum MetricsText {
     static func render(pid: Int32?) -> (text: String, problems: Bool) {
-        let found = StatusFile.discover()
+        let found = StatusFile.discover(only: pid)
         let engines = found.summaries.filter { !$0.stale && (pid == nil || $0.pid == pid) }
             .compactMap { try? StatusFileReader(path: $0.path) }.map(EngineView.init)
         return (render(engines), !found.problems.isEmpty)

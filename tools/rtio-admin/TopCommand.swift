@@ -107,7 +107,7 @@ struct TopSampler {
 
     @discardableResult
     mutating func sample() -> Frame {
-        let found = StatusFile.discover()
+        let found = StatusFile.discover(only: pid)
         permissionProblems = !found.problems.isEmpty
         var live: [String: StatusFileReader] = [:]
         for s in found.summaries where !s.stale && (pid == nil || s.pid == pid) {
