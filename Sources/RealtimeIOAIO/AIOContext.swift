@@ -258,12 +258,18 @@ final class AIOContext: @unchecked Sendable {
         slots.deactivate(slot)
         AIOCB.error(cb).pointee.store(result >= 0 ? 0 : Int32(-result), ordering: .releasing)
         // The aiocb is the caller's again: nothing below reads it.
-        completions.advance()
+        // A signal is queued before aio_suspend/LIO_WAIT waiters are woken, as
+        // glibc does (it notifies, then wakes, under its request lock): a
+        // program woken by aio_suspend finds its handler has run. (A waiter
+        // that re-checks between the store above and the signal — woken by
+        // another request — can still return first; POSIX orders neither.)
         if notification.notify == C.SIGEV_THREAD {
+            completions.advance()
             threadNotifier.enqueue(Int32(slot))  // the slot is freed after the function ran
         } else {
             slots.release(slot)
             deliverSignal(notification)
+            completions.advance()
         }
         if group >= 0 { finishGroupMember(Int(group)) }
         return next

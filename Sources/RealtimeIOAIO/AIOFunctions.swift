@@ -60,11 +60,13 @@ public func rtio_aio_error(_ cb: UnsafePointer<aiocb>?) -> Int32 { errorImpl(cb)
 @_cdecl("aio_error64")
 public func rtio_aio_error64(_ cb: UnsafePointer<aiocb>?) -> Int32 { errorImpl(cb) }
 
-/// The result once: a second call, or a call before completion, fails with EINVAL.
+/// The result once: a second call fails with EINVAL. A call before completion
+/// (POSIX: result undefined) answers as glibc does — the placeholder 0 stored at
+/// submission, `errno` untouched, the result still retrievable once done.
 private func returnImpl(_ cb: UnsafeMutablePointer<aiocb>?) -> Int {
     guard let cb else { return Int(fail(EINVAL)) }
-    guard AIOCB.error(cb).pointee.load(ordering: .acquiring) != EINPROGRESS,
-          AIOCB.stateWord(cb).pointee.compareExchange(
+    if AIOCB.error(cb).pointee.load(ordering: .acquiring) == EINPROGRESS { return 0 }
+    guard AIOCB.stateWord(cb).pointee.compareExchange(
               expected: AIOState.completed.rawValue, desired: AIOState.returned.rawValue, ordering: .acquiring).exchanged
     else { return Int(fail(EINVAL)) }
     let value = cb.pointee.__return_value

@@ -13,6 +13,38 @@ static void *write_later(void *arg) {
     return NULL;
 }
 
+/* Signal before wake-up: a writer thread feeds a pipe once the main thread
+ * sleeps in aio_suspend (read from /proc: a barrier, not a delay). */
+#define ORDER_ROUNDS 50
+static atomic_int order_signals, order_go;
+static int order_pipe_w = -1;
+static pid_t main_tid;
+static void order_handler(int s, siginfo_t *si, void *c) { (void)s; (void)si; (void)c; atomic_fetch_add(&order_signals, 1); }
+static int thread_sleeping(pid_t tid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    int f = open(path, O_RDONLY);
+    if (f < 0) return 0;
+    ssize_t n = read(f, buf, sizeof buf - 1);
+    close(f);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && p[2] == 'S';
+}
+static void *write_when_waiting(void *arg) {
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);  /* the signal goes to the main thread */
+    for (int i = 0; i < ORDER_ROUNDS; i++) {
+        while (atomic_load(&order_go) <= i) usleep(100);
+        for (int k = 0; k < 100000 && !thread_sleeping(main_tid); k++) usleep(50);
+        if (write(order_pipe_w, "x", 1) != 1) DIE("write");
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     char path[4200];
@@ -77,6 +109,55 @@ int main(int argc, char **argv) {
         snprintf(label, sizeof label, "suspend_huge_timeout_%d", k);
         RESULT(label, "%d %d %zd", src, src == 0 ? 0 : errno, aio_finish(&pr));
         pthread_join(t, NULL);
+        close(p[0]); close(p[1]);
+    }
+    /* aio_return before completion (POSIX: undefined): glibc returns 0 and leaves
+     * errno alone; the result is still retrieved once the request is done. */
+    {
+        int p[2];
+        if (pipe(p) != 0) DIE("pipe");
+        char c = 0;
+        struct aiocb pr = { .aio_fildes = p[0], .aio_buf = &c, .aio_nbytes = 1 };
+        if (aio_read(&pr) != 0) DIE("aio_read pipe");
+        int before = aio_error(&pr);
+        errno = 0;
+        (void)aio_return(&pr);  /* its value is undefined (glibc: 0 or -1, racing its thread) */
+        int early_errno = errno;
+        if (write(p[1], "y", 1) != 1) DIE("write");
+        ssize_t done = aio_finish(&pr);
+        RESULT("return_before_completion", "%d %d %zd %c", before, early_errno, done, c);
+        close(p[0]); close(p[1]);
+    }
+    /* A request's signal is queued before aio_suspend returns for it: after
+     * the wait, its handler has run (glibc: notify, then wake, under its lock). */
+    {
+        int p[2];
+        if (pipe(p) != 0) DIE("pipe");
+        order_pipe_w = p[1];
+        main_tid = (pid_t)syscall(SYS_gettid);
+        struct sigaction sa = { .sa_sigaction = order_handler, .sa_flags = SA_SIGINFO | SA_RESTART };
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGRTMIN + 3, &sa, NULL) != 0) DIE("sigaction");
+        pthread_t t;
+        pthread_create(&t, NULL, write_when_waiting, NULL);
+        int missed = 0;
+        for (int i = 0; i < ORDER_ROUNDS; i++) {
+            char c;
+            struct aiocb pr = { .aio_fildes = p[0], .aio_buf = &c, .aio_nbytes = 1 };
+            pr.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
+            pr.aio_sigevent.sigev_signo = SIGRTMIN + 3;
+            int before = atomic_load(&order_signals);
+            if (aio_read(&pr) != 0) DIE("aio_read pipe");
+            atomic_store(&order_go, i + 1);
+            const struct aiocb *l[1] = { &pr };
+            while (aio_error(&pr) == EINPROGRESS) {
+                if (aio_suspend(l, 1, NULL) != 0 && errno != EINTR) DIE("aio_suspend");
+            }
+            if (atomic_load(&order_signals) == before) missed++;
+            if (aio_return(&pr) != 1) DIE("aio_return");
+        }
+        pthread_join(t, NULL);
+        RESULT("signal_before_suspend_returns", "%d", missed);
         close(p[0]); close(p[1]);
     }
     unlink(path);
