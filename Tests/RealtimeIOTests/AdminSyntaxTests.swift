@@ -54,7 +54,7 @@ struct AdminSyntaxTests {
         child.waitUntilExit()
         let dead = "\(child.processIdentifier)"
         for arguments in [["show", dead], ["set-priority", dead, "all", "fifo:10"], ["set-affinity", dead, "all", "0"],
-                          ["set-ioprio", dead, "all", "idle"], ["check", "--pid", dead]] {
+                          ["set-ioprio", dead, "all", "idle"], ["check", "--pid", dead], ["metrics", "--pid", dead]] {
             let r = try admin(arguments)
             #expect(r.status == 66, "\(arguments): exit \(r.status), stderr \(r.err)")
         }
@@ -66,6 +66,8 @@ struct AdminSyntaxTests {
         defer { sleeper.terminate(); sleeper.waitUntilExit() }
         let plain = try admin(["show", "\(sleeper.processIdentifier)"])
         #expect(plain.status == 66 && plain.err.contains("no running RealtimeIO engine in pid \(sleeper.processIdentifier)"), "\(plain.err)")
+        let metrics = try admin(["metrics", "--pid", "\(sleeper.processIdentifier)"])
+        #expect(metrics.status == 66 && metrics.err.contains("no running RealtimeIO engine"), "\(metrics.err)")
     }
 
     @Test func versionAndHelpDocumentExitStatuses() throws {

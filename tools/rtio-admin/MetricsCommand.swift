@@ -32,6 +32,12 @@ struct MetricsCommand: ParsableCommand {
         let only = try pid.map { try Admin.pid($0) }
         guard let listen else {
             let (text, problems) = MetricsText.render(pid: only)
+            if let only, !text.contains("pid=\"\(only)\"") {
+                // As `show PID`: a process with no engine is EX_NOINPUT, not an empty page.
+                if problems { throw ExitCode(AdminExit.noPermission.rawValue) }
+                throw AdminError(kill(only, 0) == 0 || errno == EPERM
+                    ? "no running RealtimeIO engine in pid \(only): it maps no status file" : "no process \(only)", .noInput)
+            }
             print(text, terminator: "")
             if problems { throw ExitCode(AdminExit.noPermission.rawValue) }
             return
