@@ -10,43 +10,6 @@ import Testing
 import Glibc
 #endif
 
-/// Context of ``holdWorker``: word 0 is set when the call starts, word 1 releases it.
-private let holdWorker: CustomBlockingCall = { context in
-    let words = context!.assumingMemoryBound(to: Atomic<Int>.self)
-    words[0].store(1, ordering: .releasing)
-    while words[1].load(ordering: .acquiring) == 0 { usleep(100) }
-    return 0
-}
-
-/// Counts its runs in the Atomic<Int> behind the context; returns 7.
-private let countRun: CustomBlockingCall = { context in
-    context!.assumingMemoryBound(to: Atomic<Int>.self).pointee.add(1, ordering: .acquiringAndReleasing)
-    return 7
-}
-
-/// A worker held in a blocking call until ``release()``: the stuck worker of the tests.
-private final class Hold: @unchecked Sendable {
-    let words = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 2)
-    init() {
-        words.initialize(to: Atomic(0))
-        (words + 1).initialize(to: Atomic(0))
-    }
-    deinit { words.deallocate() }
-    var context: UnsafeMutableRawPointer { UnsafeMutableRawPointer(words) }
-    var request: IORequest { .custom(holdWorker, context: context) }
-    func waitStarted() -> Bool { waitUntil(seconds: 10) { words[0].load(ordering: .acquiring) != 0 } }
-    func release() { words[1].store(1, ordering: .releasing) }
-}
-
-/// A run counter for ``countRun``.
-private final class RunCounter: @unchecked Sendable {
-    let word = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 1)
-    init() { word.initialize(to: Atomic(0)) }
-    deinit { word.deallocate() }
-    var runs: Int { word.pointee.load(ordering: .acquiring) }
-    var request: IORequest { .custom(countRun, context: UnsafeMutableRawPointer(word)) }
-}
-
 @Suite("Engine: cancel", .serialized)
 struct EngineCancelTests {
 

@@ -10,31 +10,6 @@ import Testing
 import Glibc
 #endif
 
-/// Word 0 set when the call starts, word 1 releases it.
-private let holdWorker: CustomBlockingCall = { context in
-    let words = context!.assumingMemoryBound(to: Atomic<Int>.self)
-    words[0].store(1, ordering: .releasing)
-    while words[1].load(ordering: .acquiring) == 0 { usleep(100) }
-    return 5
-}
-
-private let countRun: CustomBlockingCall = { context in
-    context!.assumingMemoryBound(to: Atomic<Int>.self).pointee.add(1, ordering: .acquiringAndReleasing)
-    return 7
-}
-
-/// Three words for the custom calls: started, release, runs.
-private final class Words: @unchecked Sendable {
-    let base = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 3)
-    init() { for i in 0..<3 { (base + i).initialize(to: Atomic(0)) } }
-    deinit { base.deallocate() }
-    var hold: IORequest { .custom(holdWorker, context: UnsafeMutableRawPointer(base)) }
-    var count: IORequest { .custom(countRun, context: UnsafeMutableRawPointer(base + 2)) }
-    var started: Bool { base[0].load(ordering: .acquiring) != 0 }
-    var runs: Int { base[2].load(ordering: .acquiring) }
-    func release() { base[1].store(1, ordering: .releasing) }
-}
-
 /// Where code runs: tid and scheduling policy.
 private struct Place: Sendable, Equatable {
     var tid: pid_t
@@ -89,34 +64,34 @@ struct EnginePerformCancellationTests {
           .tags(.concurrency))
     func cancelQueued() async throws {
         let engine = try IOEngine(configuration: testConfiguration(workers: 1, slots: 8))
-        let words = Words()
+        let hold = Hold(result: 5), counter = RunCounter()
         // Released on every exit, or shutdown would wait for the held worker forever.
-        defer { words.release(); engine.shutdown() }
-        try engine.submit(words.hold, tag: 1)
-        try #require(await pollUntil(seconds: 30) { words.started })
-        let task = Task { try await engine.perform(words.count) }
+        defer { hold.release(); engine.shutdown() }
+        try engine.submit(hold.request, tag: 1)
+        try #require(await pollUntil(seconds: 30) { hold.started })
+        let task = Task { try await engine.perform(counter.request) }
         // Queued behind the stuck worker.
         try #require(await pollUntil(seconds: 30) { engine.workers[0].ring.approximateCount == 1 })
         task.cancel()
         let result = await task.result
         #expect(throws: CancellationError.self) { try result.get() }
-        #expect(words.started && words.runs == 0)
-        words.release()
+        #expect(hold.started && counter.runs == 0)
+        hold.release()
         #expect(reapAll(engine, count: 1).map(\.result) == [5])
         #expect(waitUntil(seconds: 10) { engine.core.slab.quiescentFreeCount() == 8 })
-        #expect(words.runs == 0)
+        #expect(counter.runs == 0)
     }
 
     @Test("cancelling the task while its request runs: the request completes normally and perform returns its result",
           .tags(.concurrency))
     func cancelRunning() async throws {
         let engine = try IOEngine(configuration: testConfiguration(workers: 1, slots: 8))
-        let words = Words()
-        defer { words.release(); engine.shutdown() }
-        let task = Task { try await engine.perform(words.hold) }
-        try #require(await pollUntil(seconds: 30) { words.started })
+        let hold = Hold(result: 5)
+        defer { hold.release(); engine.shutdown() }
+        let task = Task { try await engine.perform(hold.request) }
+        try #require(await pollUntil(seconds: 30) { hold.started })
         task.cancel()
-        words.release()
+        hold.release()
         #expect(try await task.value == 5)
     }
 
@@ -124,26 +99,26 @@ struct EnginePerformCancellationTests {
     func cancelledBefore() async throws {
         let engine = try IOEngine(configuration: testConfiguration(workers: 1, slots: 8))
         defer { engine.shutdown() }
-        let words = Words()
+        let counter = RunCounter()
         let task = Task {
             withUnsafeCurrentTask { $0?.cancel() }
-            return try await engine.perform(words.count)
+            return try await engine.perform(counter.request)
         }
         await #expect(throws: CancellationError.self) { try await task.value }
-        #expect(words.runs == 0 && engine.workerSnapshots()[0].submitted == 0)
+        #expect(counter.runs == 0 && engine.workerSnapshots()[0].submitted == 0)
     }
 
     @Test("the code after await never runs on a real-time worker; the worker only enqueues the task on its executor",
           .tags(.concurrency, .needsRoot))
     func resumesOffTheWorker() async throws {
         let engine = try IOEngine(configuration: testConfiguration(workers: 1, scheduling: .fifo(priority: 10), slots: 8))
-        let words = Words()
-        defer { words.release(); engine.shutdown() }
+        let hold = Hold(result: 5), counter = RunCounter()
+        defer { hold.release(); engine.shutdown() }
         let worker = engine.workers[0].tid
         try #require(sched_getscheduler(worker) == SCHED_FIFO, "the worker is not SCHED_FIFO: run as root (tools/setup)")
         // The global concurrent executor: many awaits, each resumed by the SCHED_FIFO worker.
         for _ in 0..<scaled(200) {
-            _ = try await engine.perform(words.count)
+            _ = try await engine.perform(counter.request)
             let place = Place.here
             #expect(place.tid != worker && place.policy == SCHED_OTHER, "after await on \(place)")
         }
@@ -152,11 +127,11 @@ struct EnginePerformCancellationTests {
         // resume is the one that enqueues it.
         let executor = RecordingExecutor()
         let releaser = startThread {
-            _ = waitUntil(seconds: 10) { words.started && executor.isIdle }
-            words.release()
+            _ = waitUntil(seconds: 10) { hold.started && executor.isIdle }
+            hold.release()
         }
         let after = try await withTaskExecutorPreference(executor) { () async throws -> Place in
-            _ = try await engine.perform(words.hold)
+            _ = try await engine.perform(hold.request)
             return Place.here
         }
         releaser.join()
