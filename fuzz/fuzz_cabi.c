@@ -527,8 +527,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         unsigned failed = 12345;
         int r = rtio_submit_batch(e, n ? reqs : NULL, n, &failed);
         contract(r == 0 || r == -EINVAL || r == -EAGAIN || r == -ESHUTDOWN, "rtio_submit_batch(%u) returned %d", n, r);
-        if (any_invalid) contract(r == -EINVAL, "rtio_submit_batch accepted an invalid entry (%d)", r);
-        if (r == -EINVAL && n > 0) contract(failed < n, "rtio_submit_batch: -EINVAL with failed index %u of %u", failed, n);
+        /* an invalid entry is named; -EINVAL naming none (n) is a batch larger than the ring or the slab */
+        if (any_invalid) contract(r == -EINVAL && failed < n, "rtio_submit_batch: an invalid entry gave %d, index %u of %u", r, failed, n);
+        else if (r == -EINVAL) contract(failed == n, "rtio_submit_batch: -EINVAL names entry %u of %u, which is valid", failed, n);
+        else contract(failed == n, "rtio_submit_batch returned %d with failed index %u of %u", r, failed, n);
         if (shut_down && n > 0) contract(r != 0, "rtio_submit_batch accepted after rtio_engine_shutdown");
         if (r == 0) {
           for (unsigned i = 0; i < n; i++) {
