@@ -124,7 +124,7 @@ struct EngineBatchConcurrencyTests {
         let batchesPerThread = scaled(400)
         let accepted = SharedCounter()
         let finished = SharedCounter()
-        let acceptedTags = Mutex<Set<UInt64>>([])
+        let acceptedTags = AnnotatedMutex<Set<UInt64>>([])
         let failures = FailureLog()
         var workers: [NativeThread] = []
         for t in 0..<threads {

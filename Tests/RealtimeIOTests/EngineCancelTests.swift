@@ -168,7 +168,7 @@ struct EngineCancelTests {
     @Test("workerHandler delivery: the handler gets the cancelled completion once, on the cancelling thread",
           .tags(.concurrency))
     func workerHandler() throws {
-        let log = Mutex<[(IOCompletion, pid_t)]>([])
+        let log = AnnotatedMutex<[(IOCompletion, pid_t)]>([])
         var configuration = testConfiguration(workers: 1, slots: 8)
         configuration.completionDelivery = .workerHandler { c in log.withLock { $0.append((c, rtio_gettid())) } }
         let engine = try IOEngine(configuration: configuration)

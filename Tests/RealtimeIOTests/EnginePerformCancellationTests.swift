@@ -19,8 +19,8 @@ private struct Place: Sendable, Equatable {
 
 /// A task executor on its own SCHED_OTHER thread that records the thread each job was enqueued from.
 private final class RecordingExecutor: TaskExecutor, @unchecked Sendable {
-    private let jobs = Mutex<[UnownedJob]>([])
-    private let enqueuers = Mutex<[Place]>([])
+    private let jobs = AnnotatedMutex<[UnownedJob]>([])
+    private let enqueuers = AnnotatedMutex<[Place]>([])
     private let wake = DispatchSemaphore(value: 0)
     private let stop = Atomic<Bool>(false)
     private let running = Atomic<Bool>(false)

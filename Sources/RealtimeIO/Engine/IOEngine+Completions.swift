@@ -102,7 +102,7 @@ final class CompletionWaiter: @unchecked Sendable {
 
     let engine: IOEngine
     let spinNanoseconds: Int64
-    let state = Mutex(State())
+    let state = AnnotatedMutex(State())
     let requests = FutexSemaphore()
     let stopped = Atomic<Bool>(false)
     let stopFD: EventFD
