@@ -17,8 +17,9 @@ struct EngineCancelTests {
           .tags(.concurrency))
     func cancelBehindStuckWorker() throws {
         let engine = try IOEngine(configuration: testConfiguration(workers: 1, slots: 8))
-        defer { engine.shutdown() }
         let hold = Hold(), counter = RunCounter()
+        // Released on every exit: shutdown waits for the held worker.
+        defer { hold.release(); engine.shutdown() }
         try engine.submit(hold.request, tag: 1)
         try #require(hold.waitStarted())
         let handle = try engine.submit(counter.request, tag: 2)
@@ -38,11 +39,32 @@ struct EngineCancelTests {
         #expect(engine.workerSnapshots()[0].cancelled == 1)
     }
 
+    @Test("a waiter that consumes the canceller's notification still finds the cancelled completion",
+          .tags(.concurrency))
+    func waitFindsCancelledCompletion() throws {
+        let engine = try IOEngine(configuration: testConfiguration(workers: 1, slots: 8))
+        let hold = Hold()
+        defer { hold.release(); engine.shutdown() }
+        try engine.submit(hold.request, tag: 1)
+        try #require(hold.waitStarted())
+        let counter = RunCounter()
+        let handle = try engine.submit(counter.request, tag: 2)
+        // The cancel writes the eventfd; the wait's re-arm consumes that write, and its
+        // re-check must see the completion the canceller posted (the worker is stuck:
+        // nothing else will ever write). Before the fix it slept the whole timeout.
+        #expect(engine.cancel(handle) == .cancelled)
+        #expect(engine.waitForCompletions(timeout: .seconds(20)), "the wait missed the cancelled completion")
+        var tags: [UInt64] = []
+        _ = engine.reap { tags.append($0.tag) }
+        #expect(tags == [2] && counter.runs == 0)
+    }
+
     @Test("the running request: .running, completes normally", .tags(.concurrency))
     func cancelRunning() throws {
         let engine = try IOEngine(configuration: testConfiguration(workers: 1, slots: 8))
-        defer { engine.shutdown() }
         let hold = Hold()
+        // Released on every exit: shutdown waits for the held worker.
+        defer { hold.release(); engine.shutdown() }
         let handle = try engine.submit(hold.request, tag: 1)
         try #require(hold.waitStarted())
         #expect(engine.cancel(handle) == .running)
@@ -66,8 +88,9 @@ struct EngineCancelTests {
     @Test("a stale handle never cancels the request that reuses its slot", .tags(.concurrency))
     func staleHandle() throws {
         let engine = try IOEngine(configuration: testConfiguration(workers: 2, slots: 4))
-        defer { engine.shutdown() }
         let hold = Hold(), first = RunCounter(), second = RunCounter()
+        // Released on every exit: shutdown waits for the held worker.
+        defer { hold.release(); engine.shutdown() }
         try engine.submit(hold.request, tag: 1, placement: .worker(0))
         try #require(hold.waitStarted())
         let old = try engine.submit(first.request, tag: 2, placement: .worker(1))
@@ -150,8 +173,9 @@ struct EngineCancelTests {
     @Test("on-demand mode: a request queued behind the only, stuck on-demand worker is cancelled", .tags(.concurrency))
     func onDemand() throws {
         let engine = try IOEngine(configuration: onDemandConfiguration(spawner: .spawnerThread, maxThreads: 1, slots: 8))
-        defer { engine.shutdown() }
         let hold = Hold(), counter = RunCounter()
+        // Released on every exit: shutdown waits for the held worker.
+        defer { hold.release(); engine.shutdown() }
         try engine.submit(hold.request, tag: 1)
         try #require(hold.waitStarted())
         let handle = try engine.submit(counter.request, tag: 2)
@@ -172,8 +196,9 @@ struct EngineCancelTests {
         var configuration = testConfiguration(workers: 1, slots: 8)
         configuration.completionDelivery = .workerHandler { c in log.withLock { $0.append((c, rtio_gettid())) } }
         let engine = try IOEngine(configuration: configuration)
-        defer { engine.shutdown() }
         let hold = Hold(), counter = RunCounter()
+        // Released on every exit: shutdown waits for the held worker.
+        defer { hold.release(); engine.shutdown() }
         try engine.submit(hold.request, tag: 1)
         try #require(hold.waitStarted())
         let handle = try engine.submit(counter.request, tag: 2)

@@ -27,11 +27,12 @@ final class CancelledCompletions: @unchecked Sendable {
     private let head: UnsafeMutablePointer<Atomic<UInt32>>
     /// Line 1: the reaper's own FIFO, oldest first (plain: one reaper at a time,
     /// serialised by `EngineCore.reaping`, whose acquire/release orders them).
-    private let taken: UnsafeMutablePointer<UInt32>
+    /// Reaper-written only; atomic (relaxed) so a waiter on another thread may read it.
+    private let taken: UnsafeMutablePointer<Atomic<UInt32>>
 
     init() {
         head = storage.initialize(Atomic<UInt32>(RequestSlab.none), at: 0)
-        taken = storage.initialize(RequestSlab.none, at: CacheLine.separation)
+        taken = storage.initialize(Atomic<UInt32>(RequestSlab.none), at: CacheLine.separation)
     }
 
     /// Any thread that owns the host side of a cancelled slot.
@@ -48,9 +49,18 @@ final class CancelledCompletions: @unchecked Sendable {
     }
 
     /// The reaper: the oldest waiting cancelled slot, if any.
+    /// Reaper side: nothing taken and nothing pushed (one relaxed load of the
+    /// head when the reaper holds none). A push racing this check is seen by
+    /// the re-check that follows the host's re-arm: the canceller pushes
+    /// before it calls `notifyHost`, like a worker.
+    @inline(__always)
+    var isEmpty: Bool {
+        taken.pointee.load(ordering: .relaxed) == RequestSlab.none && head.pointee.load(ordering: .relaxed) == RequestSlab.none
+    }
+
     @inline(__always)
     func pop(slab: RequestSlab) -> UInt32? {
-        if taken.pointee == RequestSlab.none {
+        if taken.pointee.load(ordering: .relaxed) == RequestSlab.none {
             if head.pointee.load(ordering: .relaxed) == RequestSlab.none { return nil }
             // Take everything and reverse it (the stack is newest first).
             var node = head.pointee.exchange(RequestSlab.none, ordering: .acquiring)
@@ -62,10 +72,10 @@ final class CancelledCompletions: @unchecked Sendable {
                 reversed = node
                 node = next
             }
-            taken.pointee = reversed
+            taken.pointee.store(reversed, ordering: .relaxed)
         }
-        let slot = taken.pointee
-        taken.pointee = slab.record(slot).pointee.cancelledNext
+        let slot = taken.pointee.load(ordering: .relaxed)
+        taken.pointee.store(slab.record(slot).pointee.cancelledNext, ordering: .relaxed)
         return slot
     }
 }

@@ -65,6 +65,8 @@ final class EngineCore: @unchecked Sendable {
     let workerStartHook: WorkerStartHook?
     /// Completions of cancelled requests waiting for reap (`eventfd` delivery).
     let cancelledCompletions = CancelledCompletions()
+    /// ``cancelledCompletions`` unretained, for the reap path (see ``slabRef``).
+    let cancelledRef: Unmanaged<CancelledCompletions>
 
     /// Lines of shared words (see the layout above; ``EngineFootprint`` counts them).
     static let sharedLineCount = 4
@@ -84,6 +86,7 @@ final class EngineCore: @unchecked Sendable {
         handler: (@Sendable (IOCompletion) -> Void)?, workerStartHook: WorkerStartHook?
     ) {
         self.slab = slab
+        self.cancelledRef = Unmanaged.passUnretained(cancelledCompletions)
         self.slabRef = Unmanaged.passUnretained(slab)
         self.eventFD = eventFD
         self.spinBudgetNanoseconds = spinBudget.nanoseconds

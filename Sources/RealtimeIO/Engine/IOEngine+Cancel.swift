@@ -41,18 +41,23 @@ extension IOEngine {
 
     /// Reap side: completions of cancelled requests, up to `maximum`.
     @inline(__always)
+    /// Every poll of an engine without cancellations costs one relaxed load;
+    /// no reference count (unretained, like the completion rings).
     func drainCancelledCompletions(maximum: Int, _ body: (IOCompletion) -> Void) -> Int {
-        let slab = core.slab
-        let queue = core.cancelledCompletions
-        var delivered = 0
-        while delivered < maximum, let slot = queue.pop(slab: slab) {
-            let r = slab.record(slot)
-            let completion = IOCompletion(tag: r.pointee.tag, result: r.pointee.result, worker: r.pointee.workerIndex)
-            slab.cancelledCompletionConsumed(slot)
-            body(completion)
-            delivered += 1
+        core.cancelledRef._withUnsafeGuaranteedRef { queue in
+            if queue.isEmpty { return 0 }
+            return core.slabRef._withUnsafeGuaranteedRef { slab in
+                var delivered = 0
+                while delivered < maximum, let slot = queue.pop(slab: slab) {
+                    let r = slab.record(slot)
+                    let completion = IOCompletion(tag: r.pointee.tag, result: r.pointee.result, worker: r.pointee.workerIndex)
+                    slab.cancelledCompletionConsumed(slot)
+                    body(completion)
+                    delivered += 1
+                }
+                return delivered
+            }
         }
-        return delivered
     }
 }
 

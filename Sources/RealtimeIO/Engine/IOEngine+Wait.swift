@@ -160,6 +160,9 @@ extension IOEngine {
             if !completionRings[w]._withUnsafeGuaranteedRef({ $0.isEmpty }) { return true }
             w += 1
         }
+        // Completions the canceller delivered: a waiter that consumed their
+        // notification in its re-arm must find them here, or it sleeps.
+        if !core.cancelledRef._withUnsafeGuaranteedRef({ $0.isEmpty }) { return true }
         if let queue = onDemandCompletions { return !queue.isEmpty }
         return false
     }
