@@ -31,8 +31,8 @@ struct MetricsCommand: ParsableCommand {
     func run() throws {
         let only = try pid.map { try Admin.pid($0) }
         guard let listen else {
-            let (text, problems) = MetricsText.render(pid: only)
-            if let only, !text.contains("pid=\"\(only)\"") {
+            let (text, problems, engines) = MetricsText.render(pid: only)
+            if let only, engines == 0 {
                 // As `show PID`: a process with no engine is EX_NOINPUT, not an empty page.
                 if problems { throw ExitCode(AdminExit.noPermission.rawValue) }
                 throw AdminError(kill(only, 0) == 0 || errno == EPERM
@@ -131,11 +131,11 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
 /// registry per rendering (values are absolute, read from the status files),
 /// histograms from the HDR buckets.
 enum MetricsText {
-    static func render(pid: Int32?) -> (text: String, problems: Bool) {
+    static func render(pid: Int32?) -> (text: String, problems: Bool, engines: Int) {
         let found = StatusFile.discover(only: pid)
         let engines = found.summaries.filter { !$0.stale && (pid == nil || $0.pid == pid) }
             .compactMap { try? StatusFileReader(path: $0.path) }.map(EngineView.init)
-        return (render(engines), !found.problems.isEmpty)
+        return (render(engines), !found.problems.isEmpty, engines.count)
     }
 
     static func render(_ engines: [EngineView]) -> String {
