@@ -36,6 +36,13 @@ int rtio_set_thread_name(const char *name) {
     return prctl(PR_SET_NAME, buf, 0, 0, 0) == 0 ? 0 : -errno;
 }
 
+int rtio_set_thread_name_of(pthread_t thread, const char *name) {
+    char buf[16];
+    strncpy(buf, name, 15);
+    buf[15] = 0;
+    return -pthread_setname_np(thread, buf);
+}
+
 int rtio_set_thread_nice(pid_t tid, int nice) {
     return setpriority(PRIO_PROCESS, (id_t)tid, nice) == 0 ? 0 : -errno;
 }

@@ -124,6 +124,11 @@ package final class NativeThread: @unchecked Sendable {
             Unmanaged<Start>.fromOpaque(context).release()
             throw Errno(rawValue: rc)
         }
+        // Named by the creator too, before spawn returns: a thread that has not run yet
+        // still carries its creator's name, and whoever lists threads right after spawn
+        // (rtio-admin, the tests) must see this one. The thread names itself as well,
+        // first thing, in case this races its exit (ESRCH, ignored).
+        if let name = attributes.name { _ = rtio_set_thread_name_of(handle, name) }
         return NativeThread(handle: handle)
     }
 

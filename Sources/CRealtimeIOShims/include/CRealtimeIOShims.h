@@ -31,6 +31,8 @@ int rtio_futex_wake(uint32_t *word, int count);
 pid_t rtio_gettid(void);
 /// Names the calling thread (PR_SET_NAME; truncated to 15 bytes). Returns 0 or -errno.
 int rtio_set_thread_name(const char *name);
+/// Names another thread of this process (pthread_setname_np; truncated to 15 bytes). Returns 0 or -errno.
+int rtio_set_thread_name_of(pthread_t thread, const char *name);
 /// setpriority(PRIO_PROCESS, tid, nice): the nice value of one thread. Returns 0 or -errno.
 int rtio_set_thread_nice(pid_t tid, int nice);
 /// getpriority(PRIO_PROCESS, tid). Returns the nice value, or -1000 - errno on failure.
