@@ -46,7 +46,8 @@ struct EngineMetricsTests {
     @Test("after each poll every counter, gauge and histogram bucket equals workerSnapshots()")
     func matchesSnapshots() throws {
         let metrics = TestMetrics()
-        let engine = try IOEngine(configuration: testConfiguration(workers: 2))
+        // Rings as deep as the largest round: placement may send a whole round to one worker.
+        let engine = try IOEngine(configuration: testConfiguration(workers: 2, ring: 1024, slots: 1024))
         defer { engine.shutdown() }
         let published = EngineMetrics(engine: engine, factory: metrics)
 
