@@ -29,6 +29,9 @@ import Glibc
 ///    ``DropInSettings/Ordering``). It takes no lock, allocates nothing and
 ///    makes no syscall beyond the engine's wake-up.
 /// 2. The worker runs ``SlotOperation`` (read/write) or the engine's fsync.
+///    A request on a stream (pipe, socket, FIFO) is handed on to the stream
+///    threads instead — ``chainEngine``, in descriptor order through
+///    ``chains`` — so that no preallocated worker ever blocks on a stream.
 /// 3. ``complete(_:)`` (worker thread, `.workerHandler` delivery) stores the
 ///    result and state, publishes the error code (release), advances the
 ///    generation, then raises the notification: a signal at once (and the slot
@@ -50,17 +53,27 @@ final class AIOContext: @unchecked Sendable {
     let completions: CompletionGeneration
     let listIOGroups: ListIOGroups
     let threadNotifier: ThreadNotifier
-    /// On-demand mode only (no preallocated worker): per-descriptor order.
+    /// Per-descriptor order of the requests run by ``chainEngine``: every
+    /// request in on-demand mode, the streams' requests otherwise.
     let chains: DescriptorChains?
+    /// Where chained requests run: the engine itself in on-demand mode, else
+    /// the stream threads' on-demand engine (nil if it could not start: streams
+    /// then block preallocated workers, as before it existed).
+    let chainEngine: IOEngine?
+    /// Every request is chained (on-demand mode).
+    let chainsEverything: Bool
     /// Spread mode only (``DropInSettings/Ordering/spreadReads``).
-    let seekable: SeekableDescriptors?
+    let seekable: DescriptorBits?
     private let seekableStorage: CacheAlignedStorage?
+    /// Descriptors a worker found to be streams (with stream threads only).
+    let streams: DescriptorBits?
+    private let streamsStorage: CacheAlignedStorage?
     /// The engine's status file (removed at exit: ``ProcessContext``).
     let statusFilePath: String?
     /// The same path as a C string, for the exit paths (no allocation there).
     let statusFilePathC: UnsafeMutablePointer<CChar>?
 
-    private init(engine: IOEngine, capacity: Int, settings: DropInSettings) {
+    private init(engine: IOEngine, streamEngine: IOEngine?, capacity: Int, settings: DropInSettings) {
         self.engine = engine
         pid = getpid()
         self.capacity = capacity
@@ -71,9 +84,19 @@ final class AIOContext: @unchecked Sendable {
         listIOGroups = ListIOGroups()
         // One entry per slot and group: see ThreadNotifier "Never lost".
         threadNotifier = ThreadNotifier(capacity: capacity + ListIOGroups.count)
-        chains = engine.workerCount == 0 ? DescriptorChains(slots: capacity) : nil
+        chainsEverything = engine.workerCount == 0
+        chainEngine = chainsEverything ? engine : streamEngine
+        chains = chainEngine != nil ? DescriptorChains(slots: capacity) : nil
+        if streamEngine != nil {
+            let (storage, bits) = DescriptorBits.makeStorage()
+            streamsStorage = storage
+            streams = bits
+        } else {
+            streamsStorage = nil
+            streams = nil
+        }
         if settings.ordering == .spreadReads && engine.workerCount > 0 {
-            let (storage, bits) = SeekableDescriptors.makeStorage()
+            let (storage, bits) = DescriptorBits.makeStorage()
             seekableStorage = storage
             seekable = bits
         } else {
@@ -91,7 +114,7 @@ final class AIOContext: @unchecked Sendable {
 
     /// The completion handler needs the context, which needs the engine: a box
     /// filled after the engine's init, before any request can complete.
-    private final class ContextBox: @unchecked Sendable { var context: AIOContext? }
+    final class ContextBox: @unchecked Sendable { var context: AIOContext? }
 
     /// Starts an engine and its context for this process (under ``ProcessContext``'s lock).
     static func start() -> Result<AIOContext, StartFailure> {
@@ -114,7 +137,8 @@ final class AIOContext: @unchecked Sendable {
         } catch {
             return .failure(StartFailure(message: "cannot start the engine: \(error)"))
         }
-        let context = AIOContext(engine: engine, capacity: configuration.requestsInFlight, settings: settings)
+        let streamEngine = engine.workerCount == 0 ? nil : startStreamEngine(for: configuration, box: box)
+        let context = AIOContext(engine: engine, streamEngine: streamEngine, capacity: configuration.requestsInFlight, settings: settings)
         box.context = context
         var notifiers = 0
         do {
@@ -168,14 +192,16 @@ final class AIOContext: @unchecked Sendable {
         r.pointee.count = cb.pointee.aio_nbytes
         r.pointee.offset = Int64(cb.pointee.aio_offset)
         r.pointee.seekable = seekable
+        r.pointee.streams = streams
+        r.pointee.chained = chainsEverything
         cb.pointee.__return_value = 0
         AIOCB.stateWord(cb).pointee.store(AIOState.inProgress.rawValue, ordering: .relaxed)
         AIOCB.error(cb).pointee.store(EINPROGRESS, ordering: .releasing)
         slots.activate(slot, fd: fd)
-        if let chains, !chains.append(slot, fd: fd) { return 0 }  // queued behind its descriptor's running request
+        if chainsEverything, let chains, !chains.append(slot, fd: fd) { return 0 }  // queued behind its descriptor's running request
         let e = handToEngine(slot)
         guard e != 0 else { return 0 }
-        if let chains, let n = chains.finish(slot, fd: fd) { submitChained(n) }
+        if chainsEverything, let chains, let n = chains.finish(slot, fd: fd) { submitChained(n) }
         slots.release(slot)
         AIOCB.stateWord(cb).pointee.store(AIOState.idle.rawValue, ordering: .relaxed)
         cb.pointee.__return_value = -1
@@ -183,21 +209,32 @@ final class AIOContext: @unchecked Sendable {
         return e
     }
 
-    /// Submits the recorded request of `slot` to the engine; 0 or an errno value.
+    /// Submits the recorded request of `slot` to its engine (``chainEngine``
+    /// if it is chained); 0 or an errno value.
+    ///
+    /// Only the main engine's handles are recorded for aio_cancel: a stream's
+    /// request handed to a stream thread keeps the stale handle of its first
+    /// engine request, which ``IOEngine/cancel(_:)`` answers `alreadyDone`
+    /// (aio_cancel: `AIO_NOTCANCELED` while it runs).
     @inline(__always)
     private func handToEngine(_ slot: Int) -> Int32 {
         let r = slots.request(slot)
         let fd = FileDescriptor(rawValue: r.pointee.fd)
+        let onChain = r.pointee.chained
+        let target = onChain ? chainEngine.unsafelyUnwrapped : engine
         let request: IORequest
         switch r.pointee.opcode {
         case Self.fsyncOpcode: request = .fsync(fd)
         case Self.fdatasyncOpcode: request = .fdatasync(fd)
-        default: request = .custom(SlotOperation.run, context: UnsafeMutableRawPointer(r))
+        default:
+            // Preallocated workers hand streams on (when there are stream threads).
+            let call = onChain || streams == nil ? SlotOperation.run : SlotOperation.forwardingStreams
+            request = .custom(call, context: UnsafeMutableRawPointer(r))
         }
         do throws(SubmitError) {
-            let handle = try engine.submit(
-                request, tag: UInt64(slot), placement: placement(fd: r.pointee.fd, read: r.pointee.opcode == C.LIO_READ))
-            slots.setHandle(slot, handle.rawValue)
+            let handle = try target.submit(
+                request, tag: UInt64(slot), placement: onChain ? .leastLoaded : placement(fd: r.pointee.fd, read: r.pointee.opcode == C.LIO_READ))
+            if target === engine { slots.setHandle(slot, handle.rawValue) }
             return 0
         } catch {
             switch error {
@@ -207,10 +244,10 @@ final class AIOContext: @unchecked Sendable {
         }
     }
 
-    /// On-demand mode: submits the next request of a descriptor chain (a
+    /// Submits the next request of a descriptor chain to ``chainEngine`` (a
     /// completer's or a refused submitter's thread); one the engine refuses
     /// completes with that error and hands over to its own next.
-    private func submitChained(_ first: Int) {
+    func submitChained(_ first: Int) {
         var slot = first
         while true {
             let e = handToEngine(slot)
@@ -223,13 +260,13 @@ final class AIOContext: @unchecked Sendable {
     /// The worker of a request on `fd` (see ``DropInSettings/Ordering``).
     ///
     /// Cost: an integer remainder; in spread mode one relaxed load of the
-    /// descriptor's ``SeekableDescriptors`` word per read. With no
+    /// descriptor's seekable bit (``DescriptorBits``) per read. With no
     /// preallocated worker (on-demand mode) every request goes to the
-    /// on-demand pool, where one descriptor's requests are not ordered.
+    /// on-demand pool, ordered by ``chains``.
     @inline(__always)
     func placement(fd: Int32, read: Bool) -> Placement {
         guard workerCount > 0 else { return .leastLoaded }
-        if read, let seekable, seekable.isSeekable(fd) { return .leastLoaded }
+        if read, let seekable, seekable.contains(fd) { return .leastLoaded }
         return .worker(Int(UInt32(bitPattern: fd) % UInt32(workerCount)))
     }
 
@@ -238,6 +275,10 @@ final class AIOContext: @unchecked Sendable {
     /// The engine's completion handler: finishes the request of slot `completion.tag`.
     @inline(__always)
     func complete(_ completion: IOCompletion) {
+        if completion.result == SlotOperation.forwarded {
+            handToStreamThreads(Int(completion.tag))
+            return
+        }
         if let n = finish(slot: Int(completion.tag), result: completion.result) { submitChained(n) }
     }
 
@@ -252,7 +293,7 @@ final class AIOContext: @unchecked Sendable {
         let cb = r.pointee.aiocb.unsafelyUnwrapped
         let group = r.pointee.group
         let notification = r.pointee.notification
-        let next = chained ? chains?.finish(slot, fd: r.pointee.fd) : nil
+        let next = chained && r.pointee.chained ? chains?.finish(slot, fd: r.pointee.fd) : nil
         cb.pointee.__return_value = result >= 0 ? result : -1
         AIOCB.stateWord(cb).pointee.store(AIOState.completed.rawValue, ordering: .relaxed)
         slots.deactivate(slot)
@@ -361,7 +402,7 @@ final class AIOContext: @unchecked Sendable {
 
 /// Worker start hook: process-directed signals (SIGEV_SIGNAL, the host's own)
 /// go to the host's threads, never to an I/O worker.
-private let blockAllSignals: @convention(c) (UnsafeMutableRawPointer?) -> Void = { _ in
+let blockAllSignals: @convention(c) (UnsafeMutableRawPointer?) -> Void = { _ in
     var set = sigset_t()
     sigfillset(&set)
     pthread_sigmask(SIG_BLOCK, &set, nil)

@@ -25,7 +25,15 @@ struct SlotRequest {
     /// The request's own notification, validated and copied at submit.
     var notification = Notification()
     /// Spread mode only: where a worker records whether `fd` could seek (nil: ordered mode).
-    var seekable: SeekableDescriptors? = nil
+    var seekable: DescriptorBits? = nil
+    /// Preallocated workers only: where a worker records that `fd` is a stream
+    /// (see ``SlotOperation``); nil when there are no stream threads.
+    var streams: DescriptorBits? = nil
+    /// The request is in its descriptor's ``DescriptorChains`` chain and runs on
+    /// the chain engine (on-demand mode, or a stream handed on by a worker).
+    /// Written by the slot's owner: the submitter, or the worker that hands the
+    /// request on (before it appends it to the chain).
+    var chained = false
 }
 
 /// A preallocated table of the requests in flight, one slot per engine request.

@@ -1,6 +1,7 @@
 /*
  * aio_streams.c — AIO on descriptors that cannot seek: a pipe, a socket pair,
- * a FIFO. Requests on one stream run in submission order.
+ * a FIFO. Requests on one stream run in submission order; a read blocked on
+ * a stream holds back neither the stream's other end nor a file.
  *   ./aio_streams DIR
  */
 #include "aio_common.h"
@@ -62,6 +63,30 @@ int main(int argc, char **argv) {
     fcntl(fr, F_SETFL, 0);
     ordered_reads("fifo", fr, fw);
     unlink(fifo);
+
+    /* A read blocked on an empty pipe holds back no other descriptor: a file's
+     * read queued after it completes while the pipe read still waits (with one
+     * worker, or a file whose number maps to the pipe's worker). */
+    {
+        int q[2];
+        if (pipe(q) != 0) DIE("pipe");
+        char path[4200], pbuf[4], fbuf[4];
+        snprintf(path, sizeof path, "%s/file", dir);
+        int f = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        if (f < 0 || write(f, "file", 4) != 4) DIE("file");
+        struct aiocb pr = { .aio_fildes = q[0], .aio_buf = pbuf, .aio_nbytes = sizeof pbuf };
+        struct aiocb fr = { .aio_fildes = f, .aio_buf = fbuf, .aio_nbytes = sizeof fbuf };
+        if (aio_read(&pr) != 0 || aio_read(&fr) != 0) DIE("aio_read pipe/file");
+        const struct aiocb *list[1] = { &fr };
+        struct timespec ten = { 10, 0 };
+        while (aio_error(&fr) == EINPROGRESS)
+            if (aio_suspend(list, 1, &ten) != 0 && errno != EINTR) break;  /* EAGAIN: 10 s passed */
+        RESULT("file_read_beside_blocked_pipe", "%zd %d", aio_error(&fr) == 0 ? aio_return(&fr) : -1, aio_error(&pr));
+        if (write(q[1], "pipe", 4) != 4) DIE("write pipe");
+        RESULT("blocked_pipe_read_then", "%zd", aio_finish(&pr));
+        if (aio_error(&fr) == EINPROGRESS) aio_finish(&fr);
+        close(q[0]); close(q[1]); close(f); unlink(path);
+    }
 
     /* A read on a socket with nothing to read completes once data arrives: end of stream gives 0. */
     char one[8];

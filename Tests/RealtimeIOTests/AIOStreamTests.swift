@@ -17,6 +17,18 @@ struct AIOStreamTests {
         #expect(run?.results["pipe_read_bytes"] == "1024")
     }
 
+    @Test("one worker: a read blocked on a stream holds back neither its other end nor a file")
+    func streamsOnOneWorker() throws {
+        // Every descriptor maps to the one worker: before stream threads, the
+        // socket pair's reads blocked it and the write behind them never ran.
+        let dir = try aioScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = try aioWriteConfiguration(#"{"groups":[{"name":"aio","workers":1}]}"#, in: dir)
+        let run = try aioCompareWithGlibc("aio_streams", dropInEnvironment: ["RTIO_AIO_CONFIG": config])
+        #expect(run?.results["file_read_beside_blocked_pipe"] == "4 \(EINPROGRESS)")
+        #expect(run?.results["blocked_pipe_read_then"] == "4")
+    }
+
     @Test("a stream's reads stay ordered in spreadReads mode")
     func streamsOrderedWhenSpreading() throws {
         let dir = try aioScratchDirectory()

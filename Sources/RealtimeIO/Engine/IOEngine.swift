@@ -126,10 +126,21 @@ public final class IOEngine: @unchecked Sendable {
     ///     discards them: an engine inside a C host or the POSIX AIO drop-in
     ///     must not write to the process's stderr unasked.
     /// - Throws: ``EngineError``.
-    public init(
+    public convenience init(
         configuration: EngineConfiguration,
         workerStartHook: WorkerStartHook? = nil,
         logger: Logger = Logger(label: "realtimeio", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) throws(EngineError) {
+        try self.init(configuration: configuration, workerStartHook: workerStartHook, logger: logger, publishesStatus: true)
+    }
+
+    /// Starts an engine, with or without a status file: `publishesStatus`
+    /// false keeps its counters private (an engine internal to another, such
+    /// as the POSIX AIO drop-in's stream threads, which `rtio-admin` need not
+    /// list apart).
+    package init(
+        configuration: EngineConfiguration, workerStartHook: WorkerStartHook?,
+        logger: Logger = Logger(label: "realtimeio", factory: { _ in SwiftLogNoOpLogHandler() }), publishesStatus: Bool
     ) throws(EngineError) {
         self.logger = logger
         do {
@@ -164,14 +175,16 @@ public final class IOEngine: @unchecked Sendable {
         published.groups = plan.groups
         let countersMemory: UnsafeMutableRawPointer
         do {
-            let file = try StatusFile(configuration: published, mode: plan.mode)
-            statusFile = file
-            privateCounters = nil
-            countersMemory = file.countersMemory
+            statusFile = publishesStatus ? try StatusFile(configuration: published, mode: plan.mode) : nil
         } catch {
             statusFile = nil
             degradations.append(Degradation(
                 kind: .statusFile, requested: "published", applied: "rtio-admin cannot see this engine", reason: "\(error)"))
+        }
+        if let statusFile {
+            privateCounters = nil
+            countersMemory = statusFile.countersMemory
+        } else {
             let storage = CacheAlignedStorage(byteCount: max(1, published.workerCount) * WorkerCounters.byteCount)
             countersMemory = storage.base
             privateCounters = storage
