@@ -118,3 +118,17 @@ bool rtio_malloc_keep_heap(void) {
 int rtio_fallocate(int fd, int mode, int64_t offset, int64_t length) {
     return fallocate(fd, mode, (off_t)offset, (off_t)length) == 0 ? 0 : -errno;
 }
+
+// MARK: non-blocking reads
+
+ssize_t rtio_pread_nowait(int fd, void *buf, size_t len, int64_t offset) {
+#ifndef RWF_NOWAIT
+#define RWF_NOWAIT 0x00000008
+#endif
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    ssize_t n;
+    do {
+        n = preadv2(fd, &iov, 1, (off_t)offset, RWF_NOWAIT);
+    } while (n < 0 && errno == EINTR);
+    return n >= 0 ? n : -errno;
+}

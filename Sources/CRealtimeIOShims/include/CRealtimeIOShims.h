@@ -97,6 +97,15 @@ int rtio_ioprio_get_tid(pid_t tid);
 /// getrusage(RUSAGE_THREAD). Returns 0 or -errno.
 int rtio_thread_rusage(struct rusage *usage);
 
+// MARK: non-blocking reads
+
+/// preadv2(fd, {buf, len}, 1, offset, RWF_NOWAIT): reads only what the page
+/// cache holds, never waiting for the device or a lock. Returns the bytes read
+/// (possibly fewer than `len`), or -EAGAIN when the data is not cached,
+/// -EOPNOTSUPP when the file system cannot do it, or another -errno. EINTR is
+/// retried.
+ssize_t rtio_pread_nowait(int fd, void *buf, size_t len, int64_t offset);
+
 // MARK: malloc tuning for locked memory
 
 /// mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, -1): keep freed memory

@@ -220,6 +220,20 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
     public var realtimeShareRestSlice: Duration
     /// On-demand workers (fallback mode, overflow, degradation); nil: preallocated workers only.
     public var onDemand: OnDemand?
+    /// While the chosen worker sleeps in a ``RealtimeShareRest/slices`` rest
+    /// with nothing queued, a ``IORequest/read(_:into:at:)`` is tried on the
+    /// submitting thread with `preadv2(RWF_NOWAIT)` — it copies from the page
+    /// cache and never waits for the device or a lock — instead of waiting
+    /// for the rest to end. A read served so completes through the same
+    /// delivery (``IOEngine/reap(maximum:rearm:_:)``, ``IOEngine/completionFD``)
+    /// with ``IOCompletion/worker`` nil; one that is not cached (`EAGAIN`),
+    /// short, or refused is queued as usual. Applies only with
+    /// ``CompletionDelivery/completionRing`` delivery and to `submit` (not
+    /// `perform` or batches). Default true. The price: during a worker's rest
+    /// (100 − ``realtimeSharePercent`` % of the time, under load) a submit
+    /// costs one `preadv2` and, if the host has re-armed, one eventfd write.
+    /// JSON: `submitterReadsDuringRest`.
+    public var submitterReadsDuringRest: Bool
 
     /// A configuration; the defaults are those a JSON document without the field gets.
     public init(
@@ -227,7 +241,8 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
         memoryLocking: MemoryLocking = .none, privilegePolicy: PrivilegePolicy = .bestEffort,
         spinBudget: Duration = .microseconds(50), completionDelivery: CompletionDelivery = .completionRing,
         tuneMalloc: Bool = true, onDemand: OnDemand? = nil, realtimeSharePercent: Int = 50,
-        realtimeShareRest: RealtimeShareRest = .slices, realtimeShareRestSlice: Duration = .microseconds(10)
+        realtimeShareRest: RealtimeShareRest = .slices, realtimeShareRestSlice: Duration = .microseconds(10),
+        submitterReadsDuringRest: Bool = true
     ) {
         self.groups = groups
         self.ringCapacity = ringCapacity
@@ -241,6 +256,7 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
         self.realtimeSharePercent = realtimeSharePercent
         self.realtimeShareRest = realtimeShareRest
         self.realtimeShareRestSlice = realtimeShareRestSlice
+        self.submitterReadsDuringRest = submitterReadsDuringRest
     }
 
     /// Total workers over all groups.
@@ -258,7 +274,7 @@ extension EngineConfiguration {
     enum CodingKeys: String, CodingKey {
         case groups, ringCapacity, requestsInFlight, memoryLocking, privilegePolicy
         case spinBudgetNanoseconds, completionDelivery, tuneMalloc, onDemand
-        case realtimeSharePercent, realtimeShareRest, realtimeShareRestSliceNanoseconds
+        case realtimeSharePercent, realtimeShareRest, realtimeShareRestSliceNanoseconds, submitterReadsDuringRest
         // Earlier names, still decoded.
         case spinDutyCyclePercent, dutyCycleRest
     }
@@ -281,6 +297,7 @@ extension EngineConfiguration {
             ?? c.decodeIfPresent(RealtimeShareRest.self, forKey: .dutyCycleRest) ?? d.realtimeShareRest
         realtimeShareRestSlice = try c.decodeIfPresent(Int64.self, forKey: .realtimeShareRestSliceNanoseconds)
             .map(Duration.nanoseconds) ?? d.realtimeShareRestSlice
+        submitterReadsDuringRest = try c.decodeIfPresent(Bool.self, forKey: .submitterReadsDuringRest) ?? d.submitterReadsDuringRest
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -297,6 +314,7 @@ extension EngineConfiguration {
         try c.encode(realtimeSharePercent, forKey: .realtimeSharePercent)
         try c.encode(realtimeShareRest, forKey: .realtimeShareRest)
         try c.encode(realtimeShareRestSlice.nanoseconds, forKey: .realtimeShareRestSliceNanoseconds)
+        try c.encode(submitterReadsDuringRest, forKey: .submitterReadsDuringRest)
     }
 }
 

@@ -64,9 +64,9 @@ final class EngineCore: @unchecked Sendable {
     let handler: (@Sendable (IOCompletion) -> Void)?
     let workerStartHook: WorkerStartHook?
     /// Completions of cancelled requests waiting for reap (`eventfd` delivery).
-    let cancelledCompletions = CancelledCompletions()
-    /// ``cancelledCompletions`` unretained, for the reap path (see ``slabRef``).
-    let cancelledRef: Unmanaged<CancelledCompletions>
+    let postedCompletions = PostedCompletions()
+    /// ``postedCompletions`` unretained, for the reap path (see ``slabRef``).
+    let postedRef: Unmanaged<PostedCompletions>
 
     /// Lines of shared words (see the layout above; ``EngineFootprint`` counts them).
     static let sharedLineCount = 4
@@ -86,7 +86,7 @@ final class EngineCore: @unchecked Sendable {
         handler: (@Sendable (IOCompletion) -> Void)?, workerStartHook: WorkerStartHook?
     ) {
         self.slab = slab
-        self.cancelledRef = Unmanaged.passUnretained(cancelledCompletions)
+        self.postedRef = Unmanaged.passUnretained(postedCompletions)
         self.slabRef = Unmanaged.passUnretained(slab)
         self.eventFD = eventFD
         self.spinBudgetNanoseconds = spinBudget.nanoseconds

@@ -95,7 +95,7 @@ package struct EngineFootprint: Equatable, Sendable {
                     Self.add(
                         Self.add(
                             aligned(EngineCore.sharedLineCount * CacheLine.separation),
-                            aligned(CancelledCompletions.storageByteCount)),
+                            aligned(PostedCompletions.storageByteCount)),
                         aligned(max(1, configuration.groups.count) * 8)),
                     aligned(2 * max(1, workers) * MemoryLayout<UnsafeRawPointer>.stride)),
                  allocation: .cacheAligned),

@@ -7,7 +7,9 @@ public struct IOCompletion: Sendable, Equatable {
     /// Bytes transferred (or the custom call's value), or `-errno`.
     public var result: Int
     /// Index of the preallocated worker that ran it (or would have); nil for
-    /// an on-demand worker (on-demand and hybrid modes).
+    /// an on-demand worker (on-demand and hybrid modes) and for a read the
+    /// submitting thread ran itself while its worker rested
+    /// (``EngineConfiguration/submitterReadsDuringRest``).
     public var worker: Int?
 
     /// A completion (the engine makes these; tests and adapters may too).

@@ -43,15 +43,15 @@ extension IOEngine {
     @inline(__always)
     /// Every poll of an engine without cancellations costs one relaxed load;
     /// no reference count (unretained, like the completion rings).
-    func drainCancelledCompletions(maximum: Int, _ body: (IOCompletion) -> Void) -> Int {
-        core.cancelledRef._withUnsafeGuaranteedRef { queue in
+    func drainPostedCompletions(maximum: Int, _ body: (IOCompletion) -> Void) -> Int {
+        core.postedRef._withUnsafeGuaranteedRef { queue in
             if queue.isEmpty { return 0 }
             return core.slabRef._withUnsafeGuaranteedRef { slab in
                 var delivered = 0
                 while delivered < maximum, let slot = queue.pop(slab: slab) {
                     let r = slab.record(slot)
                     let completion = IOCompletion(tag: r.pointee.tag, result: r.pointee.result, worker: r.pointee.workerIndex)
-                    slab.cancelledCompletionConsumed(slot)
+                    slab.postedCompletionConsumed(slot)
                     body(completion)
                     delivered += 1
                 }
@@ -74,16 +74,16 @@ extension EngineCore {
         if record.pointee.flags & RequestFlags.resumesContinuation != 0 {
             let box = record.pointee.continuation!
             record.pointee.continuation = nil
-            slab.cancelledCompletionConsumed(slot)
+            slab.postedCompletionConsumed(slot)
             ContinuationBox.resume(box, result: -Int(ECANCELED))
             return
         }
         if let handler {
             let completion = IOCompletion(tag: record.pointee.tag, result: -Int(ECANCELED), worker: record.pointee.workerIndex)
-            slab.cancelledCompletionConsumed(slot)
+            slab.postedCompletionConsumed(slot)
             handler(completion)
         } else {
-            cancelledCompletions.push(slot, slab: slab)
+            postedCompletions.push(slot, slab: slab)
             notifyHost()
         }
     }

@@ -52,7 +52,7 @@ extension IOEngine {
             delivered += drainOnDemandCompletions(maximum: maximum - delivered, body)
         }
         if delivered < maximum {
-            delivered += drainCancelledCompletions(maximum: maximum - delivered, body)
+            delivered += drainPostedCompletions(maximum: maximum - delivered, body)
         }
         return delivered
     }

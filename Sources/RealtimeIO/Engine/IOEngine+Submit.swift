@@ -48,6 +48,11 @@ extension IOEngine {
             try submitOnDemand(slot)
             return handle
         }
+        if readsDuringRest, continuation == nil, record.pointee.opcode == .read,
+           rings[target]._withUnsafeGuaranteedRef({ $0.restsWithNothingQueued }),
+           readDuringRest(slot, record) {
+            return handle
+        }
         guard rings[target]._withUnsafeGuaranteedRef({ $0.tryPush(UInt64(slot)) }) else {
             // Hybrid: the chosen ring is full; overflow to the on-demand pool. Slots are
             // shared: with none free the submit failed with .full above (no reserve).
@@ -61,6 +66,34 @@ extension IOEngine {
             throw .full
         }
         return handle
+    }
+
+    /// Reads during a rest: the chosen worker sleeps in a timed rest with
+    /// nothing queued (``SubmissionRing/restsWithNothingQueued``), so this
+    /// read would wait for the rest's end (a slice and a timer wake-up). Tries
+    /// it here with `preadv2(RWF_NOWAIT)`: true if it read everything asked —
+    /// the slot is then finished and its completion posted like a cancelled
+    /// one (``PostedCompletions``, drained by reap; `worker` nil); false
+    /// (not cached, short, an error) leaves the slot as it was, to be queued.
+    ///
+    /// Order: the worker had taken every entry this thread queued before and
+    /// runs nothing (see ConsumerWakeup "Timed rests"), so this read cannot
+    /// overtake a request of this thread on that worker.
+    @inline(__always)
+    func readDuringRest(_ slot: UInt32, _ record: UnsafeMutablePointer<RequestRecord>) -> Bool {
+        let length = record.pointee.length
+        let n = rtio_pread_nowait(record.pointee.fd, record.pointee.buffer, length, record.pointee.offset)
+        guard n == length, length > 0 else { return false }
+        record.pointee.result = n
+        record.pointee.target = -1  // no worker ran it: IOCompletion.worker nil
+        record.pointee.startedAt = record.pointee.submittedAt
+        record.pointee.finishedAt = rtio_monotonic_ns()
+        core.slabRef._withUnsafeGuaranteedRef { slab in
+            slab.markDoneBySubmitter(slot)
+            core.postedRef._withUnsafeGuaranteedRef { $0.push(slot, slab: slab) }
+        }
+        core.notifyHost()
+        return true
     }
 
     /// Hands a filled slot to the on-demand pool; releases it if refused.

@@ -162,7 +162,7 @@ extension IOEngine {
         }
         // Completions the canceller delivered: a waiter that consumed their
         // notification in its re-arm must find them here, or it sleeps.
-        if !core.cancelledRef._withUnsafeGuaranteedRef({ $0.isEmpty }) { return true }
+        if !core.postedRef._withUnsafeGuaranteedRef({ $0.isEmpty }) { return true }
         if let queue = onDemandCompletions { return !queue.isEmpty }
         return false
     }

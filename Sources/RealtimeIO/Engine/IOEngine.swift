@@ -86,6 +86,9 @@ public final class IOEngine: @unchecked Sendable {
     let onDemandCompletions: OnDemandCompletionQueue?
     /// Requests that overflowed to `onDemand` (``overflowCount``).
     let overflowCounter = Atomic<Int>(0)
+    /// ``EngineConfiguration/submitterReadsDuringRest`` in effect: asked for,
+    /// workers that rest in slices, and ring delivery (see "Reads during a rest").
+    let readsDuringRest: Bool
     /// The process's CPUs read at start: what CPU lists were validated against,
     /// and (``ProcessCPUs/unpinned``) the birth mask of every thread the engine
     /// creates without configured CPUs.
@@ -158,6 +161,8 @@ public final class IOEngine: @unchecked Sendable {
             available: MemoryAvailability.current(), privileges: privileges, configuration: configuration)
         let plan = try StartupPlan.make(configuration, privileges: privileges)
         mode = plan.mode
+        readsDuringRest = configuration.submitterReadsDuringRest && configuration.realtimeShareRest == .slices
+            && configuration.realtimeSharePercent < 100 && configuration.completionDelivery.handler == nil
         var degradations = plan.degradations
 
         // 2. Resources, all preallocated and touched.

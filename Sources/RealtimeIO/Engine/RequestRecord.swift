@@ -50,8 +50,8 @@ package struct RequestRecord {
     package var finishedAt: UInt64 = 0
     /// For the async API: an unmanaged continuation box, resumed by the worker.
     var continuation: UnsafeMutableRawPointer? = nil
-    /// Link of a cancelled completion waiting for reap (``CancelledCompletions``).
-    var cancelledNext: UInt32 = 0
+    /// Link of a posted completion (cancelled, or read by its submitter) waiting for reap (``PostedCompletions``).
+    var postedNext: UInt32 = 0
     var inlineIOVecs: (iovec, iovec, iovec, iovec) = (iovec(), iovec(), iovec(), iovec())
 
     package init() {}

@@ -11,7 +11,8 @@ import Glibc
 /// owned by a ``SubmissionRing``; it lives exactly as long as that ring.
 ///
 /// ## Protocol
-/// The word is `awake` (0) or `sleeping` (1).
+/// The word is `awake` (0), `sleeping` (1) or `resting` (2, a timed rest;
+/// producers treat it as awake: no wake-up).
 ///
 /// Consumer (one thread only):
 /// 1. drains its queue, spins up to its budget, then
@@ -36,10 +37,16 @@ import Glibc
 /// sees the entry. Otherwise P1 sees `sleeping` and a producer wakes it.
 ///
 /// ## Timed rests
-/// ``rest(until:)`` sleeps without touching the word: the consumer stays
-/// `awake` for producers, so a publish during a rest makes no syscall and
-/// the consumer finds the entry when the sleep ends on its own. Use it only
-/// for sleeps bounded by a short deadline.
+/// ``rest(until:)`` sleeps without announcing a park: the word says
+/// `resting`, which producers never wake, so a publish during a rest makes no
+/// syscall and the consumer finds the entry when the sleep ends on its own.
+/// Use it only for sleeps bounded by a short deadline. A producer may read
+/// `resting` (``isResting``) to do a request itself rather than queue it
+/// behind the sleep (see ``IOEngine`` "Reads during a rest"): the consumer
+/// stores `awake` when the sleep ends, *before* it pops another entry, and
+/// its pop publishes `consumedCount` with release, so a producer that sees
+/// the ring empty through an acquire load of `consumedCount` and then reads
+/// `resting` knows the consumer has taken nothing since that rest began.
 ///
 /// ## Counters
 /// `parks` (futex waits entered), `wakes` (returns to work after parking),
@@ -49,6 +56,7 @@ import Glibc
 package struct ConsumerWakeup: @unchecked Sendable {
     @usableFromInline static let awake: UInt32 = 0
     @usableFromInline static let sleeping: UInt32 = 1
+    @usableFromInline static let resting: UInt32 = 2
 
     /// Bytes this view occupies in its owner's memory.
     static let byteCount = CacheLine.separation
@@ -118,8 +126,11 @@ package struct ConsumerWakeup: @unchecked Sendable {
     @inlinable
     func rest(until deadline: UInt64) {
         restCount.pointee.add(1, ordering: .relaxed)
+        state.pointee.store(Self.resting, ordering: .relaxed)
         var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
         _ = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil)
+        // Before any pop: the pop's releasing `consumedCount` store orders it (see "Timed rests").
+        state.pointee.store(Self.awake, ordering: .relaxed)
     }
 
     // MARK: producer side
@@ -145,6 +156,11 @@ package struct ConsumerWakeup: @unchecked Sendable {
     }
 
     // MARK: observation
+
+    /// True while the consumer sleeps in a timed rest (``rest(until:)``).
+    /// Relaxed; see "Timed rests" for the order that makes it usable.
+    @inlinable
+    package var isResting: Bool { state.pointee.load(ordering: .relaxed) == Self.resting }
 
     /// True while the consumer has announced sleep and not been woken.
     package var isParked: Bool { state.pointee.load(ordering: .relaxed) == Self.sleeping }

@@ -100,11 +100,23 @@ extension RequestSlab {
         word.pointee.store(current | RequestState.finished, ordering: .releasing)
     }
 
-    /// The host side after delivering (or the reaper after reaping) the
-    /// `-ECANCELED` completion of a cancelled slot: frees it if its worker has
-    /// passed it already.
+    /// The submitter ran the request itself (a read during its worker's rest):
+    /// no ring holds the slot, so it is `dequeued` and `finished` at once and
+    /// freed when its posted completion is consumed
+    /// (``postedCompletionConsumed(_:)``). A cancel now finds it done.
     @inline(__always)
-    func cancelledCompletionConsumed(_ index: UInt32) {
+    func markDoneBySubmitter(_ index: UInt32) {
+        let word = state(index)
+        let current = word.pointee.load(ordering: .relaxed)
+        word.pointee.store(current | RequestState.dequeued | RequestState.finished, ordering: .releasing)
+    }
+
+    /// The host side after delivering (or the reaper after reaping) a posted
+    /// completion — the `-ECANCELED` one of a cancelled slot, or a read its
+    /// submitter ran: frees the slot if its worker has passed it already
+    /// (always, for the read: ``markDoneBySubmitter(_:)`` set `dequeued`).
+    @inline(__always)
+    func postedCompletionConsumed(_ index: UInt32) {
         let old = state(index).pointee.bitwiseOr(RequestState.consumed, ordering: .acquiringAndReleasing).oldValue
         if old & RequestState.dequeued != 0 { release(index) }
     }

@@ -203,7 +203,8 @@ package final class SubmissionRing: @unchecked Sendable {
         let value = cell.pointee.payload.load(ordering: .relaxed)
         cell.pointee.sequence.store(position &+ capacity, ordering: .releasing)
         dequeuePosition.pointee = position &+ 1
-        consumedCount.pointee.store(position &+ 1, ordering: .relaxed)
+        // Release: orders the end of a timed rest (`awake`) before it (ConsumerWakeup "Timed rests").
+        consumedCount.pointee.store(position &+ 1, ordering: .releasing)
         return value
     }
 
@@ -283,6 +284,17 @@ package final class SubmissionRing: @unchecked Sendable {
     /// Entries claimed and not yet consumed (includes claimed-but-unpublished).
     package var approximateCount: Int {
         max(0, enqueuePosition.pointee.load(ordering: .relaxed) &- consumedCount.pointee.load(ordering: .relaxed))
+    }
+
+    /// True if the consumer sleeps in a timed rest with nothing queued for it
+    /// that this thread can see: every entry this thread pushed was taken, and
+    /// no other producer's claim is visible. A producer's request then would
+    /// wait for the rest to end. Costs the consumer's line and the producers'
+    /// line (the same two as ``approximateCount``) and the wake-up line.
+    @inlinable
+    package var restsWithNothingQueued: Bool {
+        let consumed = consumedCount.pointee.load(ordering: .acquiring)
+        return enqueuePosition.pointee.load(ordering: .relaxed) == consumed && wakeup.isResting
     }
 
     /// When the consumer started serving the entry it took last (a

@@ -1,12 +1,14 @@
 import Synchronization
 
-/// Completions of cancelled requests waiting for ``IOEngine/reap(maximum:rearm:_:)``
-/// (`eventfd` delivery): posted by whichever thread called
-/// ``IOEngine/cancel(_:)``, so they cannot go through a worker's
-/// single-producer completion ring.
+/// Completions posted by a thread that is not a worker, waiting for
+/// ``IOEngine/reap(maximum:rearm:_:)`` (`eventfd` delivery): those of
+/// cancelled requests (posted by whichever thread called
+/// ``IOEngine/cancel(_:)``) and of reads a submitter ran itself while their
+/// worker rested (``IOEngine/readDuringRest(_:_:)``). They cannot go through a
+/// worker's single-producer completion ring.
 ///
 /// A Treiber stack of slot indices linked through the records'
-/// `cancelledNext`: cancellers push with a compare-exchange (push alone is
+/// `postedNext`: posters push with a compare-exchange (push alone is
 /// ABA-safe), the one reaper takes the whole stack with one exchange and
 /// keeps it, reversed into submission-of-cancel order, in a list only it
 /// touches. Lock-free, allocation-free, at most as many entries as slots.
@@ -19,7 +21,7 @@ import Synchronization
 ///
 /// ## Cost for reap
 /// One load of the head (its own line, written only by cancellers) per drain.
-final class CancelledCompletions: @unchecked Sendable {
+final class PostedCompletions: @unchecked Sendable {
     private let storage = CacheAlignedStorage(byteCount: storageByteCount)
     /// Bytes asked of ``CacheAlignedStorage`` (for ``EngineFootprint``): two lines.
     static let storageByteCount = 2 * CacheLine.separation
@@ -40,7 +42,7 @@ final class CancelledCompletions: @unchecked Sendable {
         let record = slab.record(slot)
         var current = head.pointee.load(ordering: .relaxed)
         while true {
-            record.pointee.cancelledNext = current
+            record.pointee.postedNext = current
             let (exchanged, observed) = head.pointee.compareExchange(
                 expected: current, desired: slot, successOrdering: .releasing, failureOrdering: .relaxed)
             if exchanged { return }
@@ -67,15 +69,15 @@ final class CancelledCompletions: @unchecked Sendable {
             var reversed = RequestSlab.none
             while node != RequestSlab.none {
                 let record = slab.record(node)
-                let next = record.pointee.cancelledNext
-                record.pointee.cancelledNext = reversed
+                let next = record.pointee.postedNext
+                record.pointee.postedNext = reversed
                 reversed = node
                 node = next
             }
             taken.pointee.store(reversed, ordering: .relaxed)
         }
         let slot = taken.pointee.load(ordering: .relaxed)
-        taken.pointee.store(slab.record(slot).pointee.cancelledNext, ordering: .relaxed)
+        taken.pointee.store(slab.record(slot).pointee.postedNext, ordering: .relaxed)
         return slot
     }
 }
