@@ -18,7 +18,7 @@
 // * `io_uring-sqpoll`: IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF, the kernel polling thread
 //   (`iou-sqp-<pid>`) bound to the first CPU that is not the submitter's — where `prealloc-*`
 //   pins its worker. The polling thread spins on the SQ for `sq_thread_idle` = 1 ms after the last
-//   submission (the smallest idle the interface expresses; our worker's spin budget is 200 µs;
+//   submission (the smallest idle the interface expresses; our worker's spin budget is 1 ms too;
 //   `RTIO_BENCH_SQPOLL_IDLE_MS` overrides it), then sleeps and a submit must wake it
 //   (io_uring_submit does that with IORING_ENTER_SQ_WAKEUP only when the kernel flagged it asleep,
 //   otherwise submit is a store to the SQ tail and no syscall). It is SCHED_OTHER, as fio and

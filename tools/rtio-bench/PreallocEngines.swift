@@ -4,8 +4,11 @@
 //
 // * `prealloc-spin`: one worker, pinned to the CPU that is not the submitter's, SCHED_FIFO 10
 //   when privileges allow (`privilegePolicy: .bestEffort`, so it degrades to SCHED_OTHER
-//   cleanly), spin budget 200 µs: an idle worker polls its ring for 200 µs, then parks on its
-//   futex, so it can never monopolise its core for more than 200 µs after the last request.
+//   cleanly), spin budget 1 ms: an idle worker polls its ring for 1 ms, then parks on its
+//   futex, so it can never monopolise its core for more than 1 ms after the last request (and
+//   never beyond its real-time share). 1 ms, not 200 µs: at 20 000 reads/s the worker parked
+//   68 times in 5 s with 200 µs (each costing the next submit a futex wake and the read the
+//   worker's wake-up), 2 times with 1 ms; p99 5.8 vs 4.0 µs (2026-11-30, docs/DESIGN.md).
 // * `prealloc-park`: the same with spin budget 0: the worker parks as soon as its ring is empty,
 //   so (at low rates) every submit pays the futex wake syscall and the worker's wake-up latency.
 // * `prealloc-group` (for `--direct`): one group of min(queue depth, 32) workers, all pinned to
@@ -32,8 +35,9 @@
 // * `placement: .worker(0)`: the single worker, no least-loaded scan.
 //
 // Submit: `IOEngine.submit(.read(...), tag:)` — no allocation, no lock, and no syscall unless the
-// worker is parked (then one futex wake). `SubmitError` (typed throw, no existential box) maps to
-// `false` (busy).
+// worker is parked (then one futex wake) or rests (then one `preadv2(RWF_NOWAIT)`: the engine's
+// `submitterReadsDuringRest`, on by default; RTIO_BENCH_PREALLOC_READS_DURING_REST=0 turns it
+// off). `SubmitError` (typed throw, no existential box) maps to `false` (busy).
 //
 // Completions:
 // * `wait: false`: `reap(rearm: false)` — a pure poll of the completion ring; neither side makes a
@@ -58,7 +62,7 @@ import CRealtimeIOShims
 
 func preallocBenchEngines() -> [any BenchEngine] {
     [
-        PreallocEngine(name: "prealloc-spin", spinBudgetNanoseconds: 200_000),
+        PreallocEngine(name: "prealloc-spin", spinBudgetNanoseconds: 1_000_000),
         PreallocEngine(name: "prealloc-park", spinBudgetNanoseconds: 0),
         PreallocEngine(name: "prealloc-group", spinBudgetNanoseconds: 0, workersPerDepth: true),
         PreallocEngine(name: "prealloc-group-float", spinBudgetNanoseconds: 0, workersPerDepth: true, floating: true),
@@ -140,15 +144,22 @@ final class PreallocEngine: BenchEngine {
         if let text = getenv("RTIO_BENCH_PREALLOC_REST"), let r = EngineConfiguration.RealtimeShareRest(rawValue: String(cString: text)) { rest = r }
         var slice = defaults.realtimeShareRestSlice
         if let text = getenv("RTIO_BENCH_PREALLOC_SLICE_NS"), let ns = Int64(String(cString: text)) { slice = .nanoseconds(ns) }
+        // RTIO_BENCH_PREALLOC_SPIN_NS=N: the spin budget (idle time before the worker parks).
+        var spinBudget = Int64(spinBudgetNanoseconds)
+        if spinBudget > 0, let text = getenv("RTIO_BENCH_PREALLOC_SPIN_NS"), let ns = Int64(String(cString: text)) { spinBudget = ns }
+        // RTIO_BENCH_PREALLOC_READS_DURING_REST=0: reads always wait for the worker (the engine's default is on).
+        var readsDuringRest = defaults.submitterReadsDuringRest
+        if let text = getenv("RTIO_BENCH_PREALLOC_READS_DURING_REST") { readsDuringRest = String(cString: text) != "0" }
         let configuration = EngineConfiguration(
             groups: [.init(name: "bench", workers: workers, cpus: groupCPUs(submitter: config.submitterCPU),
                            scheduling: scheduling)],
             ringCapacity: ring, requestsInFlight: depth, memoryLocking: .none,
-            privilegePolicy: .bestEffort, spinBudget: .nanoseconds(spinBudgetNanoseconds),
+            privilegePolicy: .bestEffort, spinBudget: .nanoseconds(spinBudget),
             completionDelivery: .completionRing, tuneMalloc: false,
             // 85 %: spinning plus work stays under the kernel's 95 % real-time
             // throttle on this CPU even at a steady arrival rate.
-            realtimeSharePercent: duty, realtimeShareRest: rest, realtimeShareRestSlice: slice)
+            realtimeSharePercent: duty, realtimeShareRest: rest, realtimeShareRestSlice: slice,
+            submitterReadsDuringRest: readsDuringRest)
         do {
             let engine = try IOEngine(configuration: configuration)
             self.engine = engine
@@ -178,7 +189,7 @@ final class PreallocEngine: BenchEngine {
             // Where a tail comes from: queue wait (worker late) vs service (the read itself).
             func line(_ label: String, _ buckets: [UInt64]) -> String {
                 buckets.enumerated().filter { $0.element > 0 }
-                    .map { "<\(1 << ($0.offset + 1))ns:\($0.element)" }.joined(separator: " ")
+                    .map { "<\(WorkerCounters.bucketRange($0.offset).upper)ns:\($0.element)" }.joined(separator: " ")
             }
             fputs("   \(name) queue wait: \(line("q", w.queueWaitHistogram))\n", standardError())
             fputs("   \(name) service:    \(line("s", w.serviceTimeHistogram))\n", standardError())

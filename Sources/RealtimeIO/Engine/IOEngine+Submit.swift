@@ -49,8 +49,7 @@ extension IOEngine {
             return handle
         }
         if readsDuringRest, continuation == nil, record.pointee.opcode == .read,
-           rings[target]._withUnsafeGuaranteedRef({ $0.restsWithNothingQueued }),
-           readDuringRest(slot, record) {
+           rings[target]._withUnsafeGuaranteedRef({ $0.restsWithNothingQueued && readDuringRest(slot, record, ring: $0) }) {
             return handle
         }
         guard rings[target]._withUnsafeGuaranteedRef({ $0.tryPush(UInt64(slot)) }) else {
@@ -80,7 +79,7 @@ extension IOEngine {
     /// runs nothing (see ConsumerWakeup "Timed rests"), so this read cannot
     /// overtake a request of this thread on that worker.
     @inline(__always)
-    func readDuringRest(_ slot: UInt32, _ record: UnsafeMutablePointer<RequestRecord>) -> Bool {
+    func readDuringRest(_ slot: UInt32, _ record: UnsafeMutablePointer<RequestRecord>, ring: SubmissionRing) -> Bool {
         let length = record.pointee.length
         let n = rtio_pread_nowait(record.pointee.fd, record.pointee.buffer, length, record.pointee.offset)
         guard n == length, length > 0 else { return false }
@@ -93,6 +92,8 @@ extension IOEngine {
             core.postedRef._withUnsafeGuaranteedRef { $0.push(slot, slab: slab) }
         }
         core.notifyHost()
+        // The worker's idle clock must not run out over a rest whose requests we served.
+        ring.wakeup.noteServedDuringRest()
         return true
     }
 

@@ -136,6 +136,7 @@ final class Worker: @unchecked Sendable {
         // When the worker last finished a request: the spin budget counts idle
         // time from here, across spins and timed rests alike.
         var idleSince = now
+        var servedMeanwhile = false
         while true {
             share.account(now: now)
             let plan = share.planWait(
@@ -161,10 +162,16 @@ final class Worker: @unchecked Sendable {
                 // Not announced: submits during the rest make no syscall; the
                 // rest ends by itself at the deadline (one slice at most).
                 share.willSleep(now: now, restoringPolicy: false)
-                ring.wakeup.rest(until: deadline)
+                servedMeanwhile = ring.wakeup.rest(until: deadline, unless: { ring.hasPublishedEntry() })
                 ready = ring.hasPublishedEntry()
             }
             now = rtio_monotonic_ns()
+            if servedMeanwhile {
+                // Submitters ran reads themselves during the rest (reads during a
+                // rest): busy, not idle — the spin budget starts again.
+                idleSince = now
+                servedMeanwhile = false
+            }
             share.waitEnded(now: now)
             if !ready {
                 if core.stopRequested && ring.approximateCount == 0 { return }

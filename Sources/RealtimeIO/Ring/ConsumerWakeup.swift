@@ -11,8 +11,8 @@ import Glibc
 /// owned by a ``SubmissionRing``; it lives exactly as long as that ring.
 ///
 /// ## Protocol
-/// The word is `awake` (0), `sleeping` (1) or `resting` (2, a timed rest;
-/// producers treat it as awake: no wake-up).
+/// The word is `awake` (0), `sleeping` (1), or `resting` (2) / `restingServed`
+/// (3) during a timed rest — producers treat those as awake: no wake-up.
 ///
 /// Consumer (one thread only):
 /// 1. drains its queue, spins up to its budget, then
@@ -47,6 +47,10 @@ import Glibc
 /// its pop publishes `consumedCount` with release, so a producer that sees
 /// the ring empty through an acquire load of `consumedCount` and then reads
 /// `resting` knows the consumer has taken nothing since that rest began.
+/// Such a producer then marks the rest `restingServed` (one compare-exchange
+/// per rest, by the first), and ``rest(until:)`` tells the consumer: its
+/// queue was quiet, but not for lack of requests — an idle clock (the spin
+/// budget) must not run out for a rest whose requests went elsewhere.
 ///
 /// ## Counters
 /// `parks` (futex waits entered), `wakes` (returns to work after parking),
@@ -57,6 +61,7 @@ package struct ConsumerWakeup: @unchecked Sendable {
     @usableFromInline static let awake: UInt32 = 0
     @usableFromInline static let sleeping: UInt32 = 1
     @usableFromInline static let resting: UInt32 = 2
+    @usableFromInline static let restingServed: UInt32 = 3
 
     /// Bytes this view occupies in its owner's memory.
     static let byteCount = CacheLine.separation
@@ -123,14 +128,25 @@ package struct ConsumerWakeup: @unchecked Sendable {
     /// announcing it — the word stays `awake`, so no producer makes a syscall
     /// for it and none can end it early. Returns early on a signal; the caller
     /// re-checks its queue either way.
+    /// Returns true if a producer served a request itself during the rest
+    /// (``noteServedDuringRest()``).
+    ///
+    /// `unless` re-checks the queue after `resting` is stored (sequentially
+    /// consistent, like a park's re-check): a request published while the
+    /// consumer was deciding to rest — its producer saw `awake` and queued
+    /// it — is served at once instead of after the slice.
     @inlinable
-    func rest(until deadline: UInt64) {
+    func rest(until deadline: UInt64, unless workArrived: () -> Bool) -> Bool {
         restCount.pointee.add(1, ordering: .relaxed)
-        state.pointee.store(Self.resting, ordering: .relaxed)
+        state.pointee.store(Self.resting, ordering: .sequentiallyConsistent)
+        if workArrived() {
+            return state.pointee.exchange(Self.awake, ordering: .relaxed) == Self.restingServed
+        }
         var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
         _ = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil)
         // Before any pop: the pop's releasing `consumedCount` store orders it (see "Timed rests").
-        state.pointee.store(Self.awake, ordering: .relaxed)
+        // An exchange, not a store: a producer's `restingServed` is not lost.
+        return state.pointee.exchange(Self.awake, ordering: .relaxed) == Self.restingServed
     }
 
     // MARK: producer side
@@ -160,7 +176,17 @@ package struct ConsumerWakeup: @unchecked Sendable {
     /// True while the consumer sleeps in a timed rest (``rest(until:)``).
     /// Relaxed; see "Timed rests" for the order that makes it usable.
     @inlinable
-    package var isResting: Bool { state.pointee.load(ordering: .relaxed) == Self.resting }
+    package var isResting: Bool { state.pointee.load(ordering: .relaxed) >= Self.resting }
+
+    /// A producer that served a request itself because the consumer rests:
+    /// marks the rest served (the first one per rest; a compare-exchange, so
+    /// an `awake` stored meanwhile is never overwritten).
+    @inlinable
+    package func noteServedDuringRest() {
+        if state.pointee.load(ordering: .relaxed) == Self.resting {
+            _ = state.pointee.compareExchange(expected: Self.resting, desired: Self.restingServed, ordering: .relaxed)
+        }
+    }
 
     /// True while the consumer has announced sleep and not been woken.
     package var isParked: Bool { state.pointee.load(ordering: .relaxed) == Self.sleeping }
