@@ -21,7 +21,11 @@ import CRealtimeIOShims
 /// whatever the worker did meanwhile — spin, rest or both. Under a steady
 /// load a request arrives within the budget, so a `.slices` rest ends in the
 /// next slice and the worker never announces a park: submitters make no
-/// syscall. Once the budget has passed with nothing to do the worker is idle
+/// syscall. Requests that submitters ran themselves during a rest
+/// (``EngineConfiguration/submitterReadsDuringRest``) never reach the worker;
+/// the rest reports them (``ConsumerWakeup/rest(until:unless:)``) and the
+/// worker's idle clock starts again, so it does not park after a busy rest.
+/// Once the budget has passed with nothing to do the worker is idle
 /// and parks for real (announced, so the next submit wakes it): an idle
 /// engine costs no CPU.
 ///
