@@ -27,7 +27,9 @@ import Glibc
 enum SlotOperation {
     /// The result ``forwardingStreams`` gives for a stream: not a completion,
     /// the request goes on to the stream threads (``AIOContext/complete(_:)``).
-    static let forwarded = Int.min
+    /// Positive, so the worker's counters count a hand-over as done, not as an
+    /// error; no transfer returns `Int.max` bytes.
+    static let forwarded = Int.max
 
     /// The preallocated workers' call: a positioned transfer, or ``forwarded``
     /// for a descriptor that cannot seek (known from its stream bit, or
@@ -39,6 +41,7 @@ enum SlotOperation {
         let n = positioned(r)
         if n == -Int(ESPIPE) {
             r.pointee.streams?.record(fd, true)
+            r.pointee.seekable?.record(fd, false)
             return forwarded
         }
         if let seekable = r.pointee.seekable, n != -Int(EBADF) { seekable.record(fd, true) }
