@@ -146,7 +146,10 @@ final class PreallocEngine: BenchEngine {
         if let text = getenv("RTIO_BENCH_PREALLOC_SLICE_NS"), let ns = Int64(String(cString: text)) { slice = .nanoseconds(ns) }
         // RTIO_BENCH_PREALLOC_SPIN_NS=N: the spin budget (idle time before the worker parks).
         var spinBudget = Int64(spinBudgetNanoseconds)
-        if spinBudget > 0, let text = getenv("RTIO_BENCH_PREALLOC_SPIN_NS"), let ns = Int64(String(cString: text)) { spinBudget = ns }
+        if let text = getenv(workersPerDepth ? "RTIO_BENCH_GROUP_SPIN_NS" : "RTIO_BENCH_PREALLOC_SPIN_NS"),
+           spinBudget > 0 || workersPerDepth, let ns = Int64(String(cString: text)) {
+            spinBudget = ns
+        }
         // RTIO_BENCH_PREALLOC_READS_DURING_REST=0: reads always wait for the worker (the engine's default is on).
         var readsDuringRest = defaults.submitterReadsDuringRest
         if let text = getenv("RTIO_BENCH_PREALLOC_READS_DURING_REST") { readsDuringRest = String(cString: text) != "0" }
