@@ -346,7 +346,7 @@ public func rtio_submit_batch(
     }
     return withEngine(handle) { engine in
         do throws(BatchSubmitError) {
-            try engine.submitBatch(count: n, placement: .leastLoaded, slots: nil) { k in
+            try engine.submitBatch(count: n, placement: .leastLoaded, handles: nil) { k in
                 // Checked above; only an array changed during the call (the caller's
                 // bug) fails here: that entry completes with -EBADF instead of crashing.
                 let p = requests + k * RequestLayout.size

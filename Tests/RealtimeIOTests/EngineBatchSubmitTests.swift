@@ -35,6 +35,35 @@ struct EngineBatchSubmitTests {
         #expect(all.allSatisfy { $0.worker == 1 && $0.result == Int($0.tag) })
     }
 
+    @Test("a batch returns its requests' handles: one cancelled behind a stuck worker never runs, the others do",
+          .tags(.concurrency))
+    func batchHandlesCancel() throws {
+        let engine = try IOEngine(configuration: testConfiguration(workers: 1, slots: 16))
+        let hold = Hold()
+        defer { hold.release(); engine.shutdown() }
+        try engine.submit(hold.request, tag: 100)
+        try #require(hold.waitStarted())
+        let counters = (0..<4).map { _ in RunCounter() }
+        let batch = counters.enumerated().map { IOSubmission($1.request, tag: UInt64($0)) }
+        let handles = UnsafeMutableBufferPointer<RequestHandle>.allocate(capacity: 4)
+        defer { handles.deallocate() }
+        try batch.withUnsafeBufferPointer { try engine.submit(batch: $0, placement: .worker(0), handles: handles) }
+        #expect(Set(handles).count == 4, "four distinct handles")
+        #expect(engine.cancel(handles[2]) == .cancelled)
+        #expect(reapAll(engine, count: 1) == [IOCompletion(tag: 2, result: -Int(ECANCELED), worker: 0)])
+        hold.release()
+        let rest = reapAll(engine, count: 4)
+        #expect(Set(rest.map(\.tag)) == [0, 1, 3, 100])
+        #expect(counters.map(\.runs) == [1, 1, 0, 1])
+        #expect(engine.cancel(handles[0]) == .alreadyDone && engine.cancel(handles[2]) == .alreadyDone)
+        // Too small a handle buffer is refused before anything is taken.
+        let two = UnsafeMutableBufferPointer<RequestHandle>.allocate(capacity: 2)
+        defer { two.deallocate() }
+        #expect(throws: BatchSubmitError.batchTooLarge(count: 4, limit: 2)) {
+            try batch.withUnsafeBufferPointer { try engine.submit(batch: $0, handles: two) }
+        }
+    }
+
     @Test("an invalid request refuses the whole batch, naming its index; nothing runs")
     func invalidRequestRefusesAll() throws {
         let engine = try IOEngine(configuration: testConfiguration(workers: 1))

@@ -26,7 +26,21 @@ extension IOEngine {
     ///
     /// - Throws: ``BatchSubmitError``; nothing was enqueued.
     public func submit(batch: UnsafeBufferPointer<IOSubmission>, placement: Placement = .leastLoaded) throws(BatchSubmitError) {
-        try submitBatch(count: batch.count, placement: placement, slots: nil) { batch[$0] }
+        try submitBatch(count: batch.count, placement: placement, handles: nil) { batch[$0] }
+    }
+
+    /// ``submit(batch:placement:)``, also storing each request's handle
+    /// (for ``cancel(_:)``): on success `handles[i]` names `batch[i]`; on a
+    /// throw the buffer holds nothing meaningful. `handles` must have room for
+    /// `batch.count` handles; a smaller buffer is refused before anything is
+    /// taken (``BatchSubmitError/batchTooLarge(count:limit:)`` with its size as
+    /// the limit). No allocation.
+    public func submit(
+        batch: UnsafeBufferPointer<IOSubmission>, placement: Placement = .leastLoaded,
+        handles: UnsafeMutableBufferPointer<RequestHandle>
+    ) throws(BatchSubmitError) {
+        guard handles.count >= batch.count else { throw .batchTooLarge(count: batch.count, limit: handles.count) }
+        try submitBatch(count: batch.count, placement: placement, handles: handles.baseAddress) { batch[$0] }
     }
 
     /// ``submit(batch:placement:)`` for an array (no copy, no allocation).
@@ -42,16 +56,16 @@ extension IOEngine {
     /// The batch submit behind the public forms and the C ABI.
     ///
     /// `element(i)` is the i-th request (called twice per request: validation,
-    /// then filling; it must return the same value both times). When `slots` is
-    /// non-nil, `slots[i]` receives the slot index of request `i` on success —
-    /// the hook for per-request handles.
+    /// then filling; it must return the same value both times). When `handles`
+    /// is non-nil, `handles[i]` receives the handle of request `i` (valid on
+    /// success).
     ///
     /// Acquired slots are chained through their records' `result` field (the
     /// worker overwrites it) until the claim succeeds, so an all-or-nothing
     /// batch needs no scratch memory.
     @inline(__always)
     package func submitBatch(
-        count n: Int, placement: Placement, slots: UnsafeMutablePointer<UInt32>?, _ element: (Int) -> IOSubmission
+        count n: Int, placement: Placement, handles: UnsafeMutablePointer<RequestHandle>?, _ element: (Int) -> IOSubmission
     ) throws(BatchSubmitError) {
         guard n > 0 else { return }
         var i = 0
@@ -88,7 +102,8 @@ extension IOEngine {
             record.pointee.submittedAt = now
             record.pointee.target = Int32(truncatingIfNeeded: target)
             // Before the slot is published: its worker's dequeue reads the state word.
-            _ = slab.markQueued(slot)
+            let handle = slab.markQueued(slot)
+            handles?[i] = handle
             if let previous { previous.pointee.result = Int(slot) } else { first = slot }
             previous = record
             i += 1
@@ -103,7 +118,6 @@ extension IOEngine {
                     var k = 0
                     while k < n {
                         let next = UInt32(truncatingIfNeeded: slab.record(slot).pointee.result)
-                        slots?[k] = slot
                         ring.publish(claim, at: k, UInt64(slot))
                         slot = next
                         k += 1
@@ -128,7 +142,6 @@ extension IOEngine {
             let record = slab.record(slot)
             let next = UInt32(truncatingIfNeeded: record.pointee.result)
             record.pointee.target = Int32(truncatingIfNeeded: Self.onDemandTarget)
-            slots?[k] = slot
             do { try onDemand!.submit(slot) } catch {
                 releaseChain(from: slot, count: n - k)
                 throw .refused(error)
