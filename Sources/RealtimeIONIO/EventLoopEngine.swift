@@ -171,6 +171,30 @@ public final class EventLoopEngine: Sendable {
         return promise.futureResult
     }
 
+    /// The channel stopped delivering for a reason other than ``close()`` — an
+    /// error from the loop, or the channel closed under the adapter: every
+    /// future still outstanding fails with ``EventLoopEngineError/watchLost(reason:)``
+    /// (none would ever be fulfilled: nothing reaps any more), later submits
+    /// throw `.shutDown`, and the channel is closed. On the loop; once.
+    func watchLost(_ reason: String) {
+        eventLoop.preconditionInEventLoop()
+        let (channel, orphans): ((any Channel)?, [EventLoopPromise<IOCompletion>]) = state.withLock { state in
+            if state.closed { return (nil, []) }
+            state.closed = true
+            let orphans = state.pending.compactMap { $0?.promise }
+            for i in state.pending.indices { state.pending[i] = nil }
+            state.free.removeAll()
+            let channel = state.channel
+            state.channel = nil
+            return (channel, orphans)
+        }
+        for promise in orphans { promise.fail(EventLoopEngineError.watchLost(reason: reason)) }
+        channel?.close(promise: nil)
+    }
+
+    /// The channel watching the eventfd (tests fire events into its pipeline).
+    var watchingChannel: (any Channel)? { state.withLock { $0.channel } }
+
     /// Stops watching the eventfd: reaps what is ready one last time, closes the
     /// channel (and its duplicate descriptor) and fails every future still
     /// outstanding with ``EventLoopEngineError/closed``. Idempotent; any thread.
@@ -255,6 +279,20 @@ private final class CompletionFDHandler: ChannelInboundHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         adapter.drain()
     }
+
+    /// A read error (or any error fired into the pipeline): the adapter cannot
+    /// know whether it will ever be told of completions again — it fails what
+    /// is outstanding rather than leave futures that never complete.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        adapter.watchLost("\(error)")
+    }
+
+    /// The channel closed; after ``EventLoopEngine/close()`` this finds the
+    /// adapter closed already and does nothing.
+    func channelInactive(context: ChannelHandlerContext) {
+        adapter.watchLost("the channel over the completion eventfd closed")
+        context.fireChannelInactive()
+    }
 }
 
 /// Why an ``EventLoopEngine`` could not be registered, or a future was failed.
@@ -267,6 +305,9 @@ public enum EventLoopEngineError: Error, Sendable, Equatable, CustomStringConver
     case cannotWatch(reason: String)
     /// ``EventLoopEngine/close()`` ran before this request's completion was reaped.
     case closed
+    /// The loop stopped watching the eventfd on its own (a read error, or the
+    /// channel closed under the adapter): nothing reaps any more.
+    case watchLost(reason: String)
 
     /// What went wrong and what to do.
     public var description: String {
@@ -277,6 +318,8 @@ public enum EventLoopEngineError: Error, Sendable, Equatable, CustomStringConver
             return "cannot watch the engine's completion eventfd on the event loop (\(reason)); check the process's descriptor limit (ulimit -n)"
         case .closed:
             return "the EventLoopEngine was closed before this request completed; shut the engine down (it completes every request) before closing the adapter"
+        case .watchLost(let reason):
+            return "the event loop stopped watching the engine's completion eventfd (\(reason)); close() this adapter and register the engine again"
         }
     }
 }

@@ -4,7 +4,7 @@ import NIOCore
 import NIOPosix
 @testable import RealtimeIO
 @testable import RealtimeIOLinux
-import RealtimeIONIO
+@testable import RealtimeIONIO
 import Synchronization
 import Testing
 
@@ -183,6 +183,40 @@ struct EventLoopEngineTests {
         #expect(throws: SubmitError.shutDown) {
             _ = try adapter.submit(.custom(echoContext, context: nil))
         }
+        release.pointee.store(true, ordering: .releasing)
+        engine.shutdown(.drain)
+    }
+
+    /// Before: the handler had no errorCaught/channelInactive, so a read error
+    /// on the eventfd channel left every outstanding future unfulfilled for ever.
+    @Test("an error on the eventfd channel fails the outstanding futures with .watchLost; later submits throw .shutDown")
+    func channelErrorFailsOutstanding() throws {
+        struct ReadFailed: Error {}
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let loop = group.next()
+        let engine = try IOEngine(configuration: Self.configuration(workers: 1))
+        let adapter = try EventLoopEngine.register(engine, on: loop).wait()
+        let release = UnsafeMutablePointer<Atomic<Bool>>.allocate(capacity: 1)
+        release.initialize(to: Atomic(false))
+        defer { release.deallocate() }
+        let blocked = try adapter.submit(.custom(blockUntilReleased, context: UnsafeMutableRawPointer(release)), tag: 7)
+        let channel = try #require(adapter.watchingChannel)
+        let settled = SharedCounter()
+        blocked.whenComplete { _ in settled.add() }
+        try loop.submit { channel.pipeline.fireErrorCaught(ReadFailed()) }.wait()
+        // Bounded: without the handler's errorCaught the future is never fulfilled.
+        #expect(waitUntil(seconds: 10) { settled.value == 1 }, "the outstanding future was never failed")
+        #expect(throws: EventLoopEngineError.watchLost(reason: "ReadFailed()")) {
+            if settled.value == 1 { try blocked.wait() } else { throw EventLoopEngineError.closed }
+        }
+        #expect(throws: SubmitError.shutDown) {
+            _ = try adapter.submit(.custom(echoContext, context: nil))
+        }
+        // The channel was closed with it; close() afterwards is harmless.
+        #expect(waitUntil(seconds: 10) { !channel.isActive }, "the channel was left open")
+        try adapter.close().wait()
+        #expect("\(EventLoopEngineError.watchLost(reason: "x"))".contains("register the engine again"))
         release.pointee.store(true, ordering: .releasing)
         engine.shutdown(.drain)
     }
