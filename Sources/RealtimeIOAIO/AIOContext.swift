@@ -87,22 +87,8 @@ final class AIOContext: @unchecked Sendable {
         chainsEverything = engine.workerCount == 0
         chainEngine = chainsEverything ? engine : streamEngine
         chains = chainEngine != nil ? DescriptorChains(slots: capacity) : nil
-        if streamEngine != nil {
-            let (storage, bits) = DescriptorBits.makeStorage()
-            streamsStorage = storage
-            streams = bits
-        } else {
-            streamsStorage = nil
-            streams = nil
-        }
-        if settings.ordering == .spreadReads && engine.workerCount > 0 {
-            let (storage, bits) = DescriptorBits.makeStorage()
-            seekableStorage = storage
-            seekable = bits
-        } else {
-            seekableStorage = nil
-            seekable = nil
-        }
+        (streamsStorage, streams) = DescriptorBits.makeStorage(if: streamEngine != nil)
+        (seekableStorage, seekable) = DescriptorBits.makeStorage(if: settings.ordering == .spreadReads && engine.workerCount > 0)
         statusFilePath = engine.statusFilePath
         statusFilePathC = statusFilePath.map { strdup($0) }
     }

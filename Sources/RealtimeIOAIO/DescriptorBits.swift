@@ -35,6 +35,13 @@ struct DescriptorBits {
         return (storage, DescriptorBits(words: words))
     }
 
+    /// ``makeStorage()`` when `wanted`, else nothing (the bitmap is not kept).
+    static func makeStorage(if wanted: Bool) -> (CacheAlignedStorage?, DescriptorBits?) {
+        guard wanted else { return (nil, nil) }
+        let (storage, bits) = makeStorage()
+        return (storage, bits)
+    }
+
     @inline(__always)
     func contains(_ fd: Int32) -> Bool {
         guard fd >= 0 && fd < Self.limit else { return false }

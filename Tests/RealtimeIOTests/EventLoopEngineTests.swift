@@ -167,17 +167,28 @@ struct EventLoopEngineTests {
         try adapter.close().wait()
     }
 
-    @Test("close() fails the futures still outstanding with .closed; submit after close throws .shutDown")
-    func closeFailsOutstanding() throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer { try? group.syncShutdownGracefully() }
+    /// One engine with one worker, registered on `group`'s loop, and an adapter
+    /// request that blocks that worker until `release` is set (the caller
+    /// deallocates it after the engine's shutdown).
+    static func blockedRequest(on group: MultiThreadedEventLoopGroup) throws -> (
+        loop: any EventLoop, engine: IOEngine, adapter: EventLoopEngine, blocked: EventLoopFuture<IOCompletion>,
+        release: UnsafeMutablePointer<Atomic<Bool>>
+    ) {
         let loop = group.next()
         let engine = try IOEngine(configuration: Self.configuration(workers: 1))
         let adapter = try EventLoopEngine.register(engine, on: loop).wait()
         let release = UnsafeMutablePointer<Atomic<Bool>>.allocate(capacity: 1)
         release.initialize(to: Atomic(false))
-        defer { release.deallocate() }
         let blocked = try adapter.submit(.custom(blockUntilReleased, context: UnsafeMutableRawPointer(release)), tag: 7)
+        return (loop, engine, adapter, blocked, release)
+    }
+
+    @Test("close() fails the futures still outstanding with .closed; submit after close throws .shutDown")
+    func closeFailsOutstanding() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let (_, engine, adapter, blocked, release) = try Self.blockedRequest(on: group)
+        defer { release.deallocate() }
         try adapter.close().wait()
         #expect(throws: EventLoopEngineError.closed) { try blocked.wait() }
         #expect(throws: SubmitError.shutDown) {
@@ -194,13 +205,8 @@ struct EventLoopEngineTests {
         struct ReadFailed: Error {}
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
-        let loop = group.next()
-        let engine = try IOEngine(configuration: Self.configuration(workers: 1))
-        let adapter = try EventLoopEngine.register(engine, on: loop).wait()
-        let release = UnsafeMutablePointer<Atomic<Bool>>.allocate(capacity: 1)
-        release.initialize(to: Atomic(false))
+        let (loop, engine, adapter, blocked, release) = try Self.blockedRequest(on: group)
         defer { release.deallocate() }
-        let blocked = try adapter.submit(.custom(blockUntilReleased, context: UnsafeMutableRawPointer(release)), tag: 7)
         let channel = try #require(adapter.watchingChannel)
         let settled = SharedCounter()
         blocked.whenComplete { _ in settled.add() }
