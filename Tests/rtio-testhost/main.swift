@@ -71,9 +71,14 @@ do {
          "applied": d.applied, "reason": d.reason]
     }
     // Real I/O: write a file, read it back through the engine.
-    let path = NSTemporaryDirectory() + "rtio-testhost-\(getpid())"
-    let fd = try FileDescriptor.open(path, .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
-    defer { try? fd.close(); unlink(path) }
+    // A fresh name (exclusive create), unlinked at once: a host killed by its test
+    // (TestHost.stop) leaves no file behind, and a leftover of an earlier process
+    // with this pid — owned by root, when this host runs as nobody — is never opened.
+    let path = NSTemporaryDirectory() + "rtio-testhost-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+    let fd = try FileDescriptor.open(
+        path, .readWrite, options: [.create, .exclusiveCreate], permissions: [.ownerReadWrite])
+    unlink(path)
+    defer { try? fd.close() }
     var ok = true
     let data = (0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 7) }
     try data.withUnsafeBytes { buf in
