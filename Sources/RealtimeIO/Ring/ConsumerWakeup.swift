@@ -37,7 +37,7 @@ import Glibc
 /// sees the entry. Otherwise P1 sees `sleeping` and a producer wakes it.
 ///
 /// ## Timed rests
-/// ``rest(until:)`` sleeps without announcing a park: the word says
+/// ``rest(until:unless:)`` sleeps without announcing a park: the word says
 /// `resting`, which producers never wake, so a publish during a rest makes no
 /// syscall and the consumer finds the entry when the sleep ends on its own.
 /// Use it only for sleeps bounded by a short deadline. A producer may read
@@ -48,7 +48,7 @@ import Glibc
 /// the ring empty through an acquire load of `consumedCount` and then reads
 /// `resting` knows the consumer has taken nothing since that rest began.
 /// Such a producer then marks the rest `restingServed` (one compare-exchange
-/// per rest, by the first), and ``rest(until:)`` tells the consumer: its
+/// per rest, by the first), and ``rest(until:unless:)`` tells the consumer: its
 /// queue was quiet, but not for lack of requests — an idle clock (the spin
 /// budget) must not run out for a rest whose requests went elsewhere.
 ///
@@ -125,11 +125,11 @@ package struct ConsumerWakeup: @unchecked Sendable {
     }
 
     /// A timed rest: sleeps until `deadline` (`CLOCK_MONOTONIC` ns) without
-    /// announcing it — the word stays `awake`, so no producer makes a syscall
-    /// for it and none can end it early. Returns early on a signal; the caller
-    /// re-checks its queue either way.
-    /// Returns true if a producer served a request itself during the rest
-    /// (``noteServedDuringRest()``).
+    /// announcing a park — the word says `resting`, which no producer wakes,
+    /// so none makes a syscall for it and none can end it early. Returns early
+    /// on a signal; the caller re-checks its queue either way. The word is
+    /// `awake` again when this returns. Returns true if a producer served a
+    /// request itself during the rest (``noteServedDuringRest()``).
     ///
     /// `unless` re-checks the queue after `resting` is stored (sequentially
     /// consistent, like a park's re-check): a request published while the
@@ -173,7 +173,7 @@ package struct ConsumerWakeup: @unchecked Sendable {
 
     // MARK: observation
 
-    /// True while the consumer sleeps in a timed rest (``rest(until:)``).
+    /// True while the consumer sleeps in a timed rest (``rest(until:unless:)``).
     /// Relaxed; see "Timed rests" for the order that makes it usable.
     @inlinable
     package var isResting: Bool { state.pointee.load(ordering: .relaxed) >= Self.resting }
@@ -193,7 +193,7 @@ package struct ConsumerWakeup: @unchecked Sendable {
     package var parks: Int { parkCount.pointee.load(ordering: .relaxed) }
     package var wakes: Int { wakeCount.pointee.load(ordering: .relaxed) }
     package var wakeSyscalls: Int { wakeSyscallCount.pointee.load(ordering: .relaxed) }
-    /// Timed rests taken (``rest(until:)``).
+    /// Timed rests taken (``rest(until:unless:)``).
     package var rests: Int { restCount.pointee.load(ordering: .relaxed) }
     /// Sleep announcements withdrawn because the re-check found work. A
     /// producer may still have made one (unneeded) wake syscall for each.
