@@ -6,7 +6,7 @@
  *   <JSON configuration bytes> 0x00 <operation bytes>
  *
  * The JSON goes to rtio_engine_create as it is (up to the NUL). When creation
- * succeeds, the operation bytes drive up to MAX_OPS calls (rtio_submit_* and rtio_submit_batch with
+ * succeeds, the operation bytes drive up to MAX_OPS calls (rtio_submit_*, rtio_submit_batch and _h with
  * fuzzed descriptors, offsets, lengths, iovec counts and NULL pointers,
  * rtio_cancel of earlier handles, 0 and random values, rtio_reap with fuzzed
  * limits, rtio_completion_fd, rtio_worker_count/_info,
@@ -525,7 +525,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             any_invalid = 1;
         }
         unsigned failed = 12345;
-        int r = rtio_submit_batch(e, n ? reqs : NULL, n, &failed);
+        /* half the batches through rtio_submit_batch_h: handles on success, zeros on refusal */
+        int with_handles = take(&c, 1) % 2;
+        rtio_handle_t handles[BATCH_MAX];
+        for (unsigned i = 0; i < BATCH_MAX; i++) handles[i] = 1;
+        int r = with_handles ? rtio_submit_batch_h(e, n ? reqs : NULL, n, handles, &failed)
+                             : rtio_submit_batch(e, n ? reqs : NULL, n, &failed);
+        if (with_handles) {
+          for (unsigned i = 0; i < n; i++) {
+            contract(r == 0 ? handles[i] != 0 : handles[i] == 0, "rtio_submit_batch_h returned %d, handle %u is %llu",
+                     r, i, (unsigned long long)handles[i]);
+            for (unsigned j = 0; r == 0 && j < i; j++)
+              contract(handles[i] != handles[j], "rtio_submit_batch_h: handles %u and %u are equal", i, j);
+          }
+        }
         contract(r == 0 || r == -EINVAL || r == -EAGAIN || r == -ESHUTDOWN, "rtio_submit_batch(%u) returned %d", n, r);
         /* an invalid entry is named; -EINVAL naming none (n) is a batch larger than the ring or the slab */
         if (any_invalid) contract(r == -EINVAL && failed < n, "rtio_submit_batch: an invalid entry gave %d, index %u of %u", r, failed, n);

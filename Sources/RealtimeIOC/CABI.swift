@@ -331,6 +331,28 @@ public func rtio_submit_batch(
     _ handle: UnsafeMutableRawPointer?, _ requests: UnsafeRawPointer?, _ count: UInt32,
     _ failedIndex: UnsafeMutablePointer<UInt32>?
 ) -> Int32 {
+    submitBatch(handle, requests, count, handles: nil, failedIndex)
+}
+
+@_cdecl("rtio_submit_batch_h")
+public func rtio_submit_batch_h(
+    _ handle: UnsafeMutableRawPointer?, _ requests: UnsafeRawPointer?, _ count: UInt32,
+    _ handles: UnsafeMutablePointer<UInt64>?, _ failedIndex: UnsafeMutablePointer<UInt32>?
+) -> Int32 {
+    guard handles != nil || count == 0 else {
+        failedIndex?.pointee = count
+        return -EINVAL
+    }
+    return submitBatch(handle, requests, count, handles: handles, failedIndex)
+}
+
+/// Both batch entry points; `handles` (n entries) receives the rtio_handle_t
+/// of each request on success, 0s otherwise.
+private func submitBatch(
+    _ handle: UnsafeMutableRawPointer?, _ requests: UnsafeRawPointer?, _ count: UInt32,
+    handles: UnsafeMutablePointer<UInt64>?, _ failedIndex: UnsafeMutablePointer<UInt32>?
+) -> Int32 {
+    if let handles { handles.update(repeating: 0, count: Int(count)) }
     failedIndex?.pointee = count
     guard let handle, requests != nil || count == 0 else { return -EINVAL }
     guard count > 0, let requests else { return 0 }
@@ -346,7 +368,11 @@ public func rtio_submit_batch(
     }
     return withEngine(handle) { engine in
         do throws(BatchSubmitError) {
-            try engine.submitBatch(count: n, placement: .leastLoaded, handles: nil) { k in
+            // The caller's array holds 8-byte handles; the engine writes RequestHandles
+            // (two 32-bit words) into the same cells, then each becomes its rtio_handle_t.
+            let out = handles.map { UnsafeMutableRawPointer($0).bindMemory(to: RequestHandle.self, capacity: n) }
+            defer { if let handles { _ = UnsafeMutableRawPointer(handles).bindMemory(to: UInt64.self, capacity: n) } }
+            try engine.submitBatch(count: n, placement: .leastLoaded, handles: out) { k in
                 // Checked above; only an array changed during the call (the caller's
                 // bug) fails here: that entry completes with -EBADF instead of crashing.
                 let p = requests + k * RequestLayout.size
@@ -355,8 +381,17 @@ public func rtio_submit_batch(
                 }
                 return s
             }
+            if let out, let handles {
+                var k = 0
+                while k < n {
+                    let raw = out[k].rawValue
+                    UnsafeMutableRawPointer(handles).storeBytes(of: raw, toByteOffset: k * 8, as: UInt64.self)
+                    k += 1
+                }
+            }
             return 0
         } catch {
+            if let handles { UnsafeMutableRawPointer(handles).initializeMemory(as: UInt64.self, repeating: 0, count: n) }
             if case .invalidRequest(let index, _) = error { failedIndex?.pointee = UInt32(index) }
             return -error.errno.rawValue
         }

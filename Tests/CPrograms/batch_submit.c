@@ -130,6 +130,28 @@ int main(void) {
     CHECK("no free slot -> -EAGAIN, no index", rc == -EAGAIN && failed == 4);
     CHECK("32 completions", reap_n(e, 32, seen, 64, NULL) == 32 && seen[30] == 32 && seen[20] == 0);
 
+    /* rtio_submit_batch_h: one distinct, non-zero handle per request; each is
+     * RTIO_ALLDONE once its request completed; a refused batch leaves zeros. */
+    rtio_handle_t handles[16];
+    memset(many, 0, sizeof many);
+    for (int i = 0; i < 16; i++) { many[i].opcode = RTIO_OP_FSYNC; many[i].fd = fd; many[i].tag = 50; }
+    CHECK("batch_h queued", rtio_submit_batch_h(e, many, 16, handles, &failed) == 0 && failed == 16);
+    int distinct = 1;
+    for (int i = 0; i < 16; i++) for (int j = 0; j < i; j++) distinct &= handles[i] != handles[j];
+    for (int i = 0; i < 16; i++) distinct &= handles[i] != 0;
+    CHECK("16 distinct non-zero handles", distinct);
+    CHECK("16 batch_h completions", reap_n(e, 16, seen, 64, NULL) == 16 && seen[50] == 16);
+    int alldone = 1;
+    for (int i = 0; i < 16; i++) alldone &= rtio_cancel(e, handles[i]) == RTIO_ALLDONE;
+    CHECK("each handle is RTIO_ALLDONE after its completion", alldone);
+    many[5].reserved = 1;
+    for (int i = 0; i < 16; i++) handles[i] = 77;
+    rc = rtio_submit_batch_h(e, many, 16, handles, &failed);
+    int zeros = 1;
+    for (int i = 0; i < 16; i++) zeros &= handles[i] == 0;
+    CHECK("refused batch_h: -EINVAL naming the entry, handles all 0", rc == -EINVAL && failed == 5 && zeros);
+    CHECK("batch_h with NULL handles -> -EINVAL", rtio_submit_batch_h(e, many, 4, NULL, NULL) == -EINVAL);
+
     CHECK("shutdown", rtio_engine_shutdown(e, RTIO_SHUTDOWN_DRAIN) == 0);
     CHECK("after shutdown -> -ESHUTDOWN", rtio_submit_batch(e, reqs, 4, NULL) == -ESHUTDOWN);
     rtio_engine_destroy(e);

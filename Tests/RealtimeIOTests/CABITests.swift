@@ -40,7 +40,7 @@ struct CABITests {
             let name = line.drop { $0 != " " }.dropFirst().prefix { $0 != "(" }
             return String(name)
         })
-        #expect(declared.count == 23 && declared.contains("rtio_submit_batch") && declared.contains("rtio_cancel"), "declared: \(declared.sorted())")
+        #expect(declared.count == 24 && declared.contains("rtio_submit_batch_h") && declared.contains("rtio_cancel"), "declared: \(declared.sorted())")
         let nm = try cRun("/usr/bin/nm", ["-D", "--defined-only", lib])
         let exported = Set(nm.stdout.split(separator: "\n").compactMap { line -> String? in
             let f = line.split(separator: " ")

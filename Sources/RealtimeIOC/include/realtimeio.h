@@ -324,6 +324,24 @@ int rtio_submit_fdatasync_h(rtio_engine *e, int fd, uint64_t tag, rtio_handle_t 
 int rtio_submit_fallocate_h(rtio_engine *e, int fd, int mode, int64_t offset, int64_t len, uint64_t tag, rtio_handle_t *out);
 
 /*
+ * rtio_submit_batch_h — queue many requests at once and return their handles
+ *
+ * SYNOPSIS
+ *   int rtio_submit_batch_h(rtio_engine *e, const struct rtio_request *reqs,
+ *                           unsigned n, rtio_handle_t *handles, unsigned *failed_index);
+ *
+ * DESCRIPTION
+ *   As rtio_submit_batch(3), and on success handles[i] is the handle of
+ *   reqs[i], for rtio_cancel(3). handles must have room for n handles; on
+ *   failure every one of them is 0.
+ *
+ * RETURN VALUE, ERRORS, THREAD SAFETY
+ *   As rtio_submit_batch(3); -EINVAL also when handles is NULL with n > 0.
+ */
+int rtio_submit_batch_h(rtio_engine *e, const struct rtio_request *reqs, unsigned n,
+                        rtio_handle_t *handles, unsigned *failed_index);
+
+/*
  * rtio_cancel — withdraw a queued request
  *
  * SYNOPSIS
