@@ -31,6 +31,7 @@ import Synchronization
 /// | `realtimeio_worker_wakes_total` | counter | `wakes` |
 /// | `realtimeio_worker_wake_syscalls_total` | counter | `wakeSyscalls` |
 /// | `realtimeio_worker_demotions_total` | counter | `demotions` |
+/// | `realtimeio_worker_submitter_reads_total` | counter | `readsBySubmitters` |
 /// | `realtimeio_worker_busy_nanoseconds_total` | counter | `busyNanoseconds` |
 /// | `realtimeio_worker_queue_depth` | gauge | `queueDepth` |
 /// | `realtimeio_worker_max_queue_depth` | gauge | `maxQueueDepth` |
@@ -81,6 +82,7 @@ public final class EngineMetrics: Sendable {
         ("completed_total", { $0.completed }), ("errors_total", { $0.errors }),
         ("cancelled_total", { $0.cancelled }), ("parks_total", { $0.parks }), ("wakes_total", { $0.wakes }),
         ("wake_syscalls_total", { $0.wakeSyscalls }), ("demotions_total", { $0.demotions }),
+        ("submitter_reads_total", { $0.readsBySubmitters }),
     ]
 
     /// Creates the metrics of every worker of `engine` (nothing is published until ``poll()``).

@@ -44,7 +44,7 @@ struct ReadsDuringRestTests {
         let first = reapOne(engine)
         #expect(first?.result == 4096)
         #expect(waitUntil(seconds: 10) { wakeup.rests >= 1 })
-        var bySubmitter = 0, byWorker = first?.worker == nil ? 0 : 1, wrong = 0
+        var bySubmitter = first?.worker == nil ? 1 : 0, byWorker = first?.worker == nil ? 0 : 1, wrong = 0
         for i in 0..<200 {
             let offset = Int64(i % 16) * 4096
             let handle = try engine.submit(.read(file.fd, into: buffer, at: offset), tag: UInt64(i))
@@ -61,6 +61,11 @@ struct ReadsDuringRestTests {
         #expect(wrong == 0)
         #expect(bySubmitter >= 1, "no read ran on the submitter (\(byWorker) on the worker, \(wakeup.rests) rests)")
         #expect(engine.workerSnapshots()[0].completed == byWorker, "the worker's count leaves out the submitter's reads")
+        // …which are counted apart: exactly, in the snapshot; and in the status file's
+        // counters (rtio-admin), copied by the resting worker after its next slice.
+        #expect(engine.workerSnapshots()[0].readsBySubmitters == bySubmitter)
+        #expect(waitUntil(seconds: 10) { engine.workers[0].counters[.readsBySubmitters] == UInt64(bySubmitter) },
+                "status counter \(engine.workers[0].counters[.readsBySubmitters]), want \(bySubmitter)")
         // Every slot came back: 8 slots, 200 reads, and 8 more at once now.
         for i in 0..<8 { try engine.submit(.read(file.fd, into: buffer, at: 0), tag: UInt64(1000 + i)) }
         #expect(reapAll(engine, count: 8).count == 8)

@@ -56,6 +56,8 @@ struct EngineView: Encodable {
         var wakes: UInt64
         var demotions: UInt64
         var restoreFailures: UInt64
+        /// Reads submitters ran themselves while this worker rested (not in `completed`).
+        var readsBySubmitters: UInt64
         var busyNanoseconds: UInt64
         var serviceTime: Latency
         var queueWait: Latency
@@ -69,7 +71,8 @@ struct EngineView: Encodable {
 
         enum CodingKeys: String, CodingKey {
             case name, tid, group, requested, applied, differs, lastCPU, state, queueDepth, maxQueueDepth, completed,
-                 errors, cancelled, parks, wakes, demotions, restoreFailures, busyNanoseconds, serviceTime, queueWait,
+                 errors, cancelled, parks, wakes, demotions, restoreFailures, readsBySubmitters, busyNanoseconds,
+                 serviceTime, queueWait,
                  voluntaryContextSwitches, involuntaryContextSwitches, minorFaults, majorFaults
         }
     }
@@ -163,7 +166,8 @@ struct EngineView: Encodable {
             name: w.name, tid: tid, group: w.group, requested: requested, applied: applied, differs: differs,
             lastCPU: stat?.processor, state: state, queueDepth: c[.queueDepth], maxQueueDepth: c[.maxQueueDepth],
             completed: c[.completed], errors: c[.errors], cancelled: c[.cancelled], parks: c[.parks], wakes: c[.wakes],
-            demotions: c[.demotions], restoreFailures: c[.restoreFailures], busyNanoseconds: c[.busyNanoseconds],
+            demotions: c[.demotions], restoreFailures: c[.restoreFailures], readsBySubmitters: c[.readsBySubmitters],
+            busyNanoseconds: c[.busyNanoseconds],
             serviceTime: Latency(service), queueWait: Latency(wait),
             voluntaryContextSwitches: status?.integer("voluntary_ctxt_switches"),
             involuntaryContextSwitches: status?.integer("nonvoluntary_ctxt_switches"),

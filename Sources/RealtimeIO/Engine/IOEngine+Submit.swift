@@ -94,6 +94,7 @@ extension IOEngine {
         core.notifyHost()
         // The worker's idle clock must not run out over a rest whose requests we served.
         ring.wakeup.noteServedDuringRest()
+        ring.countReadBySubmitter()
         return true
     }
 

@@ -166,6 +166,12 @@ final class Worker: @unchecked Sendable {
                 ready = ring.hasPublishedEntry()
             }
             now = rtio_monotonic_ns()
+            if case .rest = plan {
+                // Resting, not serving: the producers' line may be read here (for
+                // rtio-admin: the reads submitters ran themselves meanwhile).
+                let reads = UInt64(ring.readsBySubmitters)
+                if counters[.readsBySubmitters] != reads { counters.set(.readsBySubmitters, reads) }
+            }
             if servedMeanwhile {
                 // Submitters ran reads themselves during the rest (reads during a
                 // rest): busy, not idle — the spin budget starts again.

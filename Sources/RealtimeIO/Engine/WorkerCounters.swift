@@ -21,6 +21,10 @@ package struct WorkerCounters: @unchecked Sendable {
         case busyNanoseconds, parks, wakes, submittedByOverflow
         /// Duty-cycle rests spent demoted to SCHED_OTHER, and restores the kernel refused.
         case demotions, restoreFailures
+        /// Reads submitters ran themselves while this worker rested
+        /// (``EngineConfiguration/submitterReadsDuringRest``): the ring's count,
+        /// copied by the worker after each rest.
+        case readsBySubmitters
     }
 
     /// What the worker is doing now.

@@ -53,6 +53,9 @@ public struct WorkerSnapshot: Sendable, Codable {
     public var wakeSyscalls: Int
     /// Real-time-share rests spent demoted to SCHED_OTHER (see ``EngineConfiguration/RealtimeShareRest``).
     public var demotions: Int
+    /// Reads that submitters ran themselves while this worker rested
+    /// (``EngineConfiguration/submitterReadsDuringRest``); not in ``completed``.
+    public var readsBySubmitters: Int
     /// Time spent executing requests, in nanoseconds.
     public var busyNanoseconds: UInt64
     /// Minor page faults of the thread (/proc); nil if unreadable.
@@ -82,7 +85,8 @@ extension IOEngine {
                 submitted: w.ring.approximateCount + Int(c[.completed]), completed: Int(c[.completed]),
                 errors: Int(c[.errors]), cancelled: Int(c[.cancelled]), queueDepth: w.ring.approximateCount,
                 maxQueueDepth: Int(c[.maxQueueDepth]), parks: w.ring.wakeup.parks, wakes: w.ring.wakeup.wakes,
-                wakeSyscalls: w.ring.wakeup.wakeSyscalls, demotions: Int(c[.demotions]), busyNanoseconds: c[.busyNanoseconds],
+                wakeSyscalls: w.ring.wakeup.wakeSyscalls, demotions: Int(c[.demotions]),
+                readsBySubmitters: w.ring.readsBySubmitters, busyNanoseconds: c[.busyNanoseconds],
                 minorFaults: stat?.minorFaults, majorFaults: stat?.majorFaults,
                 queueWaitHistogram: c.queueWaitHistogram, serviceTimeHistogram: c.serviceTimeHistogram)
         }
