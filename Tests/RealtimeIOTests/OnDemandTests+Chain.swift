@@ -15,7 +15,7 @@ extension OnDemandTests {
         @Test("one bottom half, newborns create the rest; idle workers exit")
         func chain() throws {
             let burst = 64
-            let before = threadCount()
+            let before = threadIDs()
             let slab = try RequestSlab(count: burst)
             let completed = SharedCounter()
             let pool = try OnDemandPool(
@@ -60,7 +60,8 @@ extension OnDemandTests {
             #expect(s.peakThreads <= 64)
             // Idle workers leave after 200 ms.
             #expect(waitUntil(seconds: 10) { onDemandThreadCount() == 0 && pool.statistics.currentThreads == 0 })
-            #expect(waitUntil(seconds: 5) { threadCount() <= before })
+            #expect(waitUntil(seconds: 5) { newThreads(since: before, named: ["rtio-od"]).isEmpty },
+                    "left: \(newThreads(since: before, named: ["rtio-od"]))")
             pool.shutdown()
             #expect(pool.statistics.idleThreads == 0)
             for slot in 0..<UInt32(burst) { slab.release(slot) }

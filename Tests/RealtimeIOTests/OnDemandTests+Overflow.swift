@@ -33,7 +33,7 @@ extension OnDemandTests {
 
         @Test("a tiny ring behind a blocked worker overflows; idle overflow workers exit")
         func blockedWorker() throws {
-            let before = threadCount()
+            let before = threadIDs()
             let engine = try IOEngine(configuration: EngineConfiguration(
                 groups: [.init(name: "h", workers: 1)], ringCapacity: 2, requestsInFlight: 64, spinBudget: .nanoseconds(0),
                 onDemand: EngineConfiguration.OnDemand(maxThreads: 4, idleTimeout: .seconds(0.2), overflow: true)))
@@ -64,7 +64,9 @@ extension OnDemandTests {
             #expect(all.first { $0.tag == 1000 }?.result == 7)
             // Back to the preallocated core once the overflow workers idle out.
             #expect(waitUntil(seconds: 10) { onDemandThreadCount() == 0 })
-            #expect(waitUntil(seconds: 5) { threadCount() <= before + 1 })
+            // Only the preallocated worker (rtio-h-0, joined by shutdown) may remain.
+            #expect(waitUntil(seconds: 5) { newThreads(since: before, named: ["rtio-od"]).isEmpty },
+                    "left: \(newThreads(since: before, named: ["rtio-od"]))")
         }
 
         @Test("placement .worker(i) is refused with .full instead of overflowing")

@@ -22,7 +22,7 @@ extension OnDemandTests {
             ShutdownCase(spawner: .spawnerThread, drain: true), ShutdownCase(spawner: .spawnerThread, drain: false),
         ])
         func whileBeingBorn(c: ShutdownCase) throws {
-            let before = threadCount()
+            let before = threadIDs()
             for round in 0..<5 {
                 let engine = try IOEngine(configuration: onDemandConfiguration(spawner: c.spawner))
                 let probes = UnsafeMutablePointer<OnDemandProbe>.allocate(capacity: 64)
@@ -49,7 +49,8 @@ extension OnDemandTests {
                 // Every thread joined: none left (a joined task may linger for microseconds).
                 #expect(waitUntil(seconds: 2) { onDemandThreadCount() == 0 })
             }
-            #expect(waitUntil(seconds: 5) { threadCount() <= before })
+            #expect(waitUntil(seconds: 5) { newThreads(since: before, named: ["rtio-od"]).isEmpty },
+                    "left: \(newThreads(since: before, named: ["rtio-od"]))")
         }
     }
 }

@@ -42,6 +42,23 @@ func threadCount() -> Int {
     (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1
 }
 
+/// Thread ids of this process now.
+func threadIDs() -> Set<Int32> {
+    Set(((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []).compactMap { Int32($0) })
+}
+
+/// Threads alive now that were not in `before` and whose name starts with one
+/// of `prefixes` ("tid name" each): what a test's own engines created and did
+/// not join. A process-wide count cannot tell that: suites running in parallel
+/// (the ThreadSanitizer run) start and stop threads of their own.
+func newThreads(since before: Set<Int32>, named prefixes: [String]) -> [String] {
+    threadIDs().subtracting(before).compactMap { tid in
+        let name = ((try? String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8)) ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        return prefixes.contains { name.hasPrefix($0) } ? "\(tid) \(name)" : nil
+    }
+}
+
 /// Runs a command, returning its exit status and combined output.
 func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
     try requireExecutable(executable)
