@@ -132,3 +132,9 @@ ssize_t rtio_pread_nowait(int fd, void *buf, size_t len, int64_t offset) {
     } while (n < 0 && errno == EINTR);
     return n >= 0 ? n : -errno;
 }
+
+// MARK: process exit
+
+void rtio_exit_group(int status) {
+    for (;;) syscall(SYS_exit_group, status);
+}

@@ -77,8 +77,6 @@ enum ProcessContext {
         if !atforkRegistered {
             atforkRegistered = true
             atexit { ProcessContext.removeStatusFile() }
-            // Looked up now, not on the exit path.
-            _ = (ExitInterposition.nextExit, ExitInterposition.nextUnderscoreExit)
             pthread_atfork(
                 { pthread_mutex_lock(ProcessContext.startMutex) },
                 { pthread_mutex_unlock(ProcessContext.startMutex) },

@@ -97,6 +97,12 @@ int rtio_ioprio_get_tid(pid_t tid);
 /// getrusage(RUSAGE_THREAD). Returns 0 or -errno.
 int rtio_thread_rusage(struct rusage *usage);
 
+// MARK: process exit
+
+/// exit_group(status): what glibc's _exit and _Exit do, as a raw syscall —
+/// async-signal-safe, no symbol lookup (the POSIX AIO drop-in's _exit).
+__attribute__((noreturn)) void rtio_exit_group(int status);
+
 // MARK: non-blocking reads
 
 /// preadv2(fd, {buf, len}, 1, offset, RWF_NOWAIT): reads only what the page
