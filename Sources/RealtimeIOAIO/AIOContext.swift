@@ -304,25 +304,33 @@ final class AIOContext: @unchecked Sendable {
 
     // MARK: cancel (caller's thread)
 
-    /// Tries to cancel the request of `slot` (found in flight for `cb`):
-    /// `AIO_CANCELED` if it had not started — it then completes with
-    /// `ECANCELED` and its notification, on this thread, before this returns —,
-    /// `AIO_NOTCANCELED` if it runs (or its handle is not known yet), or
-    /// `AIO_ALLDONE` if it finished meanwhile.
-    func cancel(slot: Int, cb: UnsafePointer<aiocb>) -> Int32 {
-        if let chains, chains.remove(slot, fd: slots.request(slot).pointee.fd) {
+    /// Tries to cancel the request of `slot`, found in flight on `fd` (and, with
+    /// `only`, for that aiocb): `AIO_CANCELED` if it had not started — it then
+    /// completes with `ECANCELED` and its notification, on this thread, before
+    /// this returns —, `AIO_NOTCANCELED` if it runs (or its handle is not known
+    /// yet), `AIO_ALLDONE` if it finished meanwhile, nil if the slot no longer
+    /// holds such a request (finished and reused: not this call's business).
+    ///
+    /// The slot is not ours: it is read only where ordered — a chained request
+    /// is removed under the chain lock, keyed by the caller's `fd`, its aiocb
+    /// compared there; an engine request through a handle loaded (acquire)
+    /// *before* the slot is found still active on `fd`, so the handle is of a
+    /// request on `fd` (the engine's generation check does the rest).
+    func cancel(slot: Int, fd: Int32, only: UnsafePointer<aiocb>?) -> Int32? {
+        let r = slots.request(slot)
+        if let chains, chains.remove(slot, fd: fd, if: { only == nil || UnsafePointer(r.pointee.aiocb) == only }) {
             finish(slot: slot, result: -Int(ECANCELED), chained: false)
             return C.AIO_CANCELED
         }
-        let outcome = RequestHandle(rawValue: slots.handle(slot)).map { engine.cancel($0) } ?? .running
-        switch outcome {
+        let raw = slots.handle(slot)
+        guard slots.isActive(slot, fd: fd) else { return nil }
+        if let only, UnsafePointer(r.pointee.aiocb) != only { return nil }
+        switch RequestHandle(rawValue: raw).map({ engine.cancel($0) }) ?? .running {
         case .cancelled:
             return C.AIO_CANCELED  // finish(slot:) ran through the completion handler
-        case .running:
-            return AIOCB.error(cb).pointee.load(ordering: .acquiring) == EINPROGRESS ? C.AIO_NOTCANCELED : C.AIO_ALLDONE
-        case .alreadyDone:
-            // Finished — or a stale handle while the aiocb is still in progress (see RequestSlots.setHandle).
-            return AIOCB.error(cb).pointee.load(ordering: .acquiring) == EINPROGRESS ? C.AIO_NOTCANCELED : C.AIO_ALLDONE
+        case .running, .alreadyDone:
+            // `.alreadyDone` also for a stale handle (a stream request handed on) while still in flight.
+            return slots.isActive(slot, fd: fd) && slots.handle(slot) == raw ? C.AIO_NOTCANCELED : C.AIO_ALLDONE
         }
     }
 
@@ -332,9 +340,7 @@ final class AIOContext: @unchecked Sendable {
     func cancel(fd: Int32, only: UnsafePointer<aiocb>?) -> Int32 {
         var cancelled = false, notCancelled = false
         slots.forEachInFlight(fd: fd) { slot in
-            guard let cb = slots.request(slot).pointee.aiocb else { return }
-            if let only, UnsafePointer(cb) != only { return }
-            switch cancel(slot: slot, cb: cb) {
+            switch cancel(slot: slot, fd: fd, only: only) {
             case C.AIO_CANCELED: cancelled = true
             case C.AIO_NOTCANCELED: notCancelled = true
             default: break

@@ -3,9 +3,11 @@ import RealtimeIO
 import Synchronization
 
 /// One chain of requests per descriptor: only its head is handed to the engine;
-/// each completion hands over the next. Used when the engine has no
-/// preallocated worker (on-demand mode), where `.worker(i)` placement, which
-/// gives the order otherwise, does not exist.
+/// each completion hands over the next. Used for every request when the engine
+/// has no preallocated worker (on-demand mode), where `.worker(i)` placement,
+/// which gives the order otherwise, does not exist; and, with preallocated
+/// workers, for the streams they hand to the stream threads
+/// (``AIOContext/handToStreamThreads(_:)``).
 ///
 /// Like glibc, a descriptor then has one request running at a time, in
 /// submission order, and requests of different descriptors run on different
@@ -20,7 +22,7 @@ import Synchronization
 /// `head[k]` is the request of key `k` handed to the engine (-1: none),
 /// `tail[k]` the last queued; `next[slot]` links a chain. All are read and
 /// written with `lock` held — the engine's on-demand mode takes a mutex per
-/// submit and reap anyway; the preallocated modes never use this type.
+/// submit and reap anyway; with preallocated workers only streams come here.
 final class DescriptorChains: @unchecked Sendable {
     static let keys = 1 << 16
     private let lock = Mutex<Void>(())
@@ -76,8 +78,10 @@ final class DescriptorChains: @unchecked Sendable {
     }
 
     /// Removes `slot` if it is queued behind its chain's head (not handed to the
-    /// engine); true if removed (the caller completes it as cancelled).
-    func remove(_ slot: Int, fd: Int32) -> Bool {
+    /// engine) and `matches()` — called with the lock held, so it may read the
+    /// slot's request, which its submitter wrote before ``append(_:fd:)``; true
+    /// if removed (the caller then owns the slot and completes it as cancelled).
+    func remove(_ slot: Int, fd: Int32, if matches: () -> Bool = { true }) -> Bool {
         let k = Self.key(fd)
         return lock.withLock { _ in
             var previous = head[k]
@@ -85,6 +89,7 @@ final class DescriptorChains: @unchecked Sendable {
             while previous >= 0 {
                 let n = next[Int(previous)]
                 if n == Int32(slot) {
+                    guard matches() else { return false }
                     next[Int(previous)] = next[slot]
                     if tail[k] == Int32(slot) { tail[k] = previous }
                     next[slot] = -1

@@ -137,20 +137,25 @@ final class RequestSlots: @unchecked Sendable {
 
     /// The submitter, after the engine accepted the request: its handle, for aio_cancel.
     ///
-    /// Relaxed, and possibly late: the request may have completed (and the slot
-    /// been reused) before this store. A stale handle is harmless — the engine's
+    /// Release (after ``activate(_:fd:)``): a canceller that loads this handle
+    /// with acquire and then finds the slot active for its descriptor knows
+    /// the handle is of a request on that descriptor. Possibly late: the
+    /// request may have completed (and the slot been reused) before this store. A stale handle is harmless — the engine's
     /// handles carry a generation, so ``IOEngine/cancel(_:)`` answers
     /// `alreadyDone` for it and never touches another request — and aio_cancel
     /// reports a request whose handle is unknown or stale but whose aiocb is
     /// still in progress as `AIO_NOTCANCELED`.
     @inline(__always)
     func setHandle(_ slot: Int, _ raw: UInt64) {
-        handles[slot].store(raw, ordering: .relaxed)
+        handles[slot].store(raw, ordering: .releasing)
     }
 
-    /// The handle stored for `slot` (0: none yet).
+    /// The handle stored for `slot` (0: none yet); acquire, see ``setHandle(_:_:)``.
     @inline(__always)
-    func handle(_ slot: Int) -> UInt64 { handles[slot].load(ordering: .relaxed) }
+    func handle(_ slot: Int) -> UInt64 { handles[slot].load(ordering: .acquiring) }
+
+    /// True if `slot` holds a request on `fd` not yet completed (acquire).
+    func isActive(_ slot: Int, fd: Int32) -> Bool { active[slot].load(ordering: .acquiring) == fd &+ 1 }
 
     /// The completer: the request is done (no longer listed for aio_cancel).
     @inline(__always)
@@ -178,12 +183,5 @@ final class RequestSlots: @unchecked Sendable {
                 if slot < capacity && active[slot].load(ordering: .acquiring) == fd &+ 1 { body(slot) }
             }
         }
-    }
-
-    /// True if a request on `fd` is in flight.
-    func contains(fd: Int32) -> Bool {
-        var found = false
-        forEachInFlight(fd: fd) { _ in found = true }
-        return found
     }
 }
