@@ -49,7 +49,7 @@ import Glibc
 /// `reap` itself makes no syscall unless it re-arms a set notification.
 ///
 /// ## Rules
-/// - The engine must use ``RealtimeIO/EngineConfiguration/CompletionDelivery/eventfd``
+/// - The engine must use ``RealtimeIO/EngineConfiguration/CompletionDelivery/completionRing``
 ///   (the default); `register` fails otherwise.
 /// - The adapter is the engine's only reaper: nothing else may call `reap` or
 ///   read ``RealtimeIO/IOEngine/completionFD`` while it is registered.
@@ -82,6 +82,18 @@ public final class EventLoopEngine: Sendable {
         var free: [Int]
         var channel: (any Channel)?
         var closed = false
+
+        /// Closes the table (once): the channel to close and the promises to
+        /// fail; `(nil, [])` if it was closed already.
+        mutating func close() -> (channel: (any Channel)?, orphans: [EventLoopPromise<IOCompletion>]) {
+            if closed { return (nil, []) }
+            closed = true
+            let orphans = pending.compactMap { $0?.promise }
+            for i in pending.indices { pending[i] = nil }
+            free.removeAll()
+            defer { channel = nil }
+            return (channel, orphans)
+        }
     }
 
     private init(engine: IOEngine, eventLoop: any EventLoop, onCompletion: (@Sendable (IOCompletion) -> Void)?) {
@@ -142,24 +154,26 @@ public final class EventLoopEngine: Sendable {
     /// completion (result: bytes or the custom call's value, or `-errno`; `tag`:
     /// the `tag` given here).
     ///
-    /// Any thread. Allocates the promise; takes the table's lock briefly.
+    /// Any thread. Allocates the promise (only when accepted); takes the table's lock briefly.
     /// - Throws: ``RealtimeIO/SubmitError`` if the engine did not accept the
     ///   request (nothing was queued, no future exists); `.full` also when every
     ///   table cell holds an outstanding future, `.shutDown` after ``close()``.
     public func submit(
         _ request: IORequest, tag: UInt64 = 0, placement: Placement = .leastLoaded
     ) throws(SubmitError) -> EventLoopFuture<IOCompletion> {
-        let promise = eventLoop.makePromise(of: IOCompletion.self)
-        let cell: Int? = state.withLock { state in
-            guard !state.closed, let cell = state.free.popLast() else { return nil }
+        // One lock; the promise is made only for a request that gets a cell (a
+        // refusal allocates nothing and hands no failure to the loop).
+        let taken: Result<(Int, EventLoopPromise<IOCompletion>), SubmitError> = state.withLock { state in
+            guard !state.closed else { return .failure(.shutDown) }
+            guard let cell = state.free.popLast() else { return .failure(.full) }
+            let promise = eventLoop.makePromise(of: IOCompletion.self)
             state.pending[cell] = (promise, tag)
-            return cell
+            return .success((cell, promise))
         }
-        guard let cell else {
-            let closed = state.withLock { $0.closed }
-            let error: SubmitError = closed ? .shutDown : .full
-            promise.fail(error)  // a promise must not be dropped unfulfilled
-            throw error
+        let (cell, promise): (Int, EventLoopPromise<IOCompletion>)
+        switch taken {
+        case .success(let t): (cell, promise) = t
+        case .failure(let error): throw error
         }
         do {
             try engine.submit(request, tag: Self.reservedTagBit | UInt64(cell), placement: placement)
@@ -178,16 +192,7 @@ public final class EventLoopEngine: Sendable {
     /// throw `.shutDown`, and the channel is closed. On the loop; once.
     func watchLost(_ reason: String) {
         eventLoop.preconditionInEventLoop()
-        let (channel, orphans): ((any Channel)?, [EventLoopPromise<IOCompletion>]) = state.withLock { state in
-            if state.closed { return (nil, []) }
-            state.closed = true
-            let orphans = state.pending.compactMap { $0?.promise }
-            for i in state.pending.indices { state.pending[i] = nil }
-            state.free.removeAll()
-            let channel = state.channel
-            state.channel = nil
-            return (channel, orphans)
-        }
+        let (channel, orphans) = state.withLock { $0.close() }
         for promise in orphans { promise.fail(EventLoopEngineError.watchLost(reason: reason)) }
         channel?.close(promise: nil)
     }
@@ -201,14 +206,7 @@ public final class EventLoopEngine: Sendable {
     public func close() -> EventLoopFuture<Void> {
         eventLoop.flatSubmit {
             self.drain()
-            let (channel, orphans): ((any Channel)?, [EventLoopPromise<IOCompletion>]) = self.state.withLock { state in
-                if state.closed { return (nil, []) }
-                state.closed = true
-                let orphans = state.pending.compactMap { $0?.promise }
-                for i in state.pending.indices { state.pending[i] = nil }
-                state.free.removeAll()
-                return (state.channel, orphans)
-            }
+            let (channel, orphans) = self.state.withLock { $0.close() }
             for promise in orphans { promise.fail(EventLoopEngineError.closed) }
             guard let channel else { return self.eventLoop.makeSucceededVoidFuture() }
             return channel.close().recover { _ in }
