@@ -99,8 +99,6 @@ struct TopSampler {
 
     var pid: Int32?
     var readers: [String: StatusFileReader] = [:]
-    /// The process of each reader's engine (for the cheap liveness check).
-    var owners: [String: Int32] = [:]
     var previous: [String: WorkerSample] = [:]
     var lastTime = Date()
     var lastDiscovery: Date?
@@ -121,19 +119,13 @@ struct TopSampler {
             let found = StatusFile.discover(only: pid)
             permissionProblems = !found.problems.isEmpty
             var live: [String: StatusFileReader] = [:]
-            var liveOwners: [String: Int32] = [:]
-            for s in found.summaries where !s.stale && (pid == nil || s.pid == pid) {
+            for s in found.summaries where !s.stale {
                 live[s.path] = readers[s.path] ?? (try? StatusFileReader(path: s.path))
-                liveOwners[s.path] = s.pid
             }
             readers = live
-            owners = liveOwners
         } else {
             // A process that exited drops out at once; kill(pid, 0) is one syscall per engine.
-            for (path, owner) in owners where kill(owner, 0) != 0 && errno == ESRCH {
-                readers[path] = nil
-                owners[path] = nil
-            }
+            readers = readers.filter { kill($0.value.summary.pid, 0) == 0 || errno != ESRCH }
         }
         let live = readers
         let now = Date()
