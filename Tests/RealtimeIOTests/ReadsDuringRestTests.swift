@@ -1,5 +1,6 @@
 import CRealtimeIOShims
 import Foundation
+import SystemPackage
 @testable import RealtimeIO
 @testable import RealtimeIOLinux
 import Testing
@@ -115,5 +116,103 @@ struct ReadsDuringRestTests {
         #expect(json.contains(#""submitterReadsDuringRest":false"#))
         let decoded = try JSONDecoder().decode(EngineConfiguration.self, from: Data(#"{"groups":[{"name":"g","workers":1}]}"#.utf8))
         #expect(decoded.submitterReadsDuringRest, "on by default")
+    }
+}
+
+@Suite("Engine: reads during a rest, edges", .serialized, .tags(.concurrency, .needsRoot))
+struct ReadsDuringRestEdgeTests {
+    /// What the submitter's `RWF_NOWAIT` attempt does not finish goes to the
+    /// worker unchanged: a short read (end of file), a pipe (`ESPIPE`), a
+    /// closed descriptor (`EBADF`). Each completes once, from the worker, with
+    /// what `pread` says; none is counted as a submitter's read.
+    @Test("short reads, pipes and bad descriptors fall back to the worker with pread's answer")
+    func fallbacks() throws {
+        let engine = try IOEngine(configuration: try restingConfiguration())
+        defer { engine.shutdown() }
+        let wakeup = engine.workers[0].ring.wakeup
+        let file = try TemporaryFile(size: 4096)
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 8192, alignment: 4096)
+        defer { buffer.deallocate() }
+        #expect(waitUntil(seconds: 10) { wakeup.rests >= 1 })
+        let before = engine.workerSnapshots()[0].readsBySubmitters
+        let cases: [(FileDescriptor, Int)] = [
+            (file.fd, 4096),                                   // 8192 asked, 4096 in the file
+            (FileDescriptor(rawValue: fds[0]), -Int(ESPIPE)),  // pread on a pipe
+            (FileDescriptor(rawValue: 1_000_000), -Int(EBADF)),
+        ]
+        for (i, (fd, want)) in cases.enumerated() {
+            try engine.submit(.read(fd, into: buffer, at: 0), tag: UInt64(i))
+            let c = reapOne(engine)
+            #expect(c?.tag == UInt64(i) && c?.result == want && c?.worker == 0, "case \(i): \(String(describing: c))")
+        }
+        #expect(engine.workerSnapshots()[0].readsBySubmitters == before)
+    }
+
+    /// Three submitting threads at once — one SCHED_FIFO on the worker's own
+    /// CPU — while the worker rests: every read completes exactly once with
+    /// its bytes, whoever ran it, and the counts add up.
+    @Test("three submitters, one SCHED_FIFO on the worker's CPU: exactly once, right bytes")
+    func threeSubmitters() throws {
+        var config = try restingConfiguration()
+        config.requestsInFlight = 64
+        config.ringCapacity = 64
+        let engine = try IOEngine(configuration: config)
+        defer { engine.shutdown() }
+        let file = try TemporaryFile(size: 64 * 1024)
+        #expect(waitUntil(seconds: 10) { engine.workers[0].ring.wakeup.rests >= 1 })
+        let perThread = 200, threads = 3
+        let buffers = UnsafeMutableRawBufferPointer.allocate(byteCount: perThread * threads * 8, alignment: 8)
+        defer { buffers.deallocate() }
+        let fd = file.fd
+        let base = UInt(bitPattern: buffers.baseAddress)  // each thread writes only its own cells
+        let refused = SharedCounter()
+        let attributes = [
+            ThreadAttributes(cpus: [1], scheduling: .fifo(priority: 5), name: "rest-fifo"),
+            ThreadAttributes(cpus: [0], name: "rest-a"), ThreadAttributes(name: "rest-b"),
+        ]
+        let submitters = try (0..<threads).map { t in
+            try NativeThread.spawn(attributes: attributes[t]) {
+                for i in 0..<perThread {
+                    let tag = t * perThread + i
+                    let into = UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: base + UInt(tag * 8)), count: 8)
+                    var tries = 0
+                    while true {
+                        do {
+                            try engine.submit(.read(fd, into: into, at: Int64(tag % 8192) * 8), tag: UInt64(tag))
+                            break
+                        } catch {
+                            // .full while the reaper catches up: bounded, and sleeping (a FIFO thread must not spin).
+                            tries += 1
+                            if tries > 100_000 { refused.add(); break }
+                            usleep(50)
+                        }
+                    }
+                }
+            }
+        }
+        var counts = [Int](repeating: 0, count: perThread * threads)
+        var bySubmitter = 0
+        let deadline = rtio_monotonic_ns() &+ 60_000_000_000
+        var total = 0
+        while total < perThread * threads && rtio_monotonic_ns() < deadline {
+            total += engine.reap(rearm: false) { c in
+                counts[Int(c.tag)] += 1
+                if c.worker == nil { bySubmitter += 1 }
+                #expect(c.result == 8)
+            }
+        }
+        for s in submitters { s.join() }
+        #expect(refused.value == 0)
+        #expect(counts.allSatisfy { $0 == 1 }, "not exactly once: \(counts.enumerated().filter { $0.element != 1 }.prefix(5))")
+        var wrong = 0
+        for tag in 0..<(perThread * threads) where buffers.load(fromByteOffset: tag * 8, as: UInt64.self) != UInt64(tag % 8192) * 8 {
+            wrong += 1
+        }
+        #expect(wrong == 0)
+        #expect(engine.workerSnapshots()[0].readsBySubmitters == bySubmitter)
+        #expect(engine.workerSnapshots()[0].completed == perThread * threads - bySubmitter)
     }
 }
