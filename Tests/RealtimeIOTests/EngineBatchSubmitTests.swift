@@ -113,7 +113,8 @@ struct EngineBatchSubmitTests {
         }
     }
 
-    @Test("on-demand mode: a batch runs on the pool, all or nothing", arguments: [OnDemandPool.Spawner.hostLoop, .spawnerThread])
+    @Test("on-demand mode: a batch runs on the pool, all or nothing", .tags(.concurrency),
+          arguments: [OnDemandPool.Spawner.hostLoop, .spawnerThread])
     func onDemand(spawner: OnDemandPool.Spawner) throws {
         let engine = try IOEngine(configuration: onDemandConfiguration(spawner: spawner, maxThreads: 2, slots: 16))
         defer { engine.shutdown() }
@@ -126,7 +127,7 @@ struct EngineBatchSubmitTests {
         #expect(tags.count == 10)
     }
 
-    @Test("hybrid: a batch that does not fit its ring overflows to the pool as a whole")
+    @Test("hybrid: a batch that does not fit its ring overflows to the pool as a whole", .tags(.concurrency))
     func hybridOverflow() throws {
         var config = testConfiguration(workers: 1, ring: 8, slots: 64)
         config.onDemand = EngineConfiguration.OnDemand(maxThreads: 2, idleTimeout: .seconds(0.2), overflow: true)

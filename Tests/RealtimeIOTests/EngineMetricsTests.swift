@@ -77,7 +77,7 @@ struct EngineMetricsTests {
         try Self.expectMatches(metrics, third)
     }
 
-    @Test("run(every:) polls until its task is cancelled")
+    @Test("run(every:) polls until its task is cancelled", .tags(.concurrency))
     func runUntilCancelled() async throws {
         let metrics = TestMetrics()
         let engine = try IOEngine(configuration: testConfiguration(workers: 1))
