@@ -125,6 +125,10 @@ ssize_t rtio_pread_nowait(int fd, void *buf, size_t len, int64_t offset) {
 #ifndef RWF_NOWAIT
 #define RWF_NOWAIT 0x00000008
 #endif
+    /* O_DIRECT: RWF_NOWAIT still sends the read to the device and waits for it. */
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return -errno;
+    if (flags & O_DIRECT) return -EOPNOTSUPP;
     struct iovec iov = { .iov_base = buf, .iov_len = len };
     ssize_t n;
     do {

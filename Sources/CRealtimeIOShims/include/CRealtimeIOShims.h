@@ -108,8 +108,9 @@ __attribute__((noreturn)) void rtio_exit_group(int status);
 /// preadv2(fd, {buf, len}, 1, offset, RWF_NOWAIT): reads only what the page
 /// cache holds, never waiting for the device or a lock. Returns the bytes read
 /// (possibly fewer than `len`), or -EAGAIN when the data is not cached,
-/// -EOPNOTSUPP when the file system cannot do it, or another -errno. EINTR is
-/// retried.
+/// -EOPNOTSUPP when the file system cannot do it — or when `fd` is open with
+/// O_DIRECT (checked first with F_GETFL), where RWF_NOWAIT would still issue
+/// the device read and wait for it — or another -errno. EINTR is retried.
 ssize_t rtio_pread_nowait(int fd, void *buf, size_t len, int64_t offset);
 
 // MARK: malloc tuning for locked memory

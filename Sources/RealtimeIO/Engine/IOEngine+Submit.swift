@@ -12,7 +12,9 @@ extension IOEngine {
     /// Queues one request; its completion carries `tag`. Returns a handle
     /// that ``cancel(_:)`` takes; ignoring it costs nothing.
     ///
-    /// No lock, no allocation; a syscall only to wake a parked worker.
+    /// No lock, no allocation; a syscall only to wake a parked worker, or to
+    /// run a read on this thread while its worker rests
+    /// (``EngineConfiguration/submitterReadsDuringRest``).
     /// - Throws: ``SubmitError``; nothing was enqueued.
     @inlinable
     @discardableResult
@@ -81,12 +83,12 @@ extension IOEngine {
     @inline(__always)
     func readDuringRest(_ slot: UInt32, _ record: UnsafeMutablePointer<RequestRecord>, ring: SubmissionRing) -> Bool {
         let length = record.pointee.length
+        guard length > 0 else { return false }
+        // Two syscalls (F_GETFL: an O_DIRECT descriptor is refused, its read would wait for the device).
         let n = rtio_pread_nowait(record.pointee.fd, record.pointee.buffer, length, record.pointee.offset)
-        guard n == length, length > 0 else { return false }
+        guard n == length else { return false }
         record.pointee.result = n
-        record.pointee.target = -1  // no worker ran it: IOCompletion.worker nil
-        record.pointee.startedAt = record.pointee.submittedAt
-        record.pointee.finishedAt = rtio_monotonic_ns()
+        record.pointee.target = Int32(truncatingIfNeeded: Self.onDemandTarget)  // no preallocated worker ran it: IOCompletion.worker nil
         core.slabRef._withUnsafeGuaranteedRef { slab in
             slab.markDoneBySubmitter(slot)
             core.postedRef._withUnsafeGuaranteedRef { $0.push(slot, slab: slab) }

@@ -20,12 +20,12 @@ import Synchronization
 /// pairs with the reaper's re-arm like a worker's completion push.
 ///
 /// ## Cost for reap
-/// One load of the head (its own line, written only by cancellers) per drain.
+/// One load of the head (its own line, written only by posters) per drain.
 final class PostedCompletions: @unchecked Sendable {
     private let storage = CacheAlignedStorage(byteCount: storageByteCount)
     /// Bytes asked of ``CacheAlignedStorage`` (for ``EngineFootprint``): two lines.
     static let storageByteCount = 2 * CacheLine.separation
-    /// Line 0: the shared stack head (`RequestSlab.none` when empty).
+    /// Line 0: the shared stack head (`RequestSlab.none` when empty); written by posters (cancellers, submitters).
     private let head: UnsafeMutablePointer<Atomic<UInt32>>
     /// Line 1: the reaper's own FIFO, oldest first (plain: one reaper at a time,
     /// serialised by `EngineCore.reaping`, whose acquire/release orders them).
@@ -37,7 +37,7 @@ final class PostedCompletions: @unchecked Sendable {
         taken = storage.initialize(Atomic<UInt32>(RequestSlab.none), at: CacheLine.separation)
     }
 
-    /// Any thread that owns the host side of a cancelled slot.
+    /// Any thread that owns the host side of a posted slot (a canceller, or a submitter that ran a read).
     func push(_ slot: UInt32, slab: RequestSlab) {
         let record = slab.record(slot)
         var current = head.pointee.load(ordering: .relaxed)

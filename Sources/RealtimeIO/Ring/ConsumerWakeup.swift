@@ -178,6 +178,12 @@ package struct ConsumerWakeup: @unchecked Sendable {
     @inlinable
     package var isResting: Bool { state.pointee.load(ordering: .relaxed) >= Self.resting }
 
+    /// ``isResting`` with an acquire load: pairs with the worker's sequentially
+    /// consistent `resting` store, so what the worker did before its rest (the
+    /// requests it served) happens before what the reader does next.
+    @inlinable
+    package var isRestingAcquiring: Bool { state.pointee.load(ordering: .acquiring) >= Self.resting }
+
     /// A producer that served a request itself because the consumer rests:
     /// marks the rest served (the first one per rest; a compare-exchange, so
     /// an `awake` stored meanwhile is never overwritten).

@@ -16,6 +16,8 @@ import Synchronization
 ///   queued|cancelled  ─▶ queued|cancelled|dequeued  : skip it (never run)
 /// finish:   queued|dequeued ──store──▶ queued|dequeued|finished   (before delivery)
 /// cancel:   exactly (g, queued) ──CAS──▶ (g, queued|cancelled)
+/// submitter-done: (g, queued) ──store──▶ (g, queued|dequeued|finished)  (a read during a rest;
+///           a plain store: no handle of generation g exists before submit returns)
 /// consumed: fetch-or consumed: the cancelled completion was delivered or reaped
 /// ```
 /// A cancelled slot has two owners: the worker, whose submission ring (or the

@@ -298,8 +298,11 @@ package final class SubmissionRing: @unchecked Sendable {
     /// line (the same two as ``approximateCount``) and the wake-up line.
     @inlinable
     package var restsWithNothingQueued: Bool {
+        // Pre-filter on the wake-up line (read by every push anyway): a busy worker's
+        // consumer line is not touched. Then, in this order, what the argument needs.
+        guard wakeup.isResting else { return false }
         let consumed = consumedCount.pointee.load(ordering: .acquiring)
-        return enqueuePosition.pointee.load(ordering: .relaxed) == consumed && wakeup.isResting
+        return enqueuePosition.pointee.load(ordering: .relaxed) == consumed && wakeup.isRestingAcquiring
     }
 
     /// Reads submitters ran themselves while the consumer rested.
