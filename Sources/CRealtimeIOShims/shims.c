@@ -142,3 +142,5 @@ ssize_t rtio_pread_nowait(int fd, void *buf, size_t len, int64_t offset) {
 void rtio_exit_group(int status) {
     for (;;) syscall(SYS_exit_group, status);
 }
+
+int rtio_o_direct(void) { return O_DIRECT; }

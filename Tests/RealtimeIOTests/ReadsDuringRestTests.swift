@@ -151,6 +151,28 @@ struct ReadsDuringRestEdgeTests {
         #expect(engine.workerSnapshots()[0].readsBySubmitters == before)
     }
 
+    /// An O_DIRECT descriptor is never read on the submitter: `RWF_NOWAIT`
+    /// would still send the read to the device and wait for it.
+    @Test("an O_DIRECT read during a rest goes to the worker")
+    func directGoesToWorker() throws {
+        let engine = try IOEngine(configuration: try restingConfiguration())
+        defer { engine.shutdown() }
+        let file = try TemporaryFile(size: 8192)
+        let direct = open(file.path, O_RDONLY | rtio_o_direct())
+        try #require(direct >= 0, "O_DIRECT open of \(file.path): errno \(errno)")
+        defer { close(direct) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
+        defer { buffer.deallocate() }
+        #expect(waitUntil(seconds: 10) { engine.workers[0].ring.wakeup.rests >= 1 })
+        for i in 0..<20 {
+            try engine.submit(.read(FileDescriptor(rawValue: direct), into: buffer, at: 4096), tag: UInt64(i))
+            let c = reapOne(engine)
+            #expect(c?.result == 4096 && c?.worker == 0, "read \(i): \(String(describing: c))")
+            #expect(buffer.load(fromByteOffset: 8, as: UInt64.self) == 4096 + 8)
+        }
+        #expect(engine.workerSnapshots()[0].readsBySubmitters == 0)
+    }
+
     /// Three submitting threads at once — one SCHED_FIFO on the worker's own
     /// CPU — while the worker rests: every read completes exactly once with
     /// its bytes, whoever ran it, and the counts add up.

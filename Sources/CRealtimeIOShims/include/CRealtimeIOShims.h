@@ -113,6 +113,9 @@ __attribute__((noreturn)) void rtio_exit_group(int status);
 /// the device read and wait for it — or another -errno. EINTR is retried.
 ssize_t rtio_pread_nowait(int fd, void *buf, size_t len, int64_t offset);
 
+/// The O_DIRECT open flag (Swift's Glibc does not export it: it needs _GNU_SOURCE).
+int rtio_o_direct(void);
+
 // MARK: malloc tuning for locked memory
 
 /// mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, -1): keep freed memory
