@@ -114,8 +114,16 @@ extension StatusFile {
         }
         var readers: [StatusFileReader] = []
         for summary in live {
-            do { readers.append(try StatusFileReader(path: summary.path)) } catch { throw .malformed(error.description) }
+            do {
+                readers.append(try StatusFileReader(path: summary.path))
+            } catch {
+                // Gone, or re-created and not written yet, since discovery: an engine of the
+                // process stopping or starting right now — not a malformed file. Skip it.
+                if StatusFileSummary(path: summary.path).map({ $0.startTime != summary.startTime || $0.stale }) ?? true { continue }
+                throw .malformed(error.description)
+            }
         }
+        guard !readers.isEmpty else { throw .noEngine(pid: pid, "its engines stopped while being read") }
         return readers
     }
 
