@@ -31,7 +31,11 @@ struct EngineFootprintTests {
         let allocated = rtio_malloc_counter_thread_bytes() - before
         #expect(allocated < 1 << 20, "the failed start allocated \(allocated) bytes")
         #expect(message.contains("needs \(footprint.total) bytes"), "\(message)")
-        #expect(message.contains("only \(available.bytes) bytes"), "\(message)")
+        // The figure the engine read itself: MemAvailable moves between two reads (other
+        // processes allocate), so it is compared within 1 % of ours, not to the byte.
+        let named = message.split(separator: "only ").dropFirst().first?.split(separator: " ").first.flatMap { UInt64($0) }
+        #expect(named.map { Double($0) >= Double(available.bytes) * 0.99 && Double($0) <= Double(available.bytes) * 1.01 } == true,
+                "named \(String(describing: named)), read \(available.bytes): \(message)")
         #expect(message.contains("MemAvailable") || message.contains("cgroup"), "\(message)")
         #expect(message.contains("submission rings 64.0 GiB"), "\(message)")
         #expect(message.contains("lower ringCapacity"), "\(message)")
