@@ -329,6 +329,21 @@ final class AIOContext: @unchecked Sendable {
         case .cancelled:
             return C.AIO_CANCELED  // finish(slot:) ran through the completion handler
         case .running, .alreadyDone:
+            if let chains, streams?.contains(fd) == true {
+                // A stream request in transit: its worker dequeued it (the engine says
+                // running) and is handing it to the stream threads without running it.
+                // glibc would find it queued, so wait (bounded, sleeping) until it joins
+                // its chain — and withdraw it there — or heads it (then it runs).
+                var tries = 0
+                while tries < 20_000 && slots.isActive(slot, fd: fd) && !chains.heads(slot, fd: fd) {
+                    if chains.remove(slot, fd: fd, if: { only == nil || UnsafePointer(r.pointee.aiocb) == only }) {
+                        finish(slot: slot, result: -Int(ECANCELED), chained: false)
+                        return C.AIO_CANCELED
+                    }
+                    usleep(50)
+                    tries += 1
+                }
+            }
             // `.alreadyDone` also for a stale handle (a stream request handed on) while still in flight.
             return slots.isActive(slot, fd: fd) && slots.handle(slot) == raw ? C.AIO_NOTCANCELED : C.AIO_ALLDONE
         }

@@ -81,6 +81,12 @@ final class DescriptorChains: @unchecked Sendable {
     /// engine) and `matches()` — called with the lock held, so it may read the
     /// slot's request, which its submitter wrote before ``append(_:fd:)``; true
     /// if removed (the caller then owns the slot and completes it as cancelled).
+    /// True if `slot` heads `fd`'s chain (it runs, or is about to).
+    func heads(_ slot: Int, fd: Int32) -> Bool {
+        let k = Self.key(fd)
+        return lock.withLock { _ in head[k] == Int32(slot) }
+    }
+
     func remove(_ slot: Int, fd: Int32, if matches: () -> Bool = { true }) -> Bool {
         let k = Self.key(fd)
         return lock.withLock { _ in

@@ -103,4 +103,21 @@ struct CABITests {
             #expect(r.stdout.contains("PASS \(check)\n"), "missing: \(check)")
         }
     }
+
+    /// A seccomp filter refuses io_uring_setup (as container profiles do): a
+    /// group with `inFlight` degrades to one request at a time under
+    /// bestEffort, reported and still serving; `required` fails with -EPERM.
+    @Test("inFlight where io_uring is refused: reported degradation, or -EPERM under required")
+    func inFlightWithoutIOUring() throws {
+        guard let exe = try compileAgainstLibrary("inflight_seccomp") else { return }
+        defer { unlink(exe) }
+        let r = try cRun(exe)
+        #expect(!r.timedOut)
+        #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
+        #expect(r.stdout.hasSuffix("OK\n"), "\(r.stdout)")
+        for check in ["io_uring_setup refused", "bestEffort: degradation names the worker, the depth and io_uring",
+                      "read completed one at a time with its bytes", "required: -EPERM naming io_uring"] {
+            #expect(r.stdout.contains("PASS \(check)\n"), "missing: \(check)")
+        }
+    }
 }

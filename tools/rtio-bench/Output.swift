@@ -70,6 +70,7 @@ func engineHandoffLabel(_ name: String) -> String {
     case "prealloc-park": return "hand-off to one preallocated worker (FIFO 10, pinned to the other CPU, parks at once)"
     case "prealloc-group": return "hand-off to a group of min(depth,32) preallocated workers (FIFO 10, the other CPU, park at once)"
     case "prealloc-group-float": return "hand-off to a group of min(depth,32) preallocated workers (FIFO 10, any CPU incl. the submitter's, park at once)"
+    case "prealloc-ring": return "hand-off to one preallocated worker (FIFO 10, pinned to the other CPU, spins 100 µs) that keeps up to 32 reads in flight in its own io_uring"
     case "ondemand": return "hand-off to on-demand workers (spawner thread, unpinned)"
     case "prepatch": return "hand-off to threads the submitter creates in submit (QEMU pre-2011 bug, inherit its pin)"
     default: return "?"

@@ -23,6 +23,13 @@
 //   may run on the submitter's CPU too (and preempt a SCHED_OTHER submitter there). Same VM:
 //   1.17x/1.21x io_uring's IOPS at depth 8/32, where the pinned group got 0.77x/0.84x — one
 //   CPU's worth of wake-ups and completions is the pinned group's ceiling on 2 CPUs.
+// * `prealloc-ring` (for `--direct`): one worker, pinned and FIFO 10 like `prealloc-spin`, with
+//   `inFlight: 32`: it keeps up to 32 reads in its own io_uring (the engine's `WorkerIORing`).
+//   Spin budget 100 µs: with reads in flight the worker polls its CQ ring and its queue that long
+//   before sleeping in io_uring_enter; with 0 every completion also cost the worker a wake-up
+//   (depth 8: 0.61-0.84x io_uring against 0.90-1.25x with 100 µs, 2026-11-30, docs/DESIGN.md).
+//   Knobs: RTIO_BENCH_RING_SPIN_NS, RTIO_BENCH_RING_IN_FLIGHT, RTIO_BENCH_RING_CPUS (a CPU
+//   list), RTIO_BENCH_RING_FLOAT=1 (no CPU list).
 //
 // Configuration choices, so the numbers can be judged:
 // * `memoryLocking: .none`. mlockall(MCL_CURRENT|MCL_FUTURE) would lock the whole bench process
@@ -66,12 +73,13 @@ func preallocBenchEngines() -> [any BenchEngine] {
         PreallocEngine(name: "prealloc-park", spinBudgetNanoseconds: 0),
         PreallocEngine(name: "prealloc-group", spinBudgetNanoseconds: 0, workersPerDepth: true),
         PreallocEngine(name: "prealloc-group-float", spinBudgetNanoseconds: 0, workersPerDepth: true, floating: true),
+        PreallocEngine(name: "prealloc-ring", spinBudgetNanoseconds: 100_000, inFlight: 32),
     ]
 }
 
 /// Engines that only make sense for device reads (`--direct`): left out of the default page-cache
 /// runs, still selectable with `--engines`.
-let directOnlyEngineNames: Set<String> = ["prealloc-group", "prealloc-group-float"]
+let directOnlyEngineNames: Set<String> = ["prealloc-group", "prealloc-group-float", "prealloc-ring"]
 
 final class PreallocEngine: BenchEngine {
     let name: String
@@ -86,6 +94,8 @@ final class PreallocEngine: BenchEngine {
     private let workersPerDepth: Bool
     /// Workers may run on every CPU, the submitter's included (no `cpus`).
     private let floating: Bool
+    /// Requests the worker keeps in flight through its own io_uring (1: blocking syscalls).
+    private let inFlight: Int
     private var placement = Placement.worker(0)
     private var engine: IOEngine?
     private var fd = FileDescriptor(rawValue: -1)
@@ -94,8 +104,9 @@ final class PreallocEngine: BenchEngine {
     private var driver = IOEngineBenchDriver(spinNanoseconds: reapSpinNanoseconds)
 
     /// Cheap: no engine, no threads until `start`.
-    init(name: String, spinBudgetNanoseconds: Int, workersPerDepth: Bool = false, floating: Bool = false) {
+    init(name: String, spinBudgetNanoseconds: Int, workersPerDepth: Bool = false, floating: Bool = false, inFlight: Int = 1) {
         self.name = name
+        self.inFlight = inFlight
         self.floating = floating
         self.spinBudgetNanoseconds = spinBudgetNanoseconds
         self.workersPerDepth = workersPerDepth
@@ -112,7 +123,8 @@ final class PreallocEngine: BenchEngine {
 
     /// The workers' CPUs: the one that is not the submitter's, or none (float) for `-float`.
     private func groupCPUs(submitter: Int32) -> CPUList? {
-        floating ? nil : Self.workerCPU(avoiding: submitter)
+        if inFlight > 1, let text = getenv("RTIO_BENCH_RING_CPUS") { return try? CPUList(parsing: String(cString: text)) }
+        return floating || (inFlight > 1 && getenv("RTIO_BENCH_RING_FLOAT") != nil) ? nil : Self.workerCPU(avoiding: submitter)
     }
 
     func start(file: FileDescriptor, config: BenchEngineConfig) throws {
@@ -146,16 +158,19 @@ final class PreallocEngine: BenchEngine {
         if let text = getenv("RTIO_BENCH_PREALLOC_SLICE_NS"), let ns = Int64(String(cString: text)) { slice = .nanoseconds(ns) }
         // RTIO_BENCH_PREALLOC_SPIN_NS=N: the spin budget (idle time before the worker parks).
         var spinBudget = Int64(spinBudgetNanoseconds)
-        if let text = getenv(workersPerDepth ? "RTIO_BENCH_GROUP_SPIN_NS" : "RTIO_BENCH_PREALLOC_SPIN_NS"),
-           spinBudget > 0 || workersPerDepth, let ns = Int64(String(cString: text)) {
+        let spinKnob = inFlight > 1 ? "RTIO_BENCH_RING_SPIN_NS" : workersPerDepth ? "RTIO_BENCH_GROUP_SPIN_NS" : "RTIO_BENCH_PREALLOC_SPIN_NS"
+        if let text = getenv(spinKnob), spinBudget > 0 || workersPerDepth || inFlight > 1, let ns = Int64(String(cString: text)) {
             spinBudget = ns
         }
+        // RTIO_BENCH_RING_IN_FLIGHT=N: prealloc-ring's depth (default 32).
+        var inFlight = self.inFlight
+        if inFlight > 1, let text = getenv("RTIO_BENCH_RING_IN_FLIGHT"), let n = Int(String(cString: text)) { inFlight = n }
         // RTIO_BENCH_PREALLOC_READS_DURING_REST=0: reads always wait for the worker (the engine's default is on).
         var readsDuringRest = defaults.submitterReadsDuringRest
         if let text = getenv("RTIO_BENCH_PREALLOC_READS_DURING_REST") { readsDuringRest = String(cString: text) != "0" }
         let configuration = EngineConfiguration(
             groups: [.init(name: "bench", workers: workers, cpus: groupCPUs(submitter: config.submitterCPU),
-                           scheduling: scheduling)],
+                           scheduling: scheduling, inFlight: inFlight)],
             ringCapacity: ring, requestsInFlight: depth, memoryLocking: .none,
             privilegePolicy: .bestEffort, spinBudget: .nanoseconds(spinBudget),
             completionDelivery: .completionRing, tuneMalloc: false,

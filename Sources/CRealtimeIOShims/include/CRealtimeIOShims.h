@@ -160,4 +160,73 @@ static inline void rtio_tsan_release(void *addr) {
     if (__tsan_release) __tsan_release(addr);
 }
 
+// MARK: io_uring (a worker's own ring)
+//
+// A minimal io_uring for one thread: no SQPOLL, no IOPOLL, the classic SQ
+// index array. Only the thread that created a ring may prepare, submit and
+// reap on it. The kernel's headers on older distributions lack the newer
+// opcodes; the shim defines the values it uses.
+
+/// One io_uring instance and its three mappings. Plain data; `rtio_ioring_init`
+/// fills it, `rtio_ioring_exit` unmaps and closes.
+struct rtio_ioring {
+    int fd;
+    unsigned entries;            ///< SQ entries the kernel granted.
+    unsigned sq_mask, cq_mask;
+    unsigned *sq_head, *sq_tail, *sq_array, *sq_flags;
+    unsigned *cq_head, *cq_tail;
+    void *sqes;                  ///< struct io_uring_sqe[entries]
+    void *cqes;                  ///< struct io_uring_cqe[cq entries]
+    unsigned sqe_tail;           ///< Prepared, not yet published to the kernel.
+    unsigned sqe_head;           ///< Published up to here.
+    void *sq_map, *cq_map;
+    size_t sq_map_len, cq_map_len, sqes_map_len;
+};
+
+/// io_uring_setup(entries) and the three mmaps. Fails with -ENOSYS when the
+/// kernel has no io_uring, -EPERM when `kernel.io_uring_disabled` or a seccomp
+/// filter refuses it, -EOPNOTSUPP when the kernel lacks an opcode the engine
+/// uses (READ, WRITE, READV, WRITEV, FSYNC, FALLOCATE, FUTEX_WAIT — Linux 6.7).
+/// On failure nothing stays open.
+int rtio_ioring_init(struct rtio_ioring *ring, unsigned entries);
+
+/// Unmaps and closes. Requests still in flight are cancelled by the kernel.
+void rtio_ioring_exit(struct rtio_ioring *ring);
+
+/// Prepares a read or write: `vectored` false: `buffer` and `length` bytes
+/// (IORING_OP_READ/WRITE); true: `buffer` is an iovec array of `length`
+/// entries (READV/WRITEV). Returns 0, or -EBUSY when every entry is
+/// prepared and not yet submitted.
+int rtio_ioring_prep_rw(struct rtio_ioring *ring, bool write, bool vectored, int fd, void *buffer, uint32_t length,
+                       uint64_t offset, uint64_t user_data);
+/// IORING_OP_FSYNC (`datasync`: IORING_FSYNC_DATASYNC). 0 or -EBUSY.
+int rtio_ioring_prep_fsync(struct rtio_ioring *ring, int fd, bool datasync, uint64_t user_data);
+/// IORING_OP_FALLOCATE. 0 or -EBUSY.
+int rtio_ioring_prep_fallocate(struct rtio_ioring *ring, int fd, int mode, int64_t offset, int64_t length,
+                              uint64_t user_data);
+/// IORING_OP_FUTEX_WAIT on a private 32-bit futex word while it holds
+/// `expected`: completes (res 0) when a FUTEX_WAKE(_PRIVATE) on the word
+/// wakes it, or at once with -EAGAIN if the word differs. 0 or -EBUSY.
+int rtio_ioring_prep_futex_wait(struct rtio_ioring *ring, uint32_t *word, uint32_t expected, uint64_t user_data);
+
+/// IORING_OP_ASYNC_CANCEL of every request in flight (IORING_ASYNC_CANCEL_ANY,
+/// Linux 5.19): each completes with -ECANCELED unless it completes first; a
+/// read already at the device completes normally. 0 or -EBUSY.
+int rtio_ioring_prep_cancel_all(struct rtio_ioring *ring, uint64_t user_data);
+
+/// Submits what was prepared and, with `wait` > 0, sleeps until at least
+/// `wait` completions are ready (io_uring_enter with GETEVENTS). Returns the
+/// number submitted, or -errno (-EINTR: a signal; call again).
+int rtio_ioring_submit(struct rtio_ioring *ring, unsigned wait);
+
+/// Prepared entries not yet submitted.
+unsigned rtio_ioring_unsubmitted(const struct rtio_ioring *ring);
+
+/// Takes the oldest ready completion: returns true and fills `user_data` and
+/// `result`, or false when none is ready. No syscall.
+bool rtio_ioring_reap(struct rtio_ioring *ring, uint64_t *user_data, int32_t *result);
+
+/// True when a completion is ready (an acquire load of the CQ tail).
+bool rtio_ioring_has_completion(const struct rtio_ioring *ring);
+
 #endif

@@ -31,6 +31,8 @@ extension EngineConfiguration {
     public enum Limits {
         /// Workers per group.
         public static let workersPerGroup = 1...1024
+        /// Requests one worker keeps in flight (``WorkerGroup/inFlight``).
+        public static let inFlightPerWorker = 1...4096
         /// Submission-ring cells per worker (a power of two).
         public static let ringCapacity = 2...(1 << 20)
         /// Request slots per engine.

@@ -92,6 +92,11 @@ extension EngineConfiguration.WorkerGroup {
                 field: "\(field).workers", problem: "\(workers) workers",
                 remedy: "use \(Limits.workersPerGroup.lowerBound)...\(Limits.workersPerGroup.upperBound) workers per group")
         }
+        guard Limits.inFlightPerWorker.contains(inFlight) else {
+            throw ConfigurationError(
+                field: "\(field).inFlight", problem: "\(inFlight) requests in flight per worker",
+                remedy: "use 1 (one blocking request at a time) or up to \(Limits.inFlightPerWorker.upperBound) (the worker's own io_uring)")
+        }
         let maxName = EngineConfiguration.maximumGroupNameLength(workers: workers)
         guard !name.isEmpty, name.utf8.count <= maxName,
               name.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: "/") }) else {

@@ -47,12 +47,25 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
         /// takes work; nil: class NONE, derived from the CPU scheduling (never
         /// the creating thread's I/O priority). `realtime` needs CAP_SYS_NICE.
         public var ioPriority: IOPriority?
+        /// Requests each worker keeps in flight, 1...``Limits/inFlightPerWorker``.
+        ///
+        /// 1 (the default): a worker runs one request at a time with a blocking
+        /// syscall (`pread`, `pwrite`, …) on its own thread, in the order it
+        /// dequeues them. More: each worker owns an io_uring, created on its
+        /// thread at start, and keeps up to this many requests in the kernel at
+        /// once — reads and writes of a device proceed in parallel while the
+        /// worker stays one pinned, prioritised thread. Requests then overlap
+        /// and may complete out of order, as across the workers of a group;
+        /// `custom` requests still run on the thread. Needs io_uring with
+        /// `IORING_OP_FUTEX_WAIT` (Linux 6.7); without it, `bestEffort` runs
+        /// one at a time and reports a ``Degradation``, `required` fails.
+        public var inFlight: Int
 
         /// A group; the defaults are those a JSON object without the field gets.
         public init(
             name: String, workers: Int, cpus: CPUList? = nil, workerCPUs: [CPUList]? = nil,
             scheduling: SchedulingPolicy = .other(nice: 0), stackSize: Int = 256 * 1024,
-            stackPrefaultBytes: Int = 64 * 1024, ioPriority: IOPriority? = nil
+            stackPrefaultBytes: Int = 64 * 1024, ioPriority: IOPriority? = nil, inFlight: Int = 1
         ) {
             self.name = name
             self.workers = workers
@@ -62,6 +75,7 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
             self.stackSize = stackSize
             self.stackPrefaultBytes = stackPrefaultBytes
             self.ioPriority = ioPriority
+            self.inFlight = inFlight
         }
 
         /// The CPUs requested for worker `index` of this group, if any.
@@ -70,7 +84,7 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case name, workers, cpus, workerCPUs, scheduling, stackSize, stackPrefaultBytes, ioPriority
+            case name, workers, cpus, workerCPUs, scheduling, stackSize, stackPrefaultBytes, ioPriority, inFlight
         }
 
         public init(from decoder: any Decoder) throws {
@@ -84,6 +98,7 @@ public struct EngineConfiguration: Sendable, Codable, Equatable {
             stackSize = try c.decodeIfPresent(Int.self, forKey: .stackSize) ?? defaults.stackSize
             stackPrefaultBytes = try c.decodeIfPresent(Int.self, forKey: .stackPrefaultBytes) ?? defaults.stackPrefaultBytes
             ioPriority = try c.decodeIfPresent(IOPriority.self, forKey: .ioPriority)
+            inFlight = try c.decodeIfPresent(Int.self, forKey: .inFlight) ?? defaults.inFlight
         }
     }
 

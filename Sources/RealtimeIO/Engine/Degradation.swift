@@ -19,6 +19,9 @@ public struct Degradation: Sendable, Equatable, CustomStringConvertible {
         case statusFile
         /// Real-time workers replaced by on-demand mode (`onDemand.degradeToOnDemand`).
         case onDemandMode
+        /// A group's ``EngineConfiguration/WorkerGroup/inFlight`` depth: the
+        /// worker's own io_uring could not be set up; it runs one request at a time.
+        case inFlight
     }
 
     /// What was not applied.
@@ -61,6 +64,7 @@ public struct Degradation: Sendable, Equatable, CustomStringConvertible {
         case .memoryLocking: what = "memory locking \(requested)"
         case .statusFile: what = "status file"
         case .onDemandMode: what = "scheduling \(requested)"
+        case .inFlight: what = "\(requested) requests in flight"
         }
         var text = "\(subject): \(what) not applied (\(reason)); \(applied)"
         if let remedy { text += "; remedy: \(remedy)" }

@@ -61,6 +61,21 @@ extension IOEngine {
                         reason: reason))
                 }
             }
+            // The worker's own io_uring (inFlight > 1), set up on its thread.
+            if let e = worker.ioRingError {
+                let requested = "\(worker.requestedInFlight)"
+                let reason = "io_uring for \(worker.name): \(e)" + (e == .notSupported
+                    ? " (the kernel lacks an opcode the worker uses; IORING_OP_FUTEX_WAIT needs Linux 6.7)"
+                    : e == .permissionDenied || e == .notPermitted
+                        ? " (kernel.io_uring_disabled, a seccomp filter or a container refuses io_uring)" : "")
+                let remedy = "allow io_uring (sysctl kernel.io_uring_disabled=0, the container's seccomp profile) on Linux 6.7 or later, or set inFlight to 1"
+                if policy == .required {
+                    throw .insufficientPrivilege(what: "\(requested) requests in flight for \(worker.name)", reason: reason, remedy: remedy)
+                }
+                degradations.append(Degradation(
+                    kind: .inFlight, group: group.name, worker: worker.name, requested: requested,
+                    applied: "one request at a time (blocking syscalls on the worker)", reason: reason, remedy: remedy))
+            }
             // The I/O priority the worker set on itself (class NONE when none was asked).
             let readIO = worker.birthIOPriority
             if readIO == nil || readIO! != worker.ioPriority {

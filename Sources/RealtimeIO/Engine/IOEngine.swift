@@ -280,7 +280,7 @@ public final class IOEngine: @unchecked Sendable {
                     index: index, groupIndex: g, name: "rtio-\(group.name)-\(w)",
                     requestedCPUs: group.requestedCPUs(worker: w), requestedScheduling: group.scheduling,
                     stackSize: group.stackSize, stackPrefaultBytes: group.stackPrefaultBytes,
-                    ioPriority: plan.ioPriorities[g], ring: ring,
+                    ioPriority: plan.ioPriorities[g], inFlight: group.inFlight, ring: ring,
                     completions: CompletionRing(minimumCapacity: configuration.requestsInFlight),
                     counters: WorkerCounters(initializing: countersMemory + index * WorkerCounters.byteCount),
                     core: core))

@@ -42,6 +42,38 @@ package enum RequestExecution {
         }
     }
 
+    /// The result of a request its worker's io_uring completed with
+    /// `kernelResult`, finished as ``run(_:)`` would: a short transfer goes on
+    /// with blocking calls until done, EOF or an error; EINTR or EAGAIN from
+    /// the ring runs the request again on the thread.
+    @inline(__always)
+    package static func complete(_ r: UnsafeMutablePointer<RequestRecord>, kernelResult: Int) -> Int {
+        if kernelResult == -Int(EINTR) || kernelResult == -Int(EAGAIN) { return run(r) }
+        guard kernelResult > 0 else { return kernelResult }
+        switch r.pointee.opcode {
+        case .read, .write:
+            let done = kernelResult
+            guard done < r.pointee.length else { return done }
+            let more = transfer(fd: r.pointee.fd, buffer: r.pointee.buffer! + done, length: r.pointee.length - done,
+                                offset: r.pointee.offset + Int64(done), write: r.pointee.opcode == .write)
+            return more < 0 ? done : done + more
+        case .readv, .writev:
+            let write = r.pointee.opcode == .writev
+            if r.pointee.flags & RequestFlags.inlineIOVecs != 0 {
+                return withUnsafeMutablePointer(to: &r.pointee.inlineIOVecs) { tuple in
+                    tuple.withMemoryRebound(to: iovec.self, capacity: RequestRecord.inlineIOVecCapacity) {
+                        continueVectored(fd: r.pointee.fd, iov: $0, count: r.pointee.length, offset: r.pointee.offset,
+                                         write: write, done: kernelResult)
+                    }
+                }
+            }
+            return continueVectored(fd: r.pointee.fd, iov: r.pointee.buffer!.assumingMemoryBound(to: iovec.self),
+                                    count: r.pointee.length, offset: r.pointee.offset, write: write, done: kernelResult)
+        default:
+            return kernelResult
+        }
+    }
+
     @inline(__always)
     static func retrying(_ call: () -> Int32) -> Int {
         while true {
@@ -71,8 +103,6 @@ package enum RequestExecution {
     /// preadv/pwritev over `count` iovecs; after a short transfer the rest goes
     /// iovec by iovec (the caller's array is never modified).
     static func vectored(fd: Int32, iov: UnsafePointer<iovec>, count: Int, offset: Int64, write: Bool) -> Int {
-        var wanted = 0
-        for i in 0..<count { wanted += iov[i].iov_len }
         var done = 0
         while true {
             let n = write
@@ -81,7 +111,16 @@ package enum RequestExecution {
             if n >= 0 { done = n; break }
             if errno != EINTR { return -Int(errno) }
         }
-        if done == wanted || done == 0 { return done }
+        return continueVectored(fd: fd, iov: iov, count: count, offset: offset, write: write, done: done)
+    }
+
+    /// After a first vectored transfer of `done` bytes: the rest, iovec by
+    /// iovec, if it was short (and not EOF).
+    static func continueVectored(fd: Int32, iov: UnsafePointer<iovec>, count: Int, offset: Int64, write: Bool, done first: Int) -> Int {
+        var wanted = 0
+        for i in 0..<count { wanted += iov[i].iov_len }
+        var done = first
+        if done >= wanted || done == 0 { return done }
         // Short: continue from the iovec where it stopped.
         var skip = done
         for i in 0..<count {

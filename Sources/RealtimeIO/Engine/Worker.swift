@@ -54,12 +54,21 @@ final class Worker: @unchecked Sendable {
     let ioPriority: IOPriority?
     private(set) var ioPriorityError: Errno?
     private(set) var birthIOPriority: IOPriority??
+    /// Requests the group asked this worker to keep in flight
+    /// (``EngineConfiguration/WorkerGroup/inFlight``); above 1 the thread sets
+    /// up its own ``WorkerIORing`` before it takes work. `ioRingError`: why it
+    /// could not (it then runs one request at a time); `ioRingCapacity`: what
+    /// it keeps in flight (1 without a ring). Published by `started`.
+    let requestedInFlight: Int
+    private(set) var ioRingError: Errno?
+    private(set) var ioRingCapacity = 1
 
     init(
         index: Int, groupIndex: Int, name: String, requestedCPUs: CPUList?, requestedScheduling: SchedulingPolicy,
-        stackSize: Int, stackPrefaultBytes: Int, ioPriority: IOPriority?, ring: SubmissionRing, completions: CompletionRing, counters: WorkerCounters,
-        core: EngineCore
+        stackSize: Int, stackPrefaultBytes: Int, ioPriority: IOPriority?, inFlight: Int = 1, ring: SubmissionRing,
+        completions: CompletionRing, counters: WorkerCounters, core: EngineCore
     ) {
+        self.requestedInFlight = inFlight
         self.index = index
         self.groupIndex = groupIndex
         self.name = name
@@ -89,10 +98,20 @@ final class Worker: @unchecked Sendable {
         birthScheduling = ThreadScheduling.read(tid: 0)
         birthCPUs = try? SystemTopology.allowedCPUs(tid: 0)
         prefaultStack()
+        // On this thread: the kernel runs the ring's task work on its submitter.
+        var io: WorkerIORing?
+        if requestedInFlight > 1 {
+            do throws(Errno) {
+                io = try WorkerIORing(capacity: requestedInFlight)
+                ioRingCapacity = io!.capacity
+            } catch {
+                ioRingError = error
+            }
+        }
         if let hook = core.workerStartHook { hook.function(hook.context) }
         counters.set(.state, WorkerCounters.State.spinning.rawValue)
         started.store(1, ordering: .releasing)
-        loop()
+        loop(io)
         counters.set(.lastCPU, UInt64(max(0, rtio_sched_getcpu())))
         counters.set(.state, WorkerCounters.State.exited.rawValue)
     }
@@ -116,7 +135,7 @@ final class Worker: @unchecked Sendable {
         }
     }
 
-    private func loop() {
+    private func loop(_ io: WorkerIORing?) {
         let budget = core.spinBudgetNanoseconds
         let core = self.core
         let ring = self.ring
@@ -141,46 +160,63 @@ final class Worker: @unchecked Sendable {
             share.account(now: now)
             let plan = share.planWait(
                 budget: budget, idleNanoseconds: Int64(bitPattern: now &- idleSince), now: now,
-                hasWork: ring.hasPublishedEntryRelaxed())
+                hasWork: ring.hasPublishedEntryRelaxed() || (io?.hasCompletion ?? false))
             let ready: Bool
-            switch plan {
-            case .wait(let spin, let timeout):
-                var parked = false
-                ready = ring.waitForEntries(
-                    spinNanoseconds: spin, timeoutNanoseconds: timeout, shouldStop: { core.stopRequested },
-                    willPark: {
-                        share.willSleep(now: rtio_monotonic_ns(), restoringPolicy: true)
-                        counters.set(.state, WorkerCounters.State.parked.rawValue)
-                        parked = true
-                    })
-                if parked {
-                    counters.set(.state, WorkerCounters.State.spinning.rawValue)
-                    counters.set(.parks, UInt64(ring.wakeup.parks))
-                    counters.set(.wakes, UInt64(ring.wakeup.wakes))
+            if let io, io.inFlight > 0 {
+                // Requests in the kernel: wait for one of them or for a submit
+                // (WorkerIORing, "Sleeping with requests in flight"); never a
+                // timed rest, which no completion could end. A full ring waits
+                // for completions only; shutdown(.cancel) cancels what is in flight.
+                if core.cancelQueued { io.cancelAll() }
+                var spin: Int64 = 0
+                if case .wait(let s, _) = plan { spin = s }
+                io.wait(for: ring, acceptEntries: !io.isFull, spinNanoseconds: spin, willSleep: {
+                    share.willSleep(now: rtio_monotonic_ns(), restoringPolicy: true)
+                })
+                now = rtio_monotonic_ns()
+                share.waitEnded(now: now)
+                if reapCompletions(io, now: now) { idleSince = now }
+                ready = !io.isFull && ring.hasPublishedEntry()
+            } else {
+                switch plan {
+                case .wait(let spin, let timeout):
+                    var parked = false
+                    ready = ring.waitForEntries(
+                        spinNanoseconds: spin, timeoutNanoseconds: timeout, shouldStop: { core.stopRequested },
+                        willPark: {
+                            share.willSleep(now: rtio_monotonic_ns(), restoringPolicy: true)
+                            counters.set(.state, WorkerCounters.State.parked.rawValue)
+                            parked = true
+                        })
+                    if parked {
+                        counters.set(.state, WorkerCounters.State.spinning.rawValue)
+                        counters.set(.parks, UInt64(ring.wakeup.parks))
+                        counters.set(.wakes, UInt64(ring.wakeup.wakes))
+                    }
+                case .rest(let deadline):
+                    // Not announced: submits during the rest make no syscall; the
+                    // rest ends by itself at the deadline (one slice at most).
+                    share.willSleep(now: now, restoringPolicy: false)
+                    servedMeanwhile = ring.wakeup.rest(until: deadline, unless: { ring.hasPublishedEntry() })
+                    ready = ring.hasPublishedEntry()
                 }
-            case .rest(let deadline):
-                // Not announced: submits during the rest make no syscall; the
-                // rest ends by itself at the deadline (one slice at most).
-                share.willSleep(now: now, restoringPolicy: false)
-                servedMeanwhile = ring.wakeup.rest(until: deadline, unless: { ring.hasPublishedEntry() })
-                ready = ring.hasPublishedEntry()
+                now = rtio_monotonic_ns()
+                if case .rest = plan {
+                    // Resting, not serving: the producers' line may be read here (for
+                    // rtio-admin: the reads submitters ran themselves meanwhile).
+                    let reads = UInt64(ring.readsBySubmitters)
+                    if counters[.readsBySubmitters] != reads { counters.set(.readsBySubmitters, reads) }
+                }
+                if servedMeanwhile {
+                    // Submitters ran reads themselves during the rest (reads during a
+                    // rest): busy, not idle — the spin budget starts again.
+                    idleSince = now
+                    servedMeanwhile = false
+                }
+                share.waitEnded(now: now)
             }
-            now = rtio_monotonic_ns()
-            if case .rest = plan {
-                // Resting, not serving: the producers' line may be read here (for
-                // rtio-admin: the reads submitters ran themselves meanwhile).
-                let reads = UInt64(ring.readsBySubmitters)
-                if counters[.readsBySubmitters] != reads { counters.set(.readsBySubmitters, reads) }
-            }
-            if servedMeanwhile {
-                // Submitters ran reads themselves during the rest (reads during a
-                // rest): busy, not idle — the spin budget starts again.
-                idleSince = now
-                servedMeanwhile = false
-            }
-            share.waitEnded(now: now)
             if !ready {
-                if core.stopRequested && ring.approximateCount == 0 { return }
+                if core.stopRequested && ring.approximateCount == 0 && (io?.inFlight ?? 0) == 0 { return }
                 continue
             }
             counters.set(.state, WorkerCounters.State.busy.rawValue)
@@ -189,7 +225,9 @@ final class Worker: @unchecked Sendable {
             // behind a slow fsync queued after it. Consecutive announcements
             // cost one flag load each while the host has not re-armed.
             var unannounced = false
-            let taken = ring.drain(maximum: Self.batch) { value in
+            // With a ring, at most what it has room for: the rest stays queued.
+            let room = io.map { $0.capacity - $0.inFlight } ?? Self.batch
+            let taken = ring.drain(maximum: min(Self.batch, room)) { value in
                 if unannounced {
                     // A notification that wrote the eventfd took a syscall:
                     // the next request starts after it, not at the last end.
@@ -197,22 +235,46 @@ final class Worker: @unchecked Sendable {
                     unannounced = false
                 }
                 // Read per request: a shutdown(.cancel) that lands mid-batch cancels the rest of it.
-                if process(UInt32(truncatingIfNeeded: value), cancel: core.cancelQueued, startedAt: &now) {
+                if process(UInt32(truncatingIfNeeded: value), cancel: core.cancelQueued, startedAt: &now, io: io) {
                     unannounced = true
                 }
                 share.chargeServing(now: now, moreWork: ring.hasPublishedEntryRelaxed())
             }
             if unannounced && core.notifyHost() { now = rtio_monotonic_ns() }
+            if let io, io.inFlight > 0 {
+                // One io_uring_enter for the batch; page-cache reads complete inside it.
+                io.submit(wait: false)
+                now = rtio_monotonic_ns()
+                _ = reapCompletions(io, now: now)
+            }
             idleSince = now
             // Queue depth without reading the producers' line: a batch that
             // stopped short of `batch` found the ring empty (0 waiting); only a
             // full batch (backlog, amortised over `batch` requests) asks the ring.
-            let waiting = taken < Self.batch ? 0 : UInt64(ring.approximateCount)
+            let waiting = taken < min(Self.batch, room) ? 0 : UInt64(ring.approximateCount)
             if counters[.queueDepth] != waiting { counters.set(.queueDepth, waiting) }
             let depth = UInt64(taken) &+ waiting
             if depth > counters[.maxQueueDepth] { counters.set(.maxQueueDepth, depth) }
             counters.set(.state, WorkerCounters.State.spinning.rawValue)
         }
+    }
+
+    /// Delivers every completion `io` has ready, then notifies the host once.
+    /// Returns true if there was any.
+    @inline(__always)
+    private func reapCompletions(_ io: WorkerIORing, now: UInt64) -> Bool {
+        var any = false
+        var pushed = false
+        io.reap { slot, result in
+            any = true
+            let record = slabRef._withUnsafeGuaranteedRef { $0.record(slot) }
+            let final = RequestExecution.complete(record, kernelResult: result)
+            if finish(slot, record, result: final, start: record.pointee.startedAt, end: now, threadBusy: false) {
+                pushed = true
+            }
+        }
+        if pushed { _ = core.notifyHost() }
+        return any
     }
 
     /// Requests taken per batch before the loop re-plans (share, stop).
@@ -225,7 +287,7 @@ final class Worker: @unchecked Sendable {
     /// request's end, or the end of the wait); out, the reading at which it
     /// ended. One clock read per request.
     @inline(__always)
-    private func process(_ slot: UInt32, cancel: Bool, startedAt now: inout UInt64) -> Bool {
+    private func process(_ slot: UInt32, cancel: Bool, startedAt now: inout UInt64, io: WorkerIORing?) -> Bool {
         // Queued → running, or skip a request the host cancelled: its completion
         // was delivered by the canceller (RequestState). No clock read on that path.
         guard slabRef._withUnsafeGuaranteedRef({ $0.beginService(slot) }) else {
@@ -236,6 +298,11 @@ final class Worker: @unchecked Sendable {
         }
         let record = slabRef._withUnsafeGuaranteedRef { $0.record(slot) }
         let start = now
+        if !cancel, let io, io.prepare(slot, record) {
+            // In the worker's io_uring: completed by reapCompletions.
+            record.pointee.startedAt = start
+            return false
+        }
         // Placement reads the mark (see IOEngine.leastLoaded); it shares the
         // line tryPop has just written.
         ring.markServiceStarted(at: start)
@@ -250,12 +317,23 @@ final class Worker: @unchecked Sendable {
         let end = rtio_monotonic_ns()
         ring.markServiceEnded()
         now = end
+        return finish(slot, record, result: result, start: start, end: end, threadBusy: true)
+    }
+
+    /// Records `result` and delivers the completion. Returns true if it went
+    /// to the host's completion ring. `threadBusy`: the thread ran the request
+    /// itself (false for a request completed by the worker's io_uring).
+    @inline(__always)
+    private func finish(
+        _ slot: UInt32, _ record: UnsafeMutablePointer<RequestRecord>, result: Int, start: UInt64, end: UInt64,
+        threadBusy: Bool
+    ) -> Bool {
         record.pointee.result = result
         record.pointee.startedAt = start
         record.pointee.finishedAt = end
         counters.add(.completed, 1)
         if result < 0 { counters.add(.errors, 1) }
-        counters.add(.busyNanoseconds, end &- start)
+        if threadBusy { counters.add(.busyNanoseconds, end &- start) }
         let submitted = record.pointee.submittedAt
         counters.record(queueWait: start > submitted ? start &- submitted : 0, service: end &- start)
 

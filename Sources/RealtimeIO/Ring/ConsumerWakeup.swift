@@ -124,6 +124,18 @@ package struct ConsumerWakeup: @unchecked Sendable {
         wakeCount.pointee.add(1, ordering: .relaxed)
     }
 
+    /// Step 4 through another sleep: `sleep` waits where a `futex_wake` on
+    /// ``futexWord`` ends it (a worker's io_uring with a `FUTEX_WAIT` armed on
+    /// the word, ``WorkerIORing``) or something else does. Returns with the
+    /// word `awake`, like ``park(timeoutNanoseconds:)``.
+    @inlinable
+    func park(through sleep: () -> Void) {
+        parkCount.pointee.add(1, ordering: .relaxed)
+        if state.pointee.load(ordering: .acquiring) == Self.sleeping { sleep() }
+        state.pointee.store(Self.awake, ordering: .relaxed)
+        wakeCount.pointee.add(1, ordering: .relaxed)
+    }
+
     /// A timed rest: sleeps until `deadline` (`CLOCK_MONOTONIC` ns) without
     /// announcing a park — the word says `resting`, which no producer wakes,
     /// so none makes a syscall for it and none can end it early. Returns early
@@ -167,7 +179,10 @@ package struct ConsumerWakeup: @unchecked Sendable {
             expected: Self.sleeping, desired: Self.awake, ordering: .acquiringAndReleasing
         ).exchanged {
             wakeSyscallCount.pointee.add(1, ordering: .relaxed)
-            Futex.wake(futexWord, count: 1)
+            // Every waiter: besides its own futex_wait the consumer may have a
+            // FUTEX_WAIT armed in its io_uring (WorkerIORing) that outlived a
+            // sleep; waking only that one would leave the thread asleep.
+            Futex.wake(futexWord, count: Int32.max)
         }
     }
 
