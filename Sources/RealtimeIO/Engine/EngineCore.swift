@@ -67,6 +67,13 @@ final class EngineCore: @unchecked Sendable {
     let postedCompletions = PostedCompletions()
     /// ``postedCompletions`` unretained, for the reap path (see ``slabRef``).
     let postedRef: Unmanaged<PostedCompletions>
+    /// Per worker: reads submitters ran themselves during its rests
+    /// (``IOEngine/readDuringRest(_:_:ring:worker:)``), counted when reaped.
+    /// Written only by the reaper (one at a time, `reaping`): a load and a
+    /// store, no read-modify-write, on lines no submitter or worker writes.
+    private let submitterReadsStorage: CacheAlignedStorage
+    private let submitterReads: UnsafeMutablePointer<Atomic<Int>>
+    private let submitterReadsCount: Int
 
     /// Lines of shared words (see the layout above; ``EngineFootprint`` counts them).
     static let sharedLineCount = 4
@@ -83,9 +90,13 @@ final class EngineCore: @unchecked Sendable {
         slab: RequestSlab, eventFD: Int32, spinBudget: Duration, realtimeSharePercent: Int = 100,
         realtimeShareRest: EngineConfiguration.RealtimeShareRest = .slices,
         realtimeShareRestSlice: Duration = .microseconds(10),
-        handler: (@Sendable (IOCompletion) -> Void)?, workerStartHook: WorkerStartHook?
+        handler: (@Sendable (IOCompletion) -> Void)?, workerStartHook: WorkerStartHook?, workerCount: Int = 0
     ) {
         self.slab = slab
+        submitterReadsCount = max(1, workerCount)
+        submitterReadsStorage = CacheAlignedStorage(byteCount: submitterReadsCount * MemoryLayout<Atomic<Int>>.stride)
+        submitterReads = submitterReadsStorage.base.bindMemory(to: Atomic<Int>.self, capacity: submitterReadsCount)
+        for i in 0..<submitterReadsCount { (submitterReads + i).initialize(to: Atomic(0)) }
         self.postedRef = Unmanaged.passUnretained(postedCompletions)
         self.slabRef = Unmanaged.passUnretained(slab)
         self.eventFD = eventFD
@@ -299,5 +310,21 @@ final class EngineCore: @unchecked Sendable {
             probe(.flagCleared)
         }
         atomicMemoryFence(ordering: .sequentiallyConsistent)
+    }
+}
+
+extension EngineCore {
+    /// Reads submitters ran themselves during `worker`'s rests, reaped so far.
+    func readsBySubmitters(worker: Int) -> Int {
+        guard worker >= 0 && worker < submitterReadsCount else { return 0 }
+        return submitterReads[worker].load(ordering: .relaxed)
+    }
+
+    /// The reaper (serialised by `reaping`) counts one such read of `worker`.
+    @inline(__always)
+    func countReadBySubmitter(worker: Int) {
+        guard worker >= 0 && worker < submitterReadsCount else { return }
+        let counter = submitterReads + worker
+        counter.pointee.store(counter.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
     }
 }

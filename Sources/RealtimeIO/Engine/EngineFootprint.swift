@@ -90,12 +90,14 @@ package struct EngineFootprint: Equatable, Sendable {
                  formula: "\(workers) × (128 B record + \(WorkerCounters.byteCount) B counters)",
                  bytes: StatusFileLayout(workerCount: workers).fileSize, allocation: .mapped),
             Part(name: "engine state", field: "groups",
-                 formula: "shared lines, cancelled-completion lines, per-group placement, unretained ring tables",
+                 formula: "shared lines, cancelled-completion lines, per-worker submitter-read counts, per-group placement, unretained ring tables",
                  bytes: Self.add(
                     Self.add(
                         Self.add(
-                            aligned(EngineCore.sharedLineCount * CacheLine.separation),
-                            aligned(PostedCompletions.storageByteCount)),
+                            Self.add(
+                                aligned(EngineCore.sharedLineCount * CacheLine.separation),
+                                aligned(PostedCompletions.storageByteCount)),
+                            aligned(max(1, workers) * 8)),
                         aligned(max(1, configuration.groups.count) * 8)),
                     aligned(2 * max(1, workers) * MemoryLayout<UnsafeRawPointer>.stride)),
                  allocation: .cacheAligned),

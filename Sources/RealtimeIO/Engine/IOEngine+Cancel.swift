@@ -39,7 +39,8 @@ extension IOEngine {
     /// of this engine's); the C ABI refuses others with EINVAL.
     package func issued(_ handle: RequestHandle) -> Bool { Int(handle.slot) < core.slab.count }
 
-    /// Reap side: completions of cancelled requests, up to `maximum`.
+    /// Reap side: completions of cancelled requests and of reads submitters
+    /// ran during a rest (counted here, per worker), up to `maximum`.
     @inline(__always)
     /// Every poll of an engine without cancellations costs one relaxed load;
     /// no reference count (unretained, like the completion rings).
@@ -51,6 +52,7 @@ extension IOEngine {
                 while delivered < maximum, let slot = queue.pop(slab: slab) {
                     let r = slab.record(slot)
                     let completion = IOCompletion(tag: r.pointee.tag, result: r.pointee.result, worker: r.pointee.workerIndex)
+                    if let w = r.pointee.restingWorker { core.countReadBySubmitter(worker: w) }
                     slab.postedCompletionConsumed(slot)
                     body(completion)
                     delivered += 1

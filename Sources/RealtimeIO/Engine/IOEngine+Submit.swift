@@ -51,7 +51,7 @@ extension IOEngine {
             return handle
         }
         if readsDuringRest, continuation == nil, record.pointee.opcode == .read,
-           rings[target]._withUnsafeGuaranteedRef({ $0.restsWithNothingQueued && readDuringRest(slot, record, ring: $0) }) {
+           rings[target]._withUnsafeGuaranteedRef({ $0.restsWithNothingQueued && readDuringRest(slot, record, ring: $0, worker: target) }) {
             return handle
         }
         guard rings[target]._withUnsafeGuaranteedRef({ $0.tryPush(UInt64(slot)) }) else {
@@ -81,14 +81,15 @@ extension IOEngine {
     /// runs nothing (see ConsumerWakeup "Timed rests"), so this read cannot
     /// overtake a request of this thread on that worker.
     @inline(__always)
-    func readDuringRest(_ slot: UInt32, _ record: UnsafeMutablePointer<RequestRecord>, ring: SubmissionRing) -> Bool {
+    func readDuringRest(_ slot: UInt32, _ record: UnsafeMutablePointer<RequestRecord>, ring: SubmissionRing, worker: Int) -> Bool {
         let length = record.pointee.length
         guard length > 0 else { return false }
         // Two syscalls (F_GETFL: an O_DIRECT descriptor is refused, its read would wait for the device).
         let n = rtio_pread_nowait(record.pointee.fd, record.pointee.buffer, length, record.pointee.offset)
         guard n == length else { return false }
         record.pointee.result = n
-        record.pointee.target = Int32(truncatingIfNeeded: Self.onDemandTarget)  // no preallocated worker ran it: IOCompletion.worker nil
+        // No preallocated worker ran it (IOCompletion.worker nil); the reaper counts it for `worker`.
+        record.pointee.target = Int32(truncatingIfNeeded: -2 - worker)
         core.slabRef._withUnsafeGuaranteedRef { slab in
             slab.markDoneBySubmitter(slot)
             core.postedRef._withUnsafeGuaranteedRef { $0.push(slot, slab: slab) }
@@ -96,7 +97,6 @@ extension IOEngine {
         core.notifyHost()
         // The worker's idle clock must not run out over a rest whose requests we served.
         ring.wakeup.noteServedDuringRest()
-        ring.countReadBySubmitter()
         return true
     }
 

@@ -174,7 +174,8 @@ public final class IOEngine: @unchecked Sendable {
             slab: slab, eventFD: efd, spinBudget: configuration.spinBudget,
             realtimeSharePercent: configuration.realtimeSharePercent, realtimeShareRest: configuration.realtimeShareRest,
             realtimeShareRestSlice: configuration.realtimeShareRestSlice,
-            handler: configuration.completionDelivery.handler, workerStartHook: workerStartHook)
+            handler: configuration.completionDelivery.handler, workerStartHook: workerStartHook,
+            workerCount: max(configuration.workerCount, plan.groups.reduce(0) { $0 + $1.workers }))
         self.core = core
         var published = configuration
         published.groups = plan.groups

@@ -32,8 +32,11 @@ package struct RequestRecord {
     /// the ``IOCompletion/worker`` of a completion the canceller delivers.
     var target: Int32 = 0
 
-    /// ``target`` as an ``IOCompletion/worker``: nil for the on-demand pool.
+    /// ``target`` as an ``IOCompletion/worker``: nil for the on-demand pool
+    /// and for a read its submitter ran during worker W's rest (`-2 - W`).
     var workerIndex: Int? { target >= 0 ? Int(target) : nil }
+    /// The worker during whose rest the submitter ran this read itself, if so.
+    var restingWorker: Int? { target <= -2 ? Int(-2 - target) : nil }
     package var offset: Int64 = 0
     /// Bytes to transfer (read/write), length (fallocate), or iovec count (readv/writev).
     package var length: Int = 0

@@ -202,9 +202,9 @@ final class Worker: @unchecked Sendable {
                 }
                 now = rtio_monotonic_ns()
                 if case .rest = plan {
-                    // Resting, not serving: the producers' line may be read here (for
-                    // rtio-admin: the reads submitters ran themselves meanwhile).
-                    let reads = UInt64(ring.readsBySubmitters)
+                    // Resting, not serving: for rtio-admin, the reads submitters ran
+                    // themselves meanwhile (the reaper's count; its line, read once per rest).
+                    let reads = UInt64(core.readsBySubmitters(worker: index))
                     if counters[.readsBySubmitters] != reads { counters.set(.readsBySubmitters, reads) }
                 }
                 if servedMeanwhile {

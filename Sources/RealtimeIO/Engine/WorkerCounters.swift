@@ -22,8 +22,8 @@ package struct WorkerCounters: @unchecked Sendable {
         /// Duty-cycle rests spent demoted to SCHED_OTHER, and restores the kernel refused.
         case demotions, restoreFailures
         /// Reads submitters ran themselves while this worker rested
-        /// (``EngineConfiguration/submitterReadsDuringRest``): the ring's count,
-        /// copied by the worker after each rest.
+        /// (``EngineConfiguration/submitterReadsDuringRest``): the reaper's count,
+        /// copied by the worker after each rest (so it lags until those are reaped).
         case readsBySubmitters
     }
 

@@ -54,7 +54,8 @@ public struct WorkerSnapshot: Sendable, Codable {
     /// Real-time-share rests spent demoted to SCHED_OTHER (see ``EngineConfiguration/RealtimeShareRest``).
     public var demotions: Int
     /// Reads that submitters ran themselves while this worker rested
-    /// (``EngineConfiguration/submitterReadsDuringRest``); not in ``completed``.
+    /// (``EngineConfiguration/submitterReadsDuringRest``), counted as they are
+    /// reaped; not in ``completed``.
     public var readsBySubmitters: Int
     /// Time spent executing requests, in nanoseconds.
     public var busyNanoseconds: UInt64
@@ -86,7 +87,7 @@ extension IOEngine {
                 errors: Int(c[.errors]), cancelled: Int(c[.cancelled]), queueDepth: w.ring.approximateCount,
                 maxQueueDepth: Int(c[.maxQueueDepth]), parks: w.ring.wakeup.parks, wakes: w.ring.wakeup.wakes,
                 wakeSyscalls: w.ring.wakeup.wakeSyscalls, demotions: Int(c[.demotions]),
-                readsBySubmitters: w.ring.readsBySubmitters, busyNanoseconds: c[.busyNanoseconds],
+                readsBySubmitters: w.core.readsBySubmitters(worker: w.index), busyNanoseconds: c[.busyNanoseconds],
                 minorFaults: stat?.minorFaults, majorFaults: stat?.majorFaults,
                 queueWaitHistogram: c.queueWaitHistogram, serviceTimeHistogram: c.serviceTimeHistogram)
         }

@@ -59,10 +59,6 @@ package final class SubmissionRing: @unchecked Sendable {
 
     private let memory: CacheAlignedStorage
     @usableFromInline let enqueuePosition: UnsafeMutablePointer<Atomic<Int>>
-    /// Reads submitters ran themselves while the consumer rested (reads during
-    /// a rest). On the producers' line, which such a submitter owns anyway;
-    /// relaxed, for observation only.
-    @usableFromInline let submitterReads: UnsafeMutablePointer<Atomic<Int>>
     @usableFromInline let dequeuePosition: UnsafeMutablePointer<Int>
     @usableFromInline let consumedCount: UnsafeMutablePointer<Atomic<Int>>
     @usableFromInline let serviceStart: UnsafeMutablePointer<Atomic<UInt64>>
@@ -92,7 +88,6 @@ package final class SubmissionRing: @unchecked Sendable {
         let line = CacheLine.separation
         memory = CacheAlignedStorage(byteCount: Self.storageByteCount(capacity: capacity))
         enqueuePosition = memory.initialize(Atomic<Int>(0), at: 0)
-        submitterReads = memory.initialize(Atomic<Int>(0), at: 8)
         dequeuePosition = memory.initialize(0, at: line)
         consumedCount = memory.initialize(Atomic<Int>(0), at: line + 8)
         serviceStart = memory.initialize(Atomic<UInt64>(0), at: line + 16)
@@ -304,13 +299,6 @@ package final class SubmissionRing: @unchecked Sendable {
         let consumed = consumedCount.pointee.load(ordering: .acquiring)
         return enqueuePosition.pointee.load(ordering: .relaxed) == consumed && wakeup.isRestingAcquiring
     }
-
-    /// Reads submitters ran themselves while the consumer rested.
-    package var readsBySubmitters: Int { submitterReads.pointee.load(ordering: .relaxed) }
-
-    /// A producer ran a read itself during the consumer's rest.
-    @inlinable
-    package func countReadBySubmitter() { submitterReads.pointee.add(1, ordering: .relaxed) }
 
     /// When the consumer started serving the entry it took last (a
     /// `CLOCK_MONOTONIC` reading in ns), or 0 while it serves nothing.
