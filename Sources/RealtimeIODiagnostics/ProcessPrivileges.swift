@@ -10,8 +10,8 @@ import Glibc
 ///
 /// `CapEff` of /proc/PID/status gives CAP_SYS_NICE (bit 23) and CAP_IPC_LOCK
 /// (bit 14); /proc/PID/limits the soft and hard RLIMIT_RTPRIO, RLIMIT_NICE and
-/// RLIMIT_MEMLOCK; /proc/PID/status `Cpus_allowed_list` and /proc/PID/cpuset
-/// the cgroup cpuset.
+/// RLIMIT_MEMLOCK; /proc/PID/status `Cpus_allowed_list`, and /proc/PID/cgroup
+/// with ``CpusetLocation`` the cgroup cpuset (v1 or v2).
 package struct ProcessPrivileges: Sendable {
     package var pid: Int32
     package var effectiveUID: UInt32
@@ -22,25 +22,25 @@ package struct ProcessPrivileges: Sendable {
     package var memlock: ResourceLimit
     /// `Cpus_allowed_list` of the main thread.
     package var allowedCPUs: CPUList?
-    /// The cgroup path of /proc/PID/cpuset, and that cgroup's effective CPUs if readable.
+    /// The cpuset cgroup's path (from /proc/PID/cgroup), and its effective CPUs if readable.
     package var cgroup: String?
     package var cgroupCPUs: CPUList?
 
     /// Reads process `pid`; nil if it does not exist (or its status is unreadable).
+    ///
+    /// The cpuset: the process's cgroup (`/proc/PID/cgroup`: the v1 `cpuset`
+    /// controller's, else the v2 unified one) located under this reader's
+    /// cgroup mounts (`/proc/self/mountinfo`), and the first non-empty CPU list
+    /// from that directory up — as the engine finds its own (``CpusetLocation``).
     package init?(pid: Int32) {
-        guard let status = try? KernelFile.contents(of: "/proc/\(pid)/status") else { return nil }
-        func field(_ name: String) -> String? {
-            for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
-                return line.dropFirst(name.count + 1).rtioTrimmed(" \t")
-            }
-            return nil
-        }
+        guard let status = ProcStatus.read(pid: pid) else { return nil }
         self.pid = pid
-        effectiveUID = field("Uid").flatMap { $0.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { UInt32($0) } } ?? 0
-        let capEff = field("CapEff").flatMap { UInt64($0, radix: 16) } ?? 0
+        // "Uid:  real  effective  saved  fs"
+        effectiveUID = status["Uid"].flatMap { $0.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { UInt32($0) } } ?? 0
+        let capEff = status["CapEff"].flatMap { UInt64($0, radix: 16) } ?? 0
         sysNice = capEff & (1 << 23) != 0
         ipcLock = capEff & (1 << 14) != 0
-        allowedCPUs = field("Cpus_allowed_list").flatMap { try? CPUList(parsing: $0) }
+        allowedCPUs = status["Cpus_allowed_list"].flatMap { try? CPUList(parsing: $0) }
         let limits = (try? KernelFile.contents(of: "/proc/\(pid)/limits")) ?? ""
         func limit(_ prefix: String) -> ResourceLimit {
             for line in limits.split(separator: "\n") where line.hasPrefix(prefix) {
@@ -56,11 +56,11 @@ package struct ProcessPrivileges: Sendable {
         rtprio = limit("Max realtime priority")
         nice = limit("Max nice priority")
         memlock = limit("Max locked memory")
-        let cpuset = (try? KernelFile.contents(of: "/proc/\(pid)/cpuset"))?.rtioTrimmed("\n ")
-        cgroup = cpuset
-        if let cpuset {
-            let path = "/sys/fs/cgroup" + (cpuset == "/" ? "" : cpuset) + "/cpuset.cpus.effective"
-            cgroupCPUs = (try? KernelFile.contents(of: path)).flatMap { try? CPUList(parsing: $0, allowEmpty: true) }
+        if let cgroupText = try? KernelFile.contents(of: "/proc/\(pid)/cgroup"),
+           let mountInfo = try? KernelFile.contents(of: "/proc/self/mountinfo"),
+           let location = CpusetLocation(cgroup: cgroupText, mountInfo: mountInfo) {
+            cgroup = location.cgroupPath
+            cgroupCPUs = location.read()?.cpus
         }
     }
 
@@ -74,15 +74,5 @@ package struct ProcessPrivileges: Sendable {
         r.nice = nice
         r.memlock = memlock
         return r
-    }
-}
-
-extension StringProtocol {
-    /// Drops the given characters from both ends.
-    func rtioTrimmed(_ set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
     }
 }

@@ -107,6 +107,8 @@ package struct CpusetLocation: Hashable, Sendable {
     package var mountPoint: String
     /// The file names to try in each directory, in order.
     package var fileNames: [String]
+    /// The cgroup's path as `/proc/PID/cgroup` lists it (within the hierarchy).
+    package var cgroupPath: String = ""
 
     /// Finds the cpuset hierarchy: the v1 `cpuset` controller if one is bound,
     /// else the v2 unified hierarchy. nil when neither is listed and mounted.
@@ -126,8 +128,10 @@ package struct CpusetLocation: Hashable, Sendable {
         if let path = v1Path,
            let found = Self.locate(path, in: mounts.filter { $0.type == "cgroup" && $0.options.contains("cpuset") }) {
             self.init(directory: found.directory, mountPoint: found.mountPoint, fileNames: ["cpuset.effective_cpus", "cpuset.cpus"])
+            cgroupPath = path
         } else if let path = v2Path, let found = Self.locate(path, in: mounts.filter { $0.type == "cgroup2" }) {
             self.init(directory: found.directory, mountPoint: found.mountPoint, fileNames: ["cpuset.cpus.effective"])
+            cgroupPath = path
         } else {
             return nil
         }

@@ -32,7 +32,7 @@ private let twoGroupsNoCPUs =
 
 /// A cpuset cgroup with `cpus`, for a child process: v1 (a `cgroup` mount with
 /// the cpuset controller) or v2 (`/sys/fs/cgroup` with cpuset in its controllers).
-private struct ChildCpuset {
+struct ChildCpuset {
     let directory: String
     /// The file ProcessCPUs must name.
     let effectiveFile: String
@@ -150,5 +150,23 @@ struct PlacementAtBirthCTests {
         #expect(error.contains("outside this process's cpuset \(cpuset.effectiveFile)"), "\(error)")
         #expect(error.contains("allowed: 1"), "\(error)")
         #expect(!error.contains("setcap"), "\(error)")
+    }
+
+    /// `rtio-admin check --pid` of a process in a cpuset cgroup limited to CPU
+    /// 1 names that cgroup and its CPUs — on cgroup v1 (this machine) as on v2:
+    /// the process's own cgroup file located under the reader's mounts, not a
+    /// path guessed under /sys/fs/cgroup.
+    @Test("rtio-admin check --pid: the process's cpuset cgroup and its CPUs, v1 or v2")
+    func checkPidNamesTheCpuset() throws {
+        let cpuset = try ChildCpuset(cpus: "1")
+        defer { cpuset.remove() }
+        let admin = builtProduct("rtio-admin")
+        try requireExecutable(admin)
+        // The shell moves itself in and becomes rtio-admin, which checks its own pid.
+        let r = try cRun("/bin/sh", ["-c", "echo $$ > \(cpuset.directory)/cgroup.procs && exec '\(admin)' check --pid $$"])
+        #expect(!r.timedOut)
+        let name = (cpuset.directory as NSString).lastPathComponent
+        #expect(r.stdout.contains("cgroup /\(name): CPUs 1;"), "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
+        #expect(r.stdout.contains("process allowed CPUs 1"), "\(r.stdout)")
     }
 }
