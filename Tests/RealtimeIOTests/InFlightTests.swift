@@ -225,6 +225,30 @@ struct InFlightTests {
         #expect(submitted.value == total)
     }
 
+    /// The footprint counts each worker's io_uring mappings as the kernel makes
+    /// them: the bytes of this process's `[io_uring]` mappings grow by exactly
+    /// the footprint's part when an engine with two in-flight workers starts.
+    @Test("the footprint's worker io_urings are the mappings the kernel makes", .tags(.needsRoot))
+    func footprintMatchesMappings() throws {
+        func ioUringMappedBytes() throws -> Int {
+            let maps = try KernelFile.contents(of: "/proc/self/maps")
+            return maps.split(separator: "\n").filter { $0.contains("io_uring") }.reduce(0) { total, line in
+                let range = line.split(separator: " ")[0].split(separator: "-").map { Int($0, radix: 16)! }
+                return total + range[1] - range[0]
+            }
+        }
+        for depth in [2, 32, 200] {
+            let configuration = try inFlightConfiguration(inFlight: depth, workers: 2)
+            let before = try ioUringMappedBytes()
+            let engine = try IOEngine(configuration: configuration)
+            let after = try ioUringMappedBytes()
+            engine.shutdown()
+            let part = EngineFootprint(configuration).parts.first { $0.name == "worker io_urings" }
+            #expect(part?.bytes == after - before, "inFlight \(depth): footprint \(part?.bytes ?? -1), mapped \(after - before)")
+            #expect(try ioUringMappedBytes() == before, "inFlight \(depth): the rings were not unmapped at shutdown")
+        }
+    }
+
     /// A depth outside 1...4096 is refused, naming the field and what to use.
     @Test("an inFlight depth out of range is refused with the field named")
     func outOfRangeDepthRefused() throws {

@@ -58,6 +58,17 @@ package struct EngineFootprint: Equatable, Sendable {
     static let onDemandStackSize = 256 * 1024
     static let pageSize = 4096
 
+    /// The pages one ``WorkerIORing`` maps for `inFlight` requests: the kernel
+    /// rounds `inFlight + 1` up to a power of two `E` of SQ entries; the SQ ring
+    /// (E × 4 B index array) and the CQ ring (2E × 16 B entries) share one
+    /// mapping with their headers, the SQEs (E × 64 B) take another.
+    static func ioRingByteCount(inFlight: Int) -> Int {
+        var entries = 1
+        while entries < inFlight + 1 { entries <<= 1 }
+        let rings = CacheLine.roundUp(Self.pageSize / 8 + 2 * entries * 16 + entries * 4, to: Self.pageSize)
+        return rings + CacheLine.roundUp(entries * 64, to: Self.pageSize)
+    }
+
     /// The footprint of an engine started from `configuration` (validated).
     package init(_ configuration: EngineConfiguration) {
         let workers = configuration.workerCount
@@ -67,9 +78,11 @@ package struct EngineFootprint: Equatable, Sendable {
         let completion = aligned(CompletionRing.storageByteCount(minimumCapacity: slots))
         let lockFuture = configuration.memoryLocking == .currentAndFuture
         var stacks = 0
+        var ioRings = 0
         for group in configuration.groups {
             let perWorker = lockFuture ? group.stackSize : CacheLine.roundUp(group.stackPrefaultBytes, to: Self.pageSize)
             stacks = Self.add(stacks, Self.multiply(group.workers, perWorker))
+            if group.inFlight > 1 { ioRings = Self.add(ioRings, Self.multiply(group.workers, Self.ioRingByteCount(inFlight: group.inFlight))) }
         }
         parts = [
             Part(name: "request slots", field: "requestsInFlight",
@@ -86,6 +99,9 @@ package struct EngineFootprint: Equatable, Sendable {
             Part(name: "worker stacks", field: "groups[].stackPrefaultBytes",
                  formula: lockFuture ? "stackSize per worker (locked at creation)" : "stackPrefaultBytes per worker",
                  bytes: stacks, allocation: .mapped),
+            Part(name: "worker io_urings", field: "groups[].inFlight",
+                 formula: "per worker with inFlight > 1: SQ, CQ (twice the SQ) and SQE arrays, page-rounded",
+                 bytes: ioRings, allocation: .mapped),
             Part(name: "status file", field: "groups[].workers",
                  formula: "\(workers) × (128 B record + \(WorkerCounters.byteCount) B counters)",
                  bytes: StatusFileLayout(workerCount: workers).fileSize, allocation: .mapped),
