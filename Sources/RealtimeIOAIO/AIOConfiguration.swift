@@ -44,6 +44,14 @@ enum AIOConfiguration {
         }
         do {
             var c = try EngineConfiguration(jsonBytes: bytes)
+            // The drop-in's workers run each request as a call of their own
+            // (SlotOperation): a worker's io_uring would not carry them, and
+            // glibc runs one request of a descriptor at a time.
+            if let g = c.groups.firstIndex(where: { $0.inFlight > 1 }) {
+                throw ConfigurationError(
+                    field: "groups[\(g)].inFlight", problem: "\(c.groups[g].inFlight) requests in flight per worker",
+                    remedy: "leave inFlight out (1) for the POSIX AIO drop-in; for reads at depth use more workers and \"aio\":{\"ordering\":\"spreadReads\"}")
+            }
             let settings = try DropInSettings(json: bytes)
             c.onDemand?.spawner = .spawnerThread  // no host loop in a preloaded library
             return .success((c, settings))

@@ -48,7 +48,7 @@ struct AIOConfigurationTests {
         #expect(!run.process.stderr.contains("not valid JSON"), "\(run.process.stderr)")
     }
 
-    @Test("an invalid \"aio\" section names the field")
+    @Test("an invalid \"aio\" section, or inFlight for the drop-in's workers, names the field")
     func invalidDropInSection() throws {
         guard let exe = try aioCompile("aio_config") else { return }
         defer { unlink(exe) }
@@ -56,7 +56,8 @@ struct AIOConfigurationTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let good = try aioWriteConfiguration(#"{"groups":[{"name":"aio","workers":1}]}"#, in: dir, name: "good.json")
         for (json, field) in [(#"{"groups":[{"name":"aio","workers":1}],"aio":{"ordering":"sideways"}}"#, "aio"),
-                              (#"{"groups":[{"name":"aio","workers":1}],"aio":{"notifierThreads":0}}"#, "aio.notifierThreads")] {
+                              (#"{"groups":[{"name":"aio","workers":1}],"aio":{"notifierThreads":0}}"#, "aio.notifierThreads"),
+                              (#"{"groups":[{"name":"aio","workers":1,"inFlight":8}]}"#, "groups[0].inFlight")] {
             let config = try aioWriteConfiguration(json, in: dir, name: "bad.json")
             guard let run = try aioRun(exe, [dir, good, dir + "/renamed.json"], dropIn: true, environment: ["RTIO_AIO_CONFIG": config])
             else { return }
