@@ -119,6 +119,13 @@ _Static_assert(offsetof(struct rtio_worker_info, major_faults) == 176, "rtio_wor
  *
  *   "completionDelivery":"workerHandler" is not available through this ABI.
  *
+ *   A group's "inFlight" (1...4096, default 1) is how many requests each of
+ *   its workers keeps in the kernel at once through its own io_uring (device
+ *   reads at depth; requests on one worker may then complete out of order).
+ *   Where io_uring is refused (seccomp, kernel.io_uring_disabled) or older
+ *   than Linux 6.7, "bestEffort" runs one at a time and says so in errbuf;
+ *   "required" fails with -EPERM.
+ *
  *   CPU placement: every worker is born with its mask, independent of the
  *   calling thread's. A group with "cpus" (or "workerCPUs") gets those; a
  *   group without is born with the process's allowed CPUs: the cpuset
