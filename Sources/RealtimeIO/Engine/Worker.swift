@@ -160,7 +160,7 @@ final class Worker: @unchecked Sendable {
             share.account(now: now)
             let plan = share.planWait(
                 budget: budget, idleNanoseconds: Int64(bitPattern: now &- idleSince), now: now,
-                hasWork: ring.hasPublishedEntryRelaxed() || (io?.hasCompletion ?? false))
+                hasWork: ring.hasPublishedEntryRelaxed() || (io.map { $0.inFlight > 0 && $0.hasCompletion } ?? false))
             let ready: Bool
             if let io, io.inFlight > 0 {
                 // Requests in the kernel: wait for one of them or for a submit
@@ -170,9 +170,17 @@ final class Worker: @unchecked Sendable {
                 if core.cancelQueued { io.cancelAll() }
                 var spin: Int64 = 0
                 if case .wait(let s, _) = plan { spin = s }
+                var slept = false
                 io.wait(for: ring, acceptEntries: !io.isFull, spinNanoseconds: spin, willSleep: {
                     share.willSleep(now: rtio_monotonic_ns(), restoringPolicy: true)
+                    counters.set(.state, WorkerCounters.State.parked.rawValue)
+                    slept = true
                 })
+                if slept {
+                    counters.set(.state, WorkerCounters.State.spinning.rawValue)
+                    counters.set(.parks, UInt64(ring.wakeup.parks))
+                    counters.set(.wakes, UInt64(ring.wakeup.wakes))
+                }
                 now = rtio_monotonic_ns()
                 share.waitEnded(now: now)
                 if reapCompletions(io, now: now) { idleSince = now }
