@@ -173,14 +173,10 @@ final class Worker: @unchecked Sendable {
                 var slept = false
                 io.wait(for: ring, acceptEntries: !io.isFull, spinNanoseconds: spin, willSleep: {
                     share.willSleep(now: rtio_monotonic_ns(), restoringPolicy: true)
-                    counters.set(.state, WorkerCounters.State.parked.rawValue)
+                    publishParked()
                     slept = true
                 })
-                if slept {
-                    counters.set(.state, WorkerCounters.State.spinning.rawValue)
-                    counters.set(.parks, UInt64(ring.wakeup.parks))
-                    counters.set(.wakes, UInt64(ring.wakeup.wakes))
-                }
+                if slept { publishWoken() }
                 now = rtio_monotonic_ns()
                 share.waitEnded(now: now)
                 if reapCompletions(io, now: now) { idleSince = now }
@@ -193,14 +189,10 @@ final class Worker: @unchecked Sendable {
                         spinNanoseconds: spin, timeoutNanoseconds: timeout, shouldStop: { core.stopRequested },
                         willPark: {
                             share.willSleep(now: rtio_monotonic_ns(), restoringPolicy: true)
-                            counters.set(.state, WorkerCounters.State.parked.rawValue)
+                            publishParked()
                             parked = true
                         })
-                    if parked {
-                        counters.set(.state, WorkerCounters.State.spinning.rawValue)
-                        counters.set(.parks, UInt64(ring.wakeup.parks))
-                        counters.set(.wakes, UInt64(ring.wakeup.wakes))
-                    }
+                    if parked { publishWoken() }
                 case .rest(let deadline):
                     // Not announced: submits during the rest make no syscall; the
                     // rest ends by itself at the deadline (one slice at most).
@@ -265,6 +257,18 @@ final class Worker: @unchecked Sendable {
             if depth > counters[.maxQueueDepth] { counters.set(.maxQueueDepth, depth) }
             counters.set(.state, WorkerCounters.State.spinning.rawValue)
         }
+    }
+
+    /// For rtio-admin: the worker is about to sleep until a submit (or a completion) wakes it.
+    @inline(__always)
+    private func publishParked() { counters.set(.state, WorkerCounters.State.parked.rawValue) }
+
+    /// For rtio-admin: back from such a sleep; the wake-up word's counts.
+    @inline(__always)
+    private func publishWoken() {
+        counters.set(.state, WorkerCounters.State.spinning.rawValue)
+        counters.set(.parks, UInt64(ring.wakeup.parks))
+        counters.set(.wakes, UInt64(ring.wakeup.wakes))
     }
 
     /// Delivers every completion `io` has ready, then notifies the host once.
