@@ -52,6 +52,9 @@ struct InFlightTests {
         defer { engine.shutdown(.cancel) }
         #expect(engine.degradations.isEmpty, "\(engine.degradations)")
         #expect(engine.workers[0].ioRingCapacity == 8)
+        // rtio-admin's view: the depth asked for, in the status file.
+        let published = try StatusFile.open(pid: getpid()).flatMap(\.workers).filter { $0.name == "rtio-fly-0" }
+        #expect(published.map(\.requestedInFlight) == [8])
         let pipes = try (0..<4).map { _ in try Pipe() }
         defer { pipes.forEach { $0.close() } }
         let buffers = UnsafeMutableRawBufferPointer.allocate(byteCount: 8 * 4096, alignment: 4096)

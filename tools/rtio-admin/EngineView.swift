@@ -12,6 +12,8 @@ struct EngineView: Encodable {
         @Null var cpus: CPUList?
         @Null var scheduling: SchedulingPolicy?
         @Null var ioPriority: IOPriority?
+        /// Requests the worker keeps in flight (1: one blocking call at a time).
+        var inFlight: Int
     }
 
     /// What the kernel reports now (sched_getaffinity, sched_getattr, ioprio_get).
@@ -153,7 +155,8 @@ struct EngineView: Encodable {
         } else if c.state == .spinning, let k = stat?.state, k == "S" || k == "D" {
             state = "parked"  // asleep in the futex, waiting for work
         }
-        let requested = Requested(cpus: w.requestedCPUs, scheduling: w.requestedScheduling, ioPriority: w.requestedIOPriority)
+        let requested = Requested(
+            cpus: w.requestedCPUs, scheduling: w.requestedScheduling, ioPriority: w.requestedIOPriority, inFlight: w.requestedInFlight)
         let applied = Applied(
             cpus: alive ? try? SystemTopology.allowedCPUs(tid: tid) : nil,
             scheduling: alive ? ThreadScheduling.read(tid: tid) : nil,

@@ -44,7 +44,8 @@ import Glibc
 ///       0   thread name [16]          16  group name [16]
 ///       32  worker index u32          36  group index u32
 ///       40  requested policy i32 (SCHED_*)   44  requested priority (FIFO/RR) or nice (OTHER/BATCH) i32
-///       48  requested I/O priority class u32 (0 none, 1 rt, 2 be, 3 idle)   52 its level u32   56… reserved (0)
+///       48  requested I/O priority class u32 (0 none, 1 rt, 2 be, 3 idle)   52 its level u32
+///       56  requested requests in flight u32 (WorkerGroup.inFlight; 0, read as 1, from earlier engines)   60… reserved (0)
 ///       64  requested CPUs [64]: a CPU list, or "any"
 ///     degradations (capacity bytes at degradations offset): one line per
 ///       degradation, fields separated by TAB — kind, group, worker, requested,
@@ -164,6 +165,7 @@ package final class StatusFile: @unchecked Sendable {
                     r.storeBytes(of: UInt32(raw >> 13), toByteOffset: R.ioClass, as: UInt32.self)
                     r.storeBytes(of: UInt32(raw & 0x1fff), toByteOffset: R.ioLevel, as: UInt32.self)
                 }
+                r.storeBytes(of: UInt32(clamping: group.inFlight), toByteOffset: R.inFlight, as: UInt32.self)
                 StatusFileLayout.storeText(cpus, at: r + R.cpus, capacity: 64)
                 index += 1
             }
@@ -254,7 +256,7 @@ struct StatusFileLayout {
 
     enum Record {
         static let name = 0, group = 16, index = 32, groupIndex = 36
-        static let policy = 40, priority = 44, ioClass = 48, ioLevel = 52, cpus = 64
+        static let policy = 40, priority = 44, ioClass = 48, ioLevel = 52, inFlight = 56, cpus = 64
     }
 
     /// Bytes of the degradations text area.

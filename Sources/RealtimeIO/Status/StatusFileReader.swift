@@ -36,6 +36,9 @@ public final class StatusFileReader: @unchecked Sendable {
         public var requestedScheduling: SchedulingPolicy?
         /// The I/O priority the configuration asked for; nil for none (inherited).
         public var requestedIOPriority: IOPriority?
+        /// Requests the configuration asked the worker to keep in flight
+        /// (``EngineConfiguration/WorkerGroup/inFlight``; 1 in files of earlier engines).
+        public var requestedInFlight: Int
         /// A view of the worker's counter block in the mapping.
         package var counters: WorkerCounters
         /// The kernel thread id (0 until the worker has started).
@@ -133,6 +136,7 @@ public final class StatusFileReader: @unchecked Sendable {
                 requestedIOPriority: IOPriority(kernelValue: Int32(bitPattern:
                     r.loadUnaligned(fromByteOffset: R.ioClass, as: UInt32.self) << 13
                     | r.loadUnaligned(fromByteOffset: R.ioLevel, as: UInt32.self))),
+                requestedInFlight: max(1, Int(r.loadUnaligned(fromByteOffset: R.inFlight, as: UInt32.self))),
                 // Read-only pages: the view only ever loads.
                 counters: WorkerCounters(viewing: mapped + counters + i * WorkerCounters.byteCount))
         }
