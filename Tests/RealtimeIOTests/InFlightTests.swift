@@ -67,6 +67,7 @@ struct InFlightTests {
         let wakeup = engine.workers[0].ring.wakeup
         #expect(waitUntil(seconds: 10) { wakeup.isParked }, "the worker never slept with the reads in flight")
         #expect(reapReady(engine).isEmpty, "a pipe read completed with nothing written")
+        #expect(engine.workerSnapshots()[0].inFlight == 4)
 
         let file = try TemporaryFile(size: 64 * 1024)
         let fileBuffer = UnsafeMutableRawBufferPointer(rebasing: buffers[(5 * 4096)..<(6 * 4096)])
@@ -89,6 +90,9 @@ struct InFlightTests {
         }
         #expect(reapReady(engine).isEmpty, "exactly one completion per read")
         #expect(engine.workerSnapshots()[0].completed == 5)
+        #expect(waitUntil(seconds: 10) { engine.workerSnapshots()[0].inFlight == 0 })
+        // Published after each submit and reap: the cached file read may complete inside its submit.
+        #expect((4...5).contains(engine.workerSnapshots()[0].maxInFlight))
     }
 
     /// Every operation the ring carries, and a custom call it does not, give

@@ -51,6 +51,9 @@ struct EngineView: Encodable {
         var state: String
         var queueDepth: UInt64
         var maxQueueDepth: UInt64
+        /// Requests in the worker's own io_uring now, and the most at once (0 without one).
+        var inFlight: UInt64
+        var maxInFlight: UInt64
         var completed: UInt64
         var errors: UInt64
         var cancelled: UInt64
@@ -72,7 +75,7 @@ struct EngineView: Encodable {
         var queueWaitBuckets: [UInt64] = []
 
         enum CodingKeys: String, CodingKey {
-            case name, tid, group, requested, applied, differs, lastCPU, state, queueDepth, maxQueueDepth, completed,
+            case name, tid, group, requested, applied, differs, lastCPU, state, queueDepth, maxQueueDepth, inFlight, maxInFlight, completed,
                  errors, cancelled, parks, wakes, demotions, restoreFailures, readsBySubmitters, busyNanoseconds,
                  serviceTime, queueWait,
                  voluntaryContextSwitches, involuntaryContextSwitches, minorFaults, majorFaults
@@ -168,7 +171,7 @@ struct EngineView: Encodable {
         return Worker(
             name: w.name, tid: tid, group: w.group, requested: requested, applied: applied, differs: differs,
             lastCPU: stat?.processor, state: state, queueDepth: c[.queueDepth], maxQueueDepth: c[.maxQueueDepth],
-            completed: c[.completed], errors: c[.errors], cancelled: c[.cancelled], parks: c[.parks], wakes: c[.wakes],
+            inFlight: c[.inFlight], maxInFlight: c[.maxInFlight], completed: c[.completed], errors: c[.errors], cancelled: c[.cancelled], parks: c[.parks], wakes: c[.wakes],
             demotions: c[.demotions], restoreFailures: c[.restoreFailures], readsBySubmitters: c[.readsBySubmitters],
             busyNanoseconds: c[.busyNanoseconds],
             serviceTime: Latency(service), queueWait: Latency(wait),

@@ -172,6 +172,8 @@ enum MetricsText {
                     .set(Int64(clamping: w.queueDepth))
                 registry.gauge(name: "rtio_worker_max_queue_depth", labels: wl, help: "The deepest the ring has been.")
                     .set(Int64(clamping: w.maxQueueDepth))
+                registry.gauge(name: "rtio_worker_in_flight", labels: wl, help: "Requests in the worker's own io_uring (inFlight above 1).")
+                    .set(Int64(clamping: w.inFlight))
                 registry.gauge(name: "rtio_worker_realtime", labels: wl, help: "1 if the worker runs SCHED_FIFO or SCHED_RR now.")
                     .set(w.applied.scheduling?.isRealtime == true ? 1.0 : 0.0)
                 if let faults = w.minorFaults {

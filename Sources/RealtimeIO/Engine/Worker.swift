@@ -180,6 +180,7 @@ final class Worker: @unchecked Sendable {
                 now = rtio_monotonic_ns()
                 share.waitEnded(now: now)
                 if reapCompletions(io, now: now) { idleSince = now }
+                publishInFlight(io)
                 ready = !io.isFull && ring.hasPublishedEntry()
             } else {
                 switch plan {
@@ -246,6 +247,7 @@ final class Worker: @unchecked Sendable {
                 io.submit(wait: false)
                 now = rtio_monotonic_ns()
                 _ = reapCompletions(io, now: now)
+                publishInFlight(io)
             }
             idleSince = now
             // Queue depth without reading the producers' line: a batch that
@@ -269,6 +271,14 @@ final class Worker: @unchecked Sendable {
         counters.set(.state, WorkerCounters.State.spinning.rawValue)
         counters.set(.parks, UInt64(ring.wakeup.parks))
         counters.set(.wakes, UInt64(ring.wakeup.wakes))
+    }
+
+    /// For rtio-admin and snapshots: requests in `io` now, and the most at once.
+    @inline(__always)
+    private func publishInFlight(_ io: WorkerIORing) {
+        let n = UInt64(io.inFlight)
+        if counters[.inFlight] != n { counters.set(.inFlight, n) }
+        if n > counters[.maxInFlight] { counters.set(.maxInFlight, n) }
     }
 
     /// Delivers every completion `io` has ready, then notifies the host once.

@@ -25,6 +25,9 @@ package struct WorkerCounters: @unchecked Sendable {
         /// (``EngineConfiguration/submitterReadsDuringRest``): the reaper's count,
         /// copied by the worker after each rest (so it lags until those are reaped).
         case readsBySubmitters
+        /// Requests in the worker's own io_uring now, and the most at once
+        /// (``EngineConfiguration/WorkerGroup/inFlight``; 0 without a ring).
+        case inFlight, maxInFlight
     }
 
     /// What the worker is doing now.

@@ -45,6 +45,12 @@ public struct WorkerSnapshot: Sendable, Codable {
     public var queueDepth: Int
     /// The deepest the ring has been.
     public var maxQueueDepth: Int
+    /// Requests in the worker's own io_uring now (``EngineConfiguration/WorkerGroup/inFlight``
+    /// above 1; 0 otherwise). Not in ``queueDepth`` nor ``completed``.
+    public var inFlight: Int
+    /// The most requests the worker's io_uring has held at once, as seen after each of its
+    /// submits and reaps (a request that completes inside its submit is not counted).
+    public var maxInFlight: Int
     /// Times the worker went to sleep on its ring.
     public var parks: Int
     /// Times a submitter woke the worker.
@@ -83,9 +89,9 @@ extension IOEngine {
                 requestedScheduling: w.requestedScheduling, appliedScheduling: ThreadScheduling.read(tid: tid),
                 requestedIOPriority: configuration.groups[w.groupIndex].ioPriority, appliedIOPriority: IOPriority.read(tid: tid) ?? nil,
                 firstCPU: Int(c[.firstCPU]), lastCPU: stat?.processor, state: parkedState,
-                submitted: w.ring.approximateCount + Int(c[.completed]), completed: Int(c[.completed]),
+                submitted: w.ring.approximateCount + Int(c[.inFlight]) + Int(c[.completed]), completed: Int(c[.completed]),
                 errors: Int(c[.errors]), cancelled: Int(c[.cancelled]), queueDepth: w.ring.approximateCount,
-                maxQueueDepth: Int(c[.maxQueueDepth]), parks: w.ring.wakeup.parks, wakes: w.ring.wakeup.wakes,
+                maxQueueDepth: Int(c[.maxQueueDepth]), inFlight: Int(c[.inFlight]), maxInFlight: Int(c[.maxInFlight]), parks: w.ring.wakeup.parks, wakes: w.ring.wakeup.wakes,
                 wakeSyscalls: w.ring.wakeup.wakeSyscalls, demotions: Int(c[.demotions]),
                 readsBySubmitters: w.core.readsBySubmitters(worker: w.index), busyNanoseconds: c[.busyNanoseconds],
                 minorFaults: stat?.minorFaults, majorFaults: stat?.majorFaults,
