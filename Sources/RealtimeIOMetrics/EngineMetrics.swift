@@ -35,6 +35,7 @@ import Synchronization
 /// | `realtimeio_worker_busy_nanoseconds_total` | counter | `busyNanoseconds` |
 /// | `realtimeio_worker_queue_depth` | gauge | `queueDepth` |
 /// | `realtimeio_worker_max_queue_depth` | gauge | `maxQueueDepth` |
+/// | `realtimeio_worker_in_flight` | gauge | `inFlight` |
 /// | `realtimeio_worker_queue_wait_requests_total` | counter per bucket | `queueWaitHistogram` |
 /// | `realtimeio_worker_service_time_requests_total` | counter per bucket | `serviceTimeHistogram` |
 ///
@@ -65,6 +66,7 @@ public final class EngineMetrics: Sendable {
         var busy: Counter
         var queueDepth: Gauge
         var maxQueueDepth: Gauge
+        var inFlight: Gauge
         var queueWait: [Counter?]
         var serviceTime: [Counter?]
         /// What each counter stood at when last published: counters first, then busy.
@@ -104,6 +106,7 @@ public final class EngineMetrics: Sendable {
                 busy: Counter(label: label("busy_nanoseconds_total"), dimensions: dimensions, factory: factory),
                 queueDepth: Gauge(label: label("queue_depth"), dimensions: dimensions, factory: factory),
                 maxQueueDepth: Gauge(label: label("max_queue_depth"), dimensions: dimensions, factory: factory),
+                inFlight: Gauge(label: label("in_flight"), dimensions: dimensions, factory: factory),
                 queueWait: Array(repeating: nil, count: snapshot.queueWaitHistogram.count),
                 serviceTime: Array(repeating: nil, count: snapshot.serviceTimeHistogram.count),
                 published: Array(repeating: 0, count: Self.counterFields.count),
@@ -147,6 +150,7 @@ public final class EngineMetrics: Sendable {
         }
         worker.queueDepth.record(snapshot.queueDepth)
         worker.maxQueueDepth.record(snapshot.maxQueueDepth)
+        worker.inFlight.record(snapshot.inFlight)
         publishHistogram(snapshot.queueWaitHistogram, name: "queue_wait_requests_total", dimensions: worker.dimensions,
                          counters: &worker.queueWait, published: &worker.publishedQueueWait)
         publishHistogram(snapshot.serviceTimeHistogram, name: "service_time_requests_total", dimensions: worker.dimensions,

@@ -27,6 +27,7 @@ struct EngineMetricsTests {
             #expect(try total("busy_nanoseconds_total") == Int(s.busyNanoseconds), "\(s.name) busy")
             #expect(try metrics.expectGauge("realtimeio_worker_queue_depth", d).lastValue == Double(s.queueDepth))
             #expect(try metrics.expectGauge("realtimeio_worker_max_queue_depth", d).lastValue == Double(s.maxQueueDepth))
+            #expect(try metrics.expectGauge("realtimeio_worker_in_flight", d).lastValue == Double(s.inFlight))
             if !stableOnly {
                 #expect(try total("parks_total") == s.parks, "\(s.name) parks")
                 #expect(try total("wakes_total") == s.wakes, "\(s.name) wakes")
