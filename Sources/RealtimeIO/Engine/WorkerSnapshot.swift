@@ -43,7 +43,10 @@ public struct WorkerSnapshot: Sendable, Codable {
     public var cancelled: Int
     /// Requests waiting in the worker's ring now.
     public var queueDepth: Int
-    /// The deepest the ring has been.
+    /// The deepest the ring has been, as the worker sees it without reading
+    /// the producers' line: the most requests one batch took plus those still
+    /// waiting when it ended. An upper bound — requests that arrived while a
+    /// batch ran count in it.
     public var maxQueueDepth: Int
     /// Requests in the worker's own io_uring now (``EngineConfiguration/WorkerGroup/inFlight``
     /// above 1; 0 otherwise). Not in ``queueDepth`` nor ``completed``.
