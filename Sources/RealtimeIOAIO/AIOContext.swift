@@ -68,6 +68,11 @@ final class AIOContext: @unchecked Sendable {
     /// Descriptors a worker found to be streams (with stream threads only).
     let streams: DescriptorBits?
     private let streamsStorage: CacheAlignedStorage?
+    /// Fault injection for tests only: `RTIO_AIO_TEST_HANDOFF_DELAY_US` makes a
+    /// worker sleep that long before it hands a stream request to the stream
+    /// threads, so a test can call `aio_cancel` while the request is in transit
+    /// (see ``cancel(slot:fd:only:)``). 0 (unset) in any real use.
+    let handOffDelayMicroseconds: UInt32
     /// The engine's status file (removed at exit: ``ProcessContext``).
     let statusFilePath: String?
     /// The same path as a C string, for the exit paths (no allocation there).
@@ -91,6 +96,7 @@ final class AIOContext: @unchecked Sendable {
         (seekableStorage, seekable) = DescriptorBits.makeStorage(if: settings.ordering == .spreadReads && engine.workerCount > 0)
         statusFilePath = engine.statusFilePath
         statusFilePathC = statusFilePath.map { strdup($0) }
+        handOffDelayMicroseconds = getenv("RTIO_AIO_TEST_HANDOFF_DELAY_US").flatMap { UInt32(String(cString: $0)) } ?? 0
     }
 
     // MARK: start
@@ -262,6 +268,7 @@ final class AIOContext: @unchecked Sendable {
     @inline(__always)
     func complete(_ completion: IOCompletion) {
         if completion.result == SlotOperation.forwarded {
+            if handOffDelayMicroseconds > 0 { usleep(handOffDelayMicroseconds) }
             handToStreamThreads(Int(completion.tag))
             return
         }
@@ -335,7 +342,7 @@ final class AIOContext: @unchecked Sendable {
                 // glibc would find it queued, so wait (bounded, sleeping) until it joins
                 // its chain — and withdraw it there — or heads it (then it runs).
                 var tries = 0
-                while tries < 20_000 && slots.isActive(slot, fd: fd) && !chains.heads(slot, fd: fd) {
+                while tries < 40_000 && slots.isActive(slot, fd: fd) && !chains.heads(slot, fd: fd) {
                     if chains.remove(slot, fd: fd, if: { only == nil || UnsafePointer(r.pointee.aiocb) == only }) {
                         finish(slot: slot, result: -Int(ECANCELED), chained: false)
                         return C.AIO_CANCELED
