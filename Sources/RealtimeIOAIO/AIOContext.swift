@@ -185,15 +185,18 @@ final class AIOContext: @unchecked Sendable {
         r.pointee.offset = Int64(cb.pointee.aio_offset)
         r.pointee.seekable = seekable
         r.pointee.streams = streams
-        r.pointee.chained = chainsEverything
+        // A negative descriptor is never chained: it has no order to keep (its
+        // request fails with EBADF), and the chain table keys only real numbers.
+        let chain = chainsEverything && fd >= 0
+        r.pointee.chained = chain
         cb.pointee.__return_value = 0
         AIOCB.stateWord(cb).pointee.store(AIOState.inProgress.rawValue, ordering: .relaxed)
         AIOCB.error(cb).pointee.store(EINPROGRESS, ordering: .releasing)
         slots.activate(slot, fd: fd)
-        if chainsEverything, let chains, !chains.append(slot, fd: fd) { return 0 }  // queued behind its descriptor's running request
+        if chain, let chains, !chains.append(slot, fd: fd) { return 0 }  // queued behind its descriptor's running request
         let e = handToEngine(slot)
         guard e != 0 else { return 0 }
-        if chainsEverything, let chains, let n = chains.finish(slot, fd: fd) { submitChained(n) }
+        if chain, let chains, let n = chains.finish(slot, fd: fd) { submitChained(n) }
         slots.release(slot)
         AIOCB.stateWord(cb).pointee.store(AIOState.idle.rawValue, ordering: .relaxed)
         cb.pointee.__return_value = -1

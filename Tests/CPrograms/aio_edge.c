@@ -83,6 +83,11 @@ int main(int argc, char **argv) {
     rc = aio_read(&bad);
     r = rc == 0 ? aio_finish(&bad) : -1;
     RESULT("bad_fd_read", "%d %zd %d", rc, r, rc == 0 ? aio_error(&bad) : errno);
+    /* A negative descriptor: the same (once crashed the drop-in's on-demand mode). */
+    struct aiocb negative = { .aio_fildes = -1, .aio_buf = buf, .aio_nbytes = 10 };
+    rc = aio_read(&negative);
+    r = rc == 0 ? aio_finish(&negative) : -1;
+    RESULT("negative_fd_read", "%d %zd %d", rc, r, rc == 0 ? aio_error(&negative) : errno);
     int ro = open(path, O_RDONLY);
     struct aiocb wro = { .aio_fildes = ro, .aio_buf = buf, .aio_nbytes = 10 };
     rc = aio_write(&wro);
