@@ -8,10 +8,12 @@ import Testing
 
 /// One worker on CPU 1 with its own io_uring (`inFlight`), parking at once
 /// when idle so a test can catch it asleep with requests in the kernel.
-private func inFlightConfiguration(inFlight: Int, workers: Int = 1, slots: Int = 32) throws -> EngineConfiguration {
+private func inFlightConfiguration(
+    inFlight: Int, workers: Int = 1, slots: Int = 32, spin: Duration = .zero
+) throws -> EngineConfiguration {
     EngineConfiguration(
         groups: [.init(name: "fly", workers: workers, cpus: try CPUList(parsing: "1"), inFlight: inFlight)],
-        ringCapacity: 32, requestsInFlight: slots, privilegePolicy: .required, spinBudget: .zero)
+        ringCapacity: 32, requestsInFlight: slots, privilegePolicy: .required, spinBudget: spin)
 }
 
 /// A pipe whose read end a test reads through the engine.
@@ -150,9 +152,14 @@ struct InFlightTests {
     /// `shutdown(.cancel)` with reads blocked in the kernel: the worker cancels
     /// them (IORING_OP_ASYNC_CANCEL), each completes exactly once with
     /// ECANCELED, and shutdown returns — it would wait for ever otherwise.
-    @Test("shutdown(.cancel) cancels reads blocked in the worker's io_uring, each once", .tags(.concurrency, .needsRoot))
-    func cancelShutdownCancelsInFlight() throws {
-        let engine = try IOEngine(configuration: try inFlightConfiguration(inFlight: 4))
+    /// Once with the worker asleep in `io_uring_enter`; once while it spins
+    /// (spin budget 1 s) — shutdown's wake-up then finds it awake, and only its
+    /// own re-check after announcing the sleep keeps it from sleeping for ever.
+    @Test("shutdown(.cancel) cancels reads blocked in the worker's io_uring, each once, asleep or spinning",
+          .tags(.concurrency, .needsRoot), arguments: [false, true])
+    func cancelShutdownCancelsInFlight(whileSpinning: Bool) throws {
+        let engine = try IOEngine(configuration: try inFlightConfiguration(
+            inFlight: 4, spin: whileSpinning ? .seconds(1) : .zero))
         let pipes = try (0..<3).map { _ in try Pipe() }
         defer { pipes.forEach { $0.close() } }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 3 * 64, alignment: 64)
@@ -160,7 +167,12 @@ struct InFlightTests {
         for (i, p) in pipes.enumerated() {
             try engine.submit(.read(p.read, into: UnsafeMutableRawBufferPointer(rebasing: buffer[(i * 64)..<(i * 64 + 64)]), at: 0), tag: UInt64(i))
         }
-        #expect(waitUntil(seconds: 10) { engine.workers[0].ring.wakeup.isParked })
+        if whileSpinning {
+            // In the kernel, the worker spinning for up to 1 s: shut down now.
+            #expect(waitUntil(seconds: 10) { engine.workerSnapshots()[0].inFlight == 3 })
+        } else {
+            #expect(waitUntil(seconds: 10) { engine.workers[0].ring.wakeup.isParked })
+        }
         let done = SharedFlag()
         let stopper = startThread(name: "fly-stop") { engine.shutdown(.cancel); done.set() }
         let returned = waitUntil(seconds: 20) { done.isSet }

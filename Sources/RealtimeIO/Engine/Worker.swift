@@ -171,7 +171,8 @@ final class Worker: @unchecked Sendable {
                 var spin: Int64 = 0
                 if case .wait(let s, _) = plan { spin = s }
                 var slept = false
-                io.wait(for: ring, acceptEntries: !io.isFull, spinNanoseconds: spin, willSleep: {
+                io.wait(for: ring, acceptEntries: !io.isFull, spinNanoseconds: spin,
+                        interrupted: { core.stopRequested && core.cancelQueued && !io.isCancelling }, willSleep: {
                     share.willSleep(now: rtio_monotonic_ns(), restoringPolicy: true)
                     publishParked()
                     slept = true

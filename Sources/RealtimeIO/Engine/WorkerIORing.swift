@@ -120,6 +120,9 @@ final class WorkerIORing {
         }
     }
 
+    /// True once ``cancelAll()`` has asked the kernel to cancel.
+    var isCancelling: Bool { cancelling }
+
     /// Cancels every request in flight (once; see "Shutdown").
     func cancelAll() {
         guard !cancelling, inFlight > 0 else { return }
@@ -132,11 +135,18 @@ final class WorkerIORing {
     /// spins up to `spinNanoseconds`, then sleeps (announced, see "Sleeping
     /// with requests in flight" — announced even when full, so a shutdown's
     /// wake-up reaches it). `willSleep` runs just before the sleep.
+    ///
+    /// `interrupted` (the caller's: a shutdown that must cancel what is in
+    /// flight) is checked while spinning and after `sleeping` is announced,
+    /// like `shouldStop` in ``SubmissionRing/waitForEntries(spinNanoseconds:timeoutNanoseconds:shouldStop:willPark:)``:
+    /// a shutdown that stored its request before its wake-up found `awake`
+    /// is seen by that re-check.
     func wait(
-        for queue: SubmissionRing, acceptEntries: Bool, spinNanoseconds: Int64, willSleep: () -> Void
+        for queue: SubmissionRing, acceptEntries: Bool, spinNanoseconds: Int64, interrupted: () -> Bool,
+        willSleep: () -> Void
     ) {
         if rtio_ioring_unsubmitted(ring) > 0 { submit(wait: false) }
-        if hasCompletion || (acceptEntries && queue.hasPublishedEntry()) { return }
+        if hasCompletion || (acceptEntries && queue.hasPublishedEntry()) || interrupted() { return }
         if spinNanoseconds > 0 {
             let deadline = rtio_monotonic_ns() &+ UInt64(spinNanoseconds)
             while true {
@@ -144,12 +154,12 @@ final class WorkerIORing {
                     rtio_cpu_relax()
                     if hasCompletion || (acceptEntries && queue.hasPublishedEntryRelaxed()) { return }
                 }
-                if rtio_monotonic_ns() >= deadline { break }
+                if rtio_monotonic_ns() >= deadline || interrupted() { break }
             }
         }
         let wakeup = queue.wakeup
         wakeup.prepareToPark()
-        if hasCompletion || (acceptEntries && queue.hasPublishedEntry()) {
+        if hasCompletion || (acceptEntries && queue.hasPublishedEntry()) || interrupted() {
             wakeup.cancelPark()
             return
         }
