@@ -9,6 +9,8 @@ struct DescriptorTableTests {
     func farDescriptorsAreDistinct() {
         let table = DescriptorTable(capacity: 8)
         let fds: [Int32] = [3, 3 + 65_536, 3 + 2 * 65_536, 65_536]
+        // Numbers a multiple of the table size apart do not share a home.
+        #expect(Set([3, 67, 131, 65_539].map(table.home)).count == 4)
         for (i, fd) in fds.enumerated() {
             #expect(table.find(fd) == nil)
             let e = table.insert(fd)

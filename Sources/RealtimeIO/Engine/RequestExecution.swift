@@ -44,11 +44,12 @@ package enum RequestExecution {
 
     /// The result of a request its worker's io_uring completed with
     /// `kernelResult`, finished as ``run(_:)`` would: a short transfer goes on
-    /// with blocking calls until done, EOF or an error; EINTR or EAGAIN from
-    /// the ring runs the request again on the thread.
+    /// with blocking calls until done, EOF or an error. Errors are the
+    /// kernel's; `EINTR` — what a request already running on an io-wq thread
+    /// gets from the worker's cancellation at shutdown — reads `ECANCELED`.
     @inline(__always)
     package static func complete(_ r: UnsafeMutablePointer<RequestRecord>, kernelResult: Int) -> Int {
-        if kernelResult == -Int(EINTR) || kernelResult == -Int(EAGAIN) { return run(r) }
+        if kernelResult == -Int(EINTR) { return -Int(ECANCELED) }
         guard kernelResult > 0 else { return kernelResult }
         switch r.pointee.opcode {
         case .read, .write:

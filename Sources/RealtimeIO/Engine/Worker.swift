@@ -292,6 +292,10 @@ final class Worker: @unchecked Sendable {
             any = true
             let record = slabRef._withUnsafeGuaranteedRef { $0.record(slot) }
             let final = RequestExecution.complete(record, kernelResult: result)
+            if final == -Int(ECANCELED) {
+                record.pointee.flags |= RequestFlags.cancelled
+                counters.add(.cancelled, 1)
+            }
             if finish(slot, record, result: final, start: record.pointee.startedAt, end: now, threadBusy: false) {
                 pushed = true
             }

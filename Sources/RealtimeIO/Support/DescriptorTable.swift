@@ -16,6 +16,8 @@ package final class DescriptorTable {
     /// The most descriptors held at once.
     package let capacity: Int
     private let mask: Int
+    /// 32 − log2(entries): ``home(_:)`` keeps the product's high bits.
+    private let shift: UInt32
     private let storage: CacheAlignedStorage
     private let fds: UnsafeMutablePointer<Int32>
     /// The first value of each entry.
@@ -28,6 +30,7 @@ package final class DescriptorTable {
         var entries = 64
         while entries < 2 * self.capacity { entries <<= 1 }
         mask = entries - 1
+        shift = UInt32(32 - entries.trailingZeroBitCount)
         let stride = MemoryLayout<Int32>.stride
         storage = CacheAlignedStorage(byteCount: 3 * entries * stride)
         fds = storage.base.bindMemory(to: Int32.self, capacity: 3 * entries)
@@ -39,10 +42,11 @@ package final class DescriptorTable {
     /// Entries in the table (a power of two ≥ 2 × ``capacity``).
     package var entryCount: Int { mask + 1 }
 
-    /// Where `fd`'s probe starts: a multiplicative hash, so numbers that
-    /// differ by a power of two do not share a home.
+    /// Where `fd`'s probe starts: Fibonacci hashing — the high bits of the
+    /// product, which every bit of `fd` reaches (its low bits alone would
+    /// give numbers that differ by a multiple of the table size one home).
     @inline(__always)
-    package func home(_ fd: Int32) -> Int { Int(UInt32(bitPattern: fd) &* 0x9E37_79B1) & mask }
+    package func home(_ fd: Int32) -> Int { Int((UInt32(bitPattern: fd) &* 0x9E37_79B1) >> shift) }
 
     /// The entry of `fd`, if present.
     package func find(_ fd: Int32) -> Int? {
