@@ -73,12 +73,13 @@ struct InFlightTests {
 
         let file = try TemporaryFile(size: 64 * 1024)
         let fileBuffer = UnsafeMutableRawBufferPointer(rebasing: buffers[(5 * 4096)..<(6 * 4096)])
+        let wakesBefore = wakeup.wakeSyscalls
         try engine.submit(.read(file.fd, into: fileBuffer, at: 8192), tag: 10, placement: .worker(0))
         let fileRead = reapAll(engine, count: 1)
         #expect(fileRead.map(\.tag) == [10], "the file read did not complete while four pipe reads blocked")
         #expect(fileRead.first?.result == 4096)
         #expect(fileBuffer.load(fromByteOffset: 8, as: UInt64.self) == 8192 + 8)
-        #expect(wakeup.wakeSyscalls >= 1, "the sleeping worker was not woken by the submit")
+        #expect(wakeup.wakeSyscalls == wakesBefore + 1, "the sleeping worker was not woken by the submit, once")
 
         for i in (0..<4).reversed() {
             var byte = UInt8(0xA0 + i)
@@ -265,6 +266,34 @@ struct InFlightTests {
             let part = EngineFootprint(configuration).parts.first { $0.name == "worker io_urings" }
             #expect(part?.bytes == after - before, "inFlight \(depth): footprint \(part?.bytes ?? -1), mapped \(after - before)")
             #expect(try ioUringMappedBytes() == before, "inFlight \(depth): the rings were not unmapped at shutdown")
+        }
+    }
+
+    /// Created from a thread pinned to CPU 0, a group on CPU 1 with a ring:
+    /// the worker, and the io-wq thread the kernel creates for its fsync
+    /// (always run there), are on CPU 1 — nothing comes from the creator.
+    @Test("from a creator pinned to CPU 0: the worker and its io-wq threads are on the group's CPU 1",
+          .tags(.concurrency, .needsRoot))
+    func pinnedCreatorIOWQThreads() throws {
+        final class Box: @unchecked Sendable { var engine: IOEngine?; var error: (any Error)? }
+        let box = Box()
+        let configuration = try inFlightConfiguration(inFlight: 4)
+        let creator = try NativeThread.spawn(attributes: ThreadAttributes(cpus: [0], name: "fly-creator")) {
+            do { box.engine = try IOEngine(configuration: configuration) } catch { box.error = error }
+        }
+        creator.join()
+        let engine = try #require(box.engine, "engine creation failed: \(String(describing: box.error))")
+        defer { engine.shutdown() }
+        let cpu1 = try CPUList(parsing: "1")
+        #expect(try SystemTopology.allowedCPUs(tid: engine.workers[0].tid) == cpu1)
+        let file = try TemporaryFile(size: 4096)
+        try engine.submit(.fsync(file.fd), tag: 1)
+        #expect(reapAll(engine, count: 1).map(\.result) == [0])
+        let ioWQ = "iou-wrk-\(engine.workers[0].tid)"
+        let threads = newThreads(since: [], named: [ioWQ]).compactMap { Int32($0.split(separator: " ")[0]) }
+        #expect(!threads.isEmpty, "no \(ioWQ) thread ran the fsync")
+        for tid in threads {
+            #expect(try SystemTopology.allowedCPUs(tid: tid) == cpu1, "\(ioWQ) (tid \(tid))")
         }
     }
 

@@ -156,7 +156,7 @@ struct PlacementAtBirthCTests {
     /// 1 names that cgroup and its CPUs — on cgroup v1 (this machine) as on v2:
     /// the process's own cgroup file located under the reader's mounts, not a
     /// path guessed under /sys/fs/cgroup.
-    @Test("rtio-admin check --pid: the process's cpuset cgroup and its CPUs, v1 or v2")
+    @Test("rtio-admin check --pid: the process's cpuset cgroup and its CPUs, v1 or v2", .tags(.needsRoot))
     func checkPidNamesTheCpuset() throws {
         let cpuset = try ChildCpuset(cpus: "1")
         defer { cpuset.remove() }
