@@ -269,6 +269,30 @@ public func rtio_cancel(_ handle: UnsafeMutableRawPointer?, _ request: UInt64) -
     }
 }
 
+/// rtio_serve_here: RTIO_SERVED 0, RTIO_NOTSERVED 1 (running), RTIO_ALLDONE 2.
+@_cdecl("rtio_serve_here")
+public func rtio_serve_here(_ handle: UnsafeMutableRawPointer?, _ request: UInt64) -> Int32 {
+    guard let handle, let requestHandle = RequestHandle(rawValue: request) else { return -EINVAL }
+    return withEngine(handle) { engine in
+        guard engine.issued(requestHandle) else { return -EINVAL }
+        switch engine.serveHere(requestHandle) {
+        case .served: return 0
+        case .running: return 1
+        case .alreadyDone: return 2
+        }
+    }
+}
+
+/// rtio_worker_rests: 1 while worker `index` sleeps in a timed rest, 0 if not, -EINVAL for a bad index.
+@_cdecl("rtio_worker_rests")
+public func rtio_worker_rests(_ handle: UnsafeMutableRawPointer?, _ index: UInt32) -> Int32 {
+    guard let handle else { return -EINVAL }
+    return withEngine(handle) { engine in
+        guard Int(index) < engine.workerCount else { return -EINVAL }
+        return engine.workerRests(Int(index)) ? 1 : 0
+    }
+}
+
 // MARK: batch submit
 
 /// struct rtio_request offsets, pinned by _Static_assert in realtimeio.h.

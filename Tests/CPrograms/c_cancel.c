@@ -1,5 +1,6 @@
 /*
- * c_cancel.c — rtio_cancel through the C ABI, with a worker stuck in a read.
+ * c_cancel.c — rtio_cancel and rtio_serve_here through the C ABI, with a worker
+ * stuck in a read.
  *
  * The stuck read: pread(2) into a buffer registered with userfaultfd(2) for
  * missing pages. The kernel's copy to that buffer faults and the worker sleeps
@@ -11,6 +12,9 @@
  * (never run); the stuck read reports RTIO_NOTCANCELED. After the fault is
  * resolved the stuck read completes normally; reaped requests and a stale handle
  * whose slot carries a later request report RTIO_ALLDONE; bad handles give -EINVAL.
+ * A fourth queued read is served on this thread (rtio_serve_here: RTIO_SERVED) while
+ * the worker is still stuck: its bytes are there when the call returns, and its one
+ * completion (worker RTIO_ON_DEMAND_WORKER) is reaped before the fault is resolved.
  * Prints "PASS <name>" per check and "OK" at the end; exits 1 at the first failure.
  * Needs userfaultfd (root, or vm.unprivileged_userfaultfd=1).
  */
@@ -43,7 +47,7 @@ static int reap_n(rtio_engine *e, struct rtio_completion *c, int want, int max_p
     return got;
 }
 
-enum { QUEUED = 3, SLOTS = 8 };
+enum { QUEUED = 4, SLOTS = 8 };
 
 int main(void) {
     char err[512];
@@ -85,7 +89,7 @@ int main(void) {
     memset(buffers, 'x', sizeof buffers);
     for (int i = 0; i < QUEUED; i++)
         if (rtio_submit_read_h(e, file, buffers[i], sizeof buffers[i], 0, (uint64_t)i, &queued[i]) != 0) queued[i] = 0;
-    CHECK("queued behind the stuck read", queued[0] && queued[1] && queued[2]);
+    CHECK("queued behind the stuck read", queued[0] && queued[1] && queued[2] && queued[3]);
     CHECK("cancel queued -> RTIO_CANCELED", rtio_cancel(e, queued[0]) == RTIO_CANCELED && rtio_cancel(e, queued[2]) == RTIO_CANCELED);
     CHECK("cancel the running read -> RTIO_NOTCANCELED", rtio_cancel(e, stuck) == RTIO_NOTCANCELED);
     CHECK("cancel twice -> RTIO_ALLDONE", rtio_cancel(e, queued[0]) == RTIO_ALLDONE);
@@ -95,6 +99,21 @@ int main(void) {
     CHECK("both -ECANCELED completions reaped while the worker is stuck",
           n == 2 && c[0].result == -ECANCELED && c[1].result == -ECANCELED &&
           ((c[0].tag == 0 && c[1].tag == 2) || (c[0].tag == 2 && c[1].tag == 0)) && c[0].worker == 0);
+
+    /* Served on this thread while the worker is stuck. */
+    CHECK("serve a queued read here -> RTIO_SERVED", rtio_serve_here(e, queued[3]) == RTIO_SERVED);
+    CHECK("its bytes are there when rtio_serve_here returns", buffers[3][0] == 'd' && buffers[3][63] == 'd');
+    CHECK("serve the running read -> RTIO_NOTSERVED", rtio_serve_here(e, stuck) == RTIO_NOTSERVED);
+    CHECK("serve twice, cancel a served one -> RTIO_ALLDONE",
+          rtio_serve_here(e, queued[3]) == RTIO_ALLDONE && rtio_cancel(e, queued[3]) == RTIO_ALLDONE &&
+          rtio_serve_here(e, queued[0]) == RTIO_ALLDONE);
+    n = reap_n(e, c, 1, 100);
+    CHECK("the served read's completion reaped while the worker is stuck",
+          n == 1 && c[0].tag == 3 && c[0].result == (int64_t)sizeof data && c[0].worker == RTIO_ON_DEMAND_WORKER);
+    CHECK("a busy worker does not rest; bad worker index -> -EINVAL",
+          rtio_worker_rests(e, 0) == 0 && rtio_worker_rests(e, 1) == -EINVAL && rtio_worker_rests(NULL, 0) == -EINVAL);
+    CHECK("serve: bad handles -> -EINVAL", rtio_serve_here(e, 0) == -EINVAL && rtio_serve_here(NULL, queued[1]) == -EINVAL &&
+                                           rtio_serve_here(e, ((uint64_t)1 << 32) | 4096u) == -EINVAL);
 
     CHECK("bad handles -> -EINVAL", rtio_cancel(e, 0) == -EINVAL && rtio_cancel(NULL, queued[1]) == -EINVAL &&
                                     rtio_cancel(e, ((uint64_t)1 << 32) | 4096u) == -EINVAL);

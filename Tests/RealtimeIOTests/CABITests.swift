@@ -40,7 +40,7 @@ struct CABITests {
             let name = line.drop { $0 != " " }.dropFirst().prefix { $0 != "(" }
             return String(name)
         })
-        #expect(declared.count == 24 && declared.contains("rtio_submit_batch_h") && declared.contains("rtio_cancel"), "declared: \(declared.sorted())")
+        #expect(declared.count == 26 && declared.contains("rtio_submit_batch_h") && declared.contains("rtio_cancel"), "declared: \(declared.sorted())")
         let nm = try cRun("/usr/bin/nm", ["-D", "--defined-only", lib])
         let exported = Set(nm.stdout.split(separator: "\n").compactMap { line -> String? in
             let f = line.split(separator: " ")
@@ -61,7 +61,7 @@ struct CABITests {
         #expect(r.stdout.contains("worker 0 rtio-io-0 tid"), "\(r.stdout)")
     }
 
-    @Test("rtio_cancel: queued reads behind a worker stuck in a read are cancelled at once; running, done, stale, bad handles")
+    @Test("rtio_cancel and rtio_serve_here: queued reads behind a worker stuck in a read are cancelled or served at once; running, done, stale, bad handles")
     func cancel() throws {
         guard let exe = try compileAgainstLibrary("c_cancel") else { return }
         defer { unlink(exe) }
@@ -71,7 +71,9 @@ struct CABITests {
         #expect(r.stdout.hasSuffix("OK\n"), "\(r.stdout)")
         for check in ["the worker is blocked in the read (fault event)", "cancel queued -> RTIO_CANCELED",
                       "both -ECANCELED completions reaped while the worker is stuck", "cancelled requests never ran",
-                      "stale handles -> RTIO_ALLDONE", "bad handles -> -EINVAL"] {
+                      "stale handles -> RTIO_ALLDONE", "bad handles -> -EINVAL",
+                      "serve a queued read here -> RTIO_SERVED", "its bytes are there when rtio_serve_here returns",
+                      "the served read's completion reaped while the worker is stuck", "serve: bad handles -> -EINVAL"] {
             #expect(r.stdout.contains("PASS \(check)\n"), "missing: \(check)")
         }
     }

@@ -476,7 +476,15 @@ func runClosedLoop(engine: any BenchEngine, file: TestFile, depth: Int, params: 
                     opCounter &+= 1
                 }
             }
-            if inFlight == 0 { break }
+            if inFlight == 0 {
+                if now >= end { break }
+                // Refused with nothing of ours in flight (an engine's slots are
+                // still held elsewhere, e.g. served requests its worker has not
+                // passed yet): try again, the phase is not over.
+                rtio_cpu_relax()
+                now = rtio_monotonic_ns()
+                continue
+            }
             _ = engine.reapCompletions(wait: true, onCompletion)
             now = rtio_monotonic_ns()
         }

@@ -16,8 +16,35 @@ struct IOEngineBenchDriver {
     /// Requests submitted and not yet reaped.
     private(set) var inFlight = 0
     var spinNanoseconds: UInt64
+    /// > 0: while spinning for completions, a host whose oldest outstanding
+    /// read has headed its queue this long without a worker taking it serves
+    /// it itself (`IOEngine.serveHere`): the worker is off its CPU (a rest, an
+    /// interrupt, the hypervisor). Measured from when the read became the
+    /// oldest, so a busy worker working through a queue is never overtaken.
+    var serveAfterNanoseconds: UInt64 = 0
+    /// The worker every request goes to (`Placement.worker`), whose rests the host watches.
+    var restingWorker = 0
+    /// Requests this driver served itself.
+    private(set) var servedHere = 0
+    /// Outstanding requests in submission order (tags below `capacity`), and
+    /// each tag's handle: preallocated, no allocation per request.
+    private let capacity = 1024
+    private var order: UnsafeMutablePointer<UInt64>
+    private var handles: UnsafeMutablePointer<RequestHandle>
+    private var done: UnsafeMutablePointer<Bool>
+    private var head = 0
+    private var tail = 0
+    /// When the current oldest request became the oldest (or was last tried).
+    private var headSince: UInt64 = 0
 
-    init(spinNanoseconds: UInt64) { self.spinNanoseconds = spinNanoseconds }
+    init(spinNanoseconds: UInt64) {
+        self.spinNanoseconds = spinNanoseconds
+        order = .allocate(capacity: capacity)
+        handles = .allocate(capacity: capacity)
+        handles.initialize(repeating: RequestHandle(slot: 0, generation: 0), count: capacity)
+        done = .allocate(capacity: capacity)
+        done.initialize(repeating: false, count: capacity)
+    }
 
     /// Submits one read; false (nothing queued) when the engine refuses it.
     @inline(__always)
@@ -25,23 +52,53 @@ struct IOEngineBenchDriver {
         _ engine: IOEngine, fd: FileDescriptor, offset: Int64, buffer: UnsafeMutableRawPointer, length: Int,
         tag: UInt64, placement: Placement
     ) -> Bool {
+        let handle: RequestHandle
         do {
-            try engine.submit(
+            handle = try engine.submit(
                 .read(fd, into: UnsafeMutableRawBufferPointer(start: buffer, count: length), at: offset),
                 tag: tag, placement: placement)
         } catch {
             return false
         }
+        if serveAfterNanoseconds > 0 && tag < UInt64(capacity) && tail - head < capacity {
+            if head == tail { headSince = rtio_monotonic_ns() }
+            handles[Int(tag)] = handle
+            done[Int(tag)] = false
+            order[tail % capacity] = tag
+            tail += 1
+        }
         inFlight += 1
         return true
     }
 
-    mutating func reset() { inFlight = 0 }
+    mutating func reset() { inFlight = 0; servedHere = 0; head = 0; tail = 0 }
 
     private mutating func reapOnce(_ engine: IOEngine, rearm: Bool, _ body: (UInt64, Int) -> Void) -> Int {
-        let n = engine.reap(rearm: rearm) { completion in body(completion.tag, completion.result) }
+        let tracking = serveAfterNanoseconds > 0
+        let n = engine.reap(rearm: rearm) { completion in
+            if tracking && completion.tag < UInt64(capacity) { done[Int(completion.tag)] = true }
+            body(completion.tag, completion.result)
+        }
         inFlight -= n
+        if tracking && n > 0 {
+            let before = head
+            while head < tail && done[Int(order[head % capacity])] { head += 1 }
+            if head != before { headSince = rtio_monotonic_ns() }
+        }
         return n
+    }
+
+    /// The oldest outstanding request has waited `serveAfterNanoseconds` at
+    /// the head: serve it here if no worker has taken it.
+    @inline(__always)
+    private mutating func serveStalledHead(_ engine: IOEngine, now: UInt64) {
+        guard head < tail else { return }
+        let handle = handles[Int(order[head % capacity])]
+        // Not workerRests(handling:): it reads the request's record, a line the
+        // worker writes while it serves, on every spin.
+        guard now &- headSince >= serveAfterNanoseconds || engine.workerRests(restingWorker) else { return }
+        headSince = now
+        if engine.serveHere(handle) == .served { servedHere += 1 }
     }
 
     mutating func reap(_ engine: IOEngine, wait: Bool, _ body: (UInt64, Int) -> Void) -> Int {
@@ -49,11 +106,14 @@ struct IOEngineBenchDriver {
         guard wait, delivered == 0, inFlight > 0 else { return delivered }
         if spinNanoseconds > 0 {
             let spinUntil = rtio_monotonic_ns() &+ spinNanoseconds
+            var now: UInt64
             repeat {
                 rtio_cpu_relax()
                 delivered = reapOnce(engine, rearm: false, body)
                 if delivered > 0 { return delivered }
-            } while rtio_monotonic_ns() < spinUntil
+                now = rtio_monotonic_ns()
+                if serveAfterNanoseconds > 0 { serveStalledHead(engine, now: now) }
+            } while now < spinUntil
         }
         var pfd = pollfd(fd: engine.completionFD.rawValue, events: Int16(POLLIN), revents: 0)
         while true {

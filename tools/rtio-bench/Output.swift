@@ -66,7 +66,7 @@ func engineHandoffLabel(_ name: String) -> String {
     case "io_uring-sqpoll": return "hand-off to the SQPOLL kernel thread pinned to the worker CPU, waits in io_uring_wait_cqe"
     case "glibc-aio": return "hand-off to glibc's AIO helpers (created in aio_read by the submitter), waits in aio_suspend"
     case "nio-pool": return "hand-off to NIOThreadPool threads (created in start, unpinned)"
-    case "prealloc-spin": return "hand-off to one preallocated worker (FIFO 10, pinned to the other CPU, spins 1 ms; reads during its rests run on the submitter with RWF_NOWAIT)"
+    case "prealloc-spin": return "hand-off to one preallocated worker (FIFO 10, pinned to the other CPU, spins 1 ms, rests in 50 µs slices; the waiting submitter serves its read itself (serveHere) when the worker rests or has taken nothing for 2 µs)"
     case "prealloc-park": return "hand-off to one preallocated worker (FIFO 10, pinned to the other CPU, parks at once)"
     case "prealloc-group": return "hand-off to a group of min(depth,32) preallocated workers (FIFO 10, the other CPU, park at once)"
     case "prealloc-group-float": return "hand-off to a group of min(depth,32) preallocated workers (FIFO 10, any CPU incl. the submitter's, park at once)"

@@ -69,7 +69,7 @@ import CRealtimeIOShims
 
 func preallocBenchEngines() -> [any BenchEngine] {
     [
-        PreallocEngine(name: "prealloc-spin", spinBudgetNanoseconds: 1_000_000),
+        PreallocEngine(name: "prealloc-spin", spinBudgetNanoseconds: 1_000_000, servesStalled: true),
         PreallocEngine(name: "prealloc-park", spinBudgetNanoseconds: 0),
         PreallocEngine(name: "prealloc-group", spinBudgetNanoseconds: 0, workersPerDepth: true),
         PreallocEngine(name: "prealloc-group-float", spinBudgetNanoseconds: 0, workersPerDepth: true, floating: true),
@@ -96,6 +96,9 @@ final class PreallocEngine: BenchEngine {
     private let floating: Bool
     /// Requests the worker keeps in flight through its own io_uring (1: blocking syscalls).
     private let inFlight: Int
+    /// The host serves a read it waits for when the worker rests or has taken
+    /// nothing for 2 µs (`IOEngine.serveHere`), instead of reads during a rest in submit.
+    private let servesStalled: Bool
     private var placement = Placement.worker(0)
     private var engine: IOEngine?
     private var fd = FileDescriptor(rawValue: -1)
@@ -104,8 +107,12 @@ final class PreallocEngine: BenchEngine {
     private var driver = IOEngineBenchDriver(spinNanoseconds: reapSpinNanoseconds)
 
     /// Cheap: no engine, no threads until `start`.
-    init(name: String, spinBudgetNanoseconds: Int, workersPerDepth: Bool = false, floating: Bool = false, inFlight: Int = 1) {
+    init(
+        name: String, spinBudgetNanoseconds: Int, workersPerDepth: Bool = false, floating: Bool = false, inFlight: Int = 1,
+        servesStalled: Bool = false
+    ) {
         self.name = name
+        self.servesStalled = servesStalled
         self.inFlight = inFlight
         self.floating = floating
         self.spinBudgetNanoseconds = spinBudgetNanoseconds
@@ -133,9 +140,17 @@ final class PreallocEngine: BenchEngine {
         if let text = getenv("RTIO_BENCH_PREALLOC_REAP_SPIN_NS"), let ns = UInt64(String(cString: text)) {
             driver.spinNanoseconds = ns
         }
+        // RTIO_BENCH_SERVE_AFTER_NS=N: serve a stalled head after N ns (0: never).
+        driver.serveAfterNanoseconds = servesStalled ? 2_000 : 0
+        if let text = getenv("RTIO_BENCH_SERVE_AFTER_NS"), let ns = UInt64(String(cString: text)) {
+            driver.serveAfterNanoseconds = ns
+        }
         let depth = max(1, config.queueDepth)
+        // A request the host served keeps its slot and ring cell until the worker
+        // passes it (at its next slice during a rest): room for those too.
+        let slots = depth + (driver.serveAfterNanoseconds > 0 ? 256 : 0)
         var ring = 2
-        while ring < depth { ring <<= 1 }
+        while ring < slots { ring <<= 1 }
         // Experiment knobs (the defaults are what the README's figures use):
         // RTIO_BENCH_PREALLOC_SCHED=other|fifo:N|rr:N, RTIO_BENCH_PREALLOC_DUTY=1...100,
         // RTIO_BENCH_PREALLOC_REST=park|demote; RTIO_BENCH_WORKER_HISTOGRAMS=1 prints the
@@ -154,7 +169,9 @@ final class PreallocEngine: BenchEngine {
         let defaults = EngineConfiguration(groups: [])
         var rest = defaults.realtimeShareRest
         if let text = getenv("RTIO_BENCH_PREALLOC_REST"), let r = EngineConfiguration.RealtimeShareRest(rawValue: String(cString: text)) { rest = r }
-        var slice = defaults.realtimeShareRestSlice
+        // A host that serves what arrives during a rest needs no short slices: 50 µs
+        // (a fifth of the 10 µs default's timer wake-ups).
+        var slice = driver.serveAfterNanoseconds > 0 ? .microseconds(50) : defaults.realtimeShareRestSlice
         if let text = getenv("RTIO_BENCH_PREALLOC_SLICE_NS"), let ns = Int64(String(cString: text)) { slice = .nanoseconds(ns) }
         // RTIO_BENCH_PREALLOC_SPIN_NS=N: the spin budget (idle time before the worker parks).
         var spinBudget = Int64(spinBudgetNanoseconds)
@@ -166,12 +183,13 @@ final class PreallocEngine: BenchEngine {
         var inFlight = self.inFlight
         if inFlight > 1, let text = getenv("RTIO_BENCH_RING_IN_FLIGHT"), let n = Int(String(cString: text)) { inFlight = n }
         // RTIO_BENCH_PREALLOC_READS_DURING_REST=0: reads always wait for the worker (the engine's default is on).
-        var readsDuringRest = defaults.submitterReadsDuringRest
+        // A serving host does not read in submit (submit stays syscall-free).
+        var readsDuringRest = driver.serveAfterNanoseconds > 0 ? false : defaults.submitterReadsDuringRest
         if let text = getenv("RTIO_BENCH_PREALLOC_READS_DURING_REST") { readsDuringRest = String(cString: text) != "0" }
         let configuration = EngineConfiguration(
             groups: [.init(name: "bench", workers: workers, cpus: groupCPUs(submitter: config.submitterCPU),
                            scheduling: scheduling, inFlight: inFlight)],
-            ringCapacity: ring, requestsInFlight: depth, memoryLocking: .none,
+            ringCapacity: ring, requestsInFlight: slots, memoryLocking: .none,
             privilegePolicy: .bestEffort, spinBudget: .nanoseconds(spinBudget),
             completionDelivery: .completionRing, tuneMalloc: false,
             // 85 %: spinning plus work stays under the kernel's 95 % real-time
@@ -211,7 +229,7 @@ final class PreallocEngine: BenchEngine {
             }
             fputs("   \(name) queue wait: \(line("q", w.queueWaitHistogram))\n", standardError())
             fputs("   \(name) service:    \(line("s", w.serviceTimeHistogram))\n", standardError())
-            fputs("   \(name) parks \(w.parks) wakes \(w.wakes) wake syscalls \(w.wakeSyscalls) demotions \(w.demotions)\n", standardError())
+            fputs("   \(name) parks \(w.parks) wakes \(w.wakes) wake syscalls \(w.wakeSyscalls) demotions \(w.demotions) served here \(driver.servedHere) by submitters \(w.readsBySubmitters)\n", standardError())
         }
         engine.shutdown(.drain)  // joins the worker
         self.engine = nil

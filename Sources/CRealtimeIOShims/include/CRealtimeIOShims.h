@@ -140,6 +140,14 @@ static inline uint64_t rtio_monotonic_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/// CPU time the calling thread has used, in nanoseconds
+/// (CLOCK_THREAD_CPUTIME_ID: a system call, not the vDSO); 0 if refused.
+static inline uint64_t rtio_thread_cpu_ns(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 // MARK: ThreadSanitizer annotations
 
 // Defined only when ThreadSanitizer's runtime is linked (swift build --sanitize=thread);

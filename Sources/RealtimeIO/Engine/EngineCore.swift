@@ -327,4 +327,11 @@ extension EngineCore {
         let counter = submitterReads + worker
         counter.pointee.store(counter.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
     }
+
+    /// With a worker handler there is no reaper: the threads that serve
+    /// requests themselves (``IOEngine/serveHere(_:)``) count with an atomic add.
+    func countReadBySubmitterConcurrently(worker: Int) {
+        guard worker >= 0 && worker < submitterReadsCount else { return }
+        (submitterReads + worker).pointee.wrappingAdd(1, ordering: .relaxed)
+    }
 }

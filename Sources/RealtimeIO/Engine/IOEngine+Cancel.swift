@@ -69,19 +69,30 @@ extension EngineCore {
     func deliverCancelled(_ slot: UInt32) {
         let record = slab.record(slot)
         let now = rtio_monotonic_ns()
-        record.pointee.result = -Int(ECANCELED)
         record.pointee.flags |= RequestFlags.cancelled
         record.pointee.startedAt = now
         record.pointee.finishedAt = now
+        deliverPosted(slot, result: -Int(ECANCELED))
+    }
+
+    /// The owner of the host side of `slot` (a canceller, or a caller of
+    /// ``IOEngine/serveHere(_:)``) delivers its completion, `result`, through
+    /// the engine's delivery: resumes the continuation, runs the worker
+    /// handler on this thread, or posts it for reap and notifies the host.
+    func deliverPosted(_ slot: UInt32, result: Int) {
+        let record = slab.record(slot)
+        record.pointee.result = result
         if record.pointee.flags & RequestFlags.resumesContinuation != 0 {
             let box = record.pointee.continuation!
             record.pointee.continuation = nil
             slab.postedCompletionConsumed(slot)
-            ContinuationBox.resume(box, result: -Int(ECANCELED))
+            ContinuationBox.resume(box, result: result)
             return
         }
         if let handler {
-            let completion = IOCompletion(tag: record.pointee.tag, result: -Int(ECANCELED), worker: record.pointee.workerIndex)
+            let completion = IOCompletion(tag: record.pointee.tag, result: result, worker: record.pointee.workerIndex)
+            // No reaper with a handler: several serving threads may count at once.
+            if let w = record.pointee.restingWorker { countReadBySubmitterConcurrently(worker: w) }
             slab.postedCompletionConsumed(slot)
             handler(completion)
         } else {

@@ -317,10 +317,15 @@ final class Worker: @unchecked Sendable {
     private func process(_ slot: UInt32, cancel: Bool, startedAt now: inout UInt64, io: WorkerIORing?) -> Bool {
         // Queued → running, or skip a request the host cancelled: its completion
         // was delivered by the canceller (RequestState). No clock read on that path.
-        guard slabRef._withUnsafeGuaranteedRef({ $0.beginService(slot) }) else {
+        switch slabRef._withUnsafeGuaranteedRef({ $0.beginServiceReporting(slot) }) {
+        case .run: break
+        case .cancelled:
             counters.add(.cancelled, 1)
             counters.add(.completed, 1)
             counters.add(.errors, 1)
+            return false
+        case .servedHere:
+            // Run by a waiting host (IOEngine.serveHere): counted where its completion is consumed.
             return false
         }
         let record = slabRef._withUnsafeGuaranteedRef { $0.record(slot) }

@@ -16,6 +16,7 @@ import Synchronization
 ///   queued|cancelled  ─▶ queued|cancelled|dequeued  : skip it (never run)
 /// finish:   queued|dequeued ──store──▶ queued|dequeued|finished   (before delivery)
 /// cancel:   exactly (g, queued) ──CAS──▶ (g, queued|cancelled)
+/// serve here: exactly (g, queued) ──CAS──▶ (g, queued|cancelled|servedHere)  (the caller runs it)
 /// submitter-done: (g, queued) ──store──▶ (g, queued|dequeued|finished)  (a read during a rest;
 ///           a plain store: no handle of generation g exists before submit returns)
 /// consumed: fetch-or consumed: the cancelled completion was delivered or reaped
@@ -48,6 +49,9 @@ enum RequestState {
     static let finished: UInt64 = 1 << 2
     static let cancelled: UInt64 = 1 << 3
     static let consumed: UInt64 = 1 << 4
+    /// With `cancelled`: withdrawn by ``IOEngine/serveHere(_:)``, whose caller
+    /// runs the request; the worker skips it as it skips a cancelled one.
+    static let servedHere: UInt64 = 1 << 5
     static let phaseMask: UInt64 = 0xFFFF_FFFF
 
     @inline(__always) static func generation(_ word: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: word >> 32) }
@@ -80,17 +84,26 @@ extension RequestSlab {
     }
 
     /// A worker (preallocated or on-demand) that has just dequeued slot
-    /// `index`: true if it is to run the request; false if it was cancelled, in
-    /// which case the caller must not touch the record again (the slot is
-    /// freed here if its cancelled completion was already consumed).
+    /// `index`: true if it is to run the request; false if it was cancelled or
+    /// served elsewhere, in which case the caller must not touch the record
+    /// again (the slot is freed here if its completion was already consumed).
     /// Cost: one atomic fetch-or on the record's first line, which the worker
     /// reads next anyway (x86: a `lock cmpxchg` loop, one iteration uncontended).
     @inline(__always)
     package func beginService(_ index: UInt32) -> Bool {
+        beginServiceReporting(index) == .run
+    }
+
+    /// What a worker found when it dequeued a slot.
+    package enum ServiceStart { case run, cancelled, servedHere }
+
+    /// ``beginService(_:)``, saying why a request is skipped.
+    @inline(__always)
+    package func beginServiceReporting(_ index: UInt32) -> ServiceStart {
         let old = state(index).pointee.bitwiseOr(RequestState.dequeued, ordering: .acquiringAndReleasing).oldValue
-        if old & RequestState.cancelled == 0 { return true }
+        if old & RequestState.cancelled == 0 { return .run }
         if old & RequestState.consumed != 0 { release(index) }
-        return false
+        return old & RequestState.servedHere != 0 ? .servedHere : .cancelled
     }
 
     /// A worker, after the request ran and before its completion is delivered
@@ -121,6 +134,22 @@ extension RequestSlab {
     func postedCompletionConsumed(_ index: UInt32) {
         let old = state(index).pointee.bitwiseOr(RequestState.consumed, ordering: .acquiringAndReleasing).oldValue
         if old & RequestState.dequeued != 0 { release(index) }
+    }
+
+    /// ``IOEngine/serveHere(_:)``: withdraws the request as a cancel does, marked
+    /// served here; on ``ServeHereResult/served`` the caller owns the host side
+    /// of the slot, runs the request and must deliver its completion.
+    func tryServeHere(_ handle: RequestHandle) -> ServeHereResult {
+        guard Int(handle.slot) < count else { return .alreadyDone }
+        let word = state(handle.slot)
+        let queued = RequestState.word(generation: handle.generation, phase: RequestState.queued)
+        let (exchanged, observed) = word.pointee.compareExchange(
+            expected: queued, desired: queued | RequestState.cancelled | RequestState.servedHere,
+            successOrdering: .acquiringAndReleasing, failureOrdering: .relaxed)
+        if exchanged { return .served }
+        guard RequestState.generation(observed) == handle.generation else { return .alreadyDone }
+        let phase = observed & RequestState.phaseMask
+        return phase == RequestState.queued | RequestState.dequeued ? .running : .alreadyDone
     }
 
     /// What ``IOEngine/cancel(_:)`` found; on ``CancelResult/cancelled`` the

@@ -383,6 +383,71 @@ int rtio_submit_batch_h(rtio_engine *e, const struct rtio_request *reqs, unsigne
  */
 int rtio_cancel(rtio_engine *e, rtio_handle_t h);
 
+/* rtio_serve_here results. */
+#define RTIO_SERVED    0 /* ran on the calling thread; its completion is posted */
+#define RTIO_NOTSERVED 1 /* a worker is running it: completes normally */
+/*      RTIO_ALLDONE   2    finished, cancelled or served before, or a stale handle */
+
+/*
+ * rtio_serve_here — run a queued request on the calling thread
+ *
+ * SYNOPSIS
+ *   int rtio_serve_here(rtio_engine *e, rtio_handle_t h);
+ *
+ * DESCRIPTION
+ *   If no worker has taken the request h names, withdraws it from its
+ *   worker as rtio_cancel(3) does and runs it on the calling thread, with
+ *   the code a worker runs (blocking system calls, short transfers
+ *   continued, EINTR retried). Its completion carries the real result, the
+ *   tag given at submit and worker RTIO_ON_DEMAND_WORKER (no worker ran
+ *   it); it is posted before rtio_serve_here returns and
+ *   rtio_completion_fd(3) notified: collect it with rtio_reap(3), exactly
+ *   once. Its request slot is free again once that completion is reaped
+ *   and the worker has skipped its queue entry.
+ *
+ *   For a host that waits for a request and finds it still queued because
+ *   its worker is off its CPU: resting past its real-time share (see
+ *   rtio_worker_rests(3)), or taken by an interrupt, a higher-priority
+ *   thread or the hypervisor. The calling thread makes the request's
+ *   system calls: use it for requests that cannot block for long
+ *   (page-cached reads), or where the thread would wait anyway.
+ *
+ * RETURN VALUE
+ *   RTIO_SERVED     it was queued and ran here.
+ *   RTIO_NOTSERVED  a worker is running it.
+ *   RTIO_ALLDONE    it finished, was cancelled or served before, or h is stale.
+ *   A negative errno value on error.
+ *
+ * ERRORS
+ *   -EINVAL  e is NULL, h is 0, or h names a slot this engine does not have.
+ *
+ * THREAD SAFETY
+ *   MT-Safe, lock-free and allocation-free: one compare-exchange on the
+ *   slot's state word, the request's own system calls, then a lock-free
+ *   post and at most one eventfd write.
+ */
+int rtio_serve_here(rtio_engine *e, rtio_handle_t h);
+
+/*
+ * rtio_worker_rests — whether a worker sleeps in a timed rest
+ *
+ * SYNOPSIS
+ *   int rtio_worker_rests(rtio_engine *e, unsigned worker);
+ *
+ * DESCRIPTION
+ *   1 while preallocated worker `worker` (0-based, in configuration order)
+ *   sleeps in a timed rest past its real-time share (realtimeShareRest
+ *   "slices"): a request queued on it now waits for the end of the current
+ *   slice, so a waiting host may rtio_serve_here(3) it at once. 0 otherwise.
+ *
+ * RETURN VALUE
+ *   1 or 0; -EINVAL if e is NULL or worker is out of range.
+ *
+ * THREAD SAFETY
+ *   MT-Safe: one relaxed load, no system call.
+ */
+int rtio_worker_rests(rtio_engine *e, unsigned worker);
+
 /*
  * rtio_completion_fd — the descriptor to poll for completions
  *

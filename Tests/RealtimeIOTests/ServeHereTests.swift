@@ -1,0 +1,238 @@
+import CRealtimeIOShims
+import Foundation
+@testable import RealtimeIO
+@testable import RealtimeIOLinux
+import Synchronization
+import SystemPackage
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Records the thread it ran on (its tid) in the Atomic<Int> behind the context; returns 11.
+private let recordThread: CustomBlockingCall = { context in
+    context!.assumingMemoryBound(to: Atomic<Int>.self).pointee.store(Int(rtio_gettid()), ordering: .releasing)
+    return 11
+}
+
+@Suite("Engine: serveHere", .serialized)
+struct ServeHereTests {
+
+    @Test("a read queued behind a stuck worker is served on the calling thread: its bytes, one completion, the worker skips it",
+          .tags(.concurrency))
+    func readBehindStuckWorker() throws {
+        let engine = try IOEngine(configuration: testConfiguration(workers: 1, slots: 8))
+        let hold = Hold()
+        // Released on every exit: shutdown waits for the held worker.
+        defer { hold.release(); engine.shutdown() }
+        let file = try TemporaryFile(size: 8192)
+        var pattern = [UInt8](repeating: 0, count: 4096)
+        for i in pattern.indices { pattern[i] = UInt8(truncatingIfNeeded: i &* 7 &+ 3) }
+        _ = pattern.withUnsafeBytes { pwrite(file.fd.rawValue, $0.baseAddress, 4096, 4096) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
+        defer { buffer.deallocate() }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0)
+
+        try engine.submit(hold.request, tag: 1)
+        try #require(hold.waitStarted())
+        let handle = try engine.submit(.read(file.fd, into: buffer, at: 4096), tag: 2)
+        #expect(engine.serveHere(handle) == .served)
+        // Ran before serveHere returned, on this thread, while the worker is still stuck.
+        #expect(Array(buffer) == pattern)
+        #expect(reapAll(engine, count: 1) == [IOCompletion(tag: 2, result: 4096, worker: nil)])
+        #expect(engine.serveHere(handle) == .alreadyDone)
+        #expect(engine.cancel(handle) == .alreadyDone)
+        // Its slot stays taken until the worker passes its ring entry.
+        #expect(engine.core.slab.quiescentFreeCount() == 6)
+        hold.release()
+        #expect(reapAll(engine, count: 1).map(\.tag) == [1])
+        #expect(waitUntil(seconds: 10) { engine.core.slab.quiescentFreeCount() == 8 })
+        #expect(reapAll(engine, count: 1, seconds: 0.2).isEmpty, "a second completion")
+        let worker = engine.workerSnapshots()[0]
+        // Not a cancellation, not an error: counted as served by the host.
+        #expect(worker.cancelled == 0 && worker.errors == 0)
+        #expect(worker.readsBySubmitters == 1)
+    }
+
+    @Test("a custom request served here runs on the serving thread, once", .tags(.concurrency))
+    func customRunsOnCaller() throws {
+        let engine = try IOEngine(configuration: testConfiguration(workers: 1, slots: 8))
+        let hold = Hold()
+        defer { hold.release(); engine.shutdown() }
+        let ranOn = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 1)
+        ranOn.initialize(to: Atomic(0))
+        defer { ranOn.deallocate() }
+        try engine.submit(hold.request, tag: 1)
+        try #require(hold.waitStarted())
+        let handle = try engine.submit(.custom(recordThread, context: UnsafeMutableRawPointer(ranOn)), tag: 2)
+        #expect(engine.serveHere(handle) == .served)
+        #expect(ranOn.pointee.load(ordering: .acquiring) == Int(rtio_gettid()))
+        #expect(reapAll(engine, count: 1) == [IOCompletion(tag: 2, result: 11, worker: nil)])
+        ranOn.pointee.store(0, ordering: .releasing)
+        hold.release()
+        #expect(reapAll(engine, count: 1).map(\.tag) == [1])
+        #expect(waitUntil(seconds: 10) { engine.core.slab.quiescentFreeCount() == 8 })
+        #expect(ranOn.pointee.load(ordering: .acquiring) == 0, "the worker ran it too")
+    }
+
+    @Test("the running request: .running, completes normally; finished: .alreadyDone; a stale handle serves nothing",
+          .tags(.concurrency))
+    func runningFinishedStale() throws {
+        let engine = try IOEngine(configuration: testConfiguration(workers: 1, slots: 4))
+        let hold = Hold()
+        defer { hold.release(); engine.shutdown() }
+        let held = try engine.submit(hold.request, tag: 1)
+        try #require(hold.waitStarted())
+        #expect(engine.serveHere(held) == .running)
+        hold.release()
+        #expect(reapAll(engine, count: 1) == [IOCompletion(tag: 1, result: 0, worker: 0)])
+        #expect(engine.serveHere(held) == .alreadyDone)
+        // The free list is LIFO: the next submit reuses the slot; the old handle must not serve it.
+        let counter = RunCounter()
+        let reused = try engine.submit(counter.request, tag: 2)
+        #expect(reused.slot == held.slot && reused != held)
+        #expect(engine.serveHere(held) == .alreadyDone)
+        #expect(reapAll(engine, count: 1) == [IOCompletion(tag: 2, result: 7, worker: 0)])
+        #expect(counter.runs == 1)
+        #expect(engine.serveHere(RequestHandle(slot: 1_000_000, generation: 1)) == .alreadyDone)
+    }
+
+    @Test("serveHere racing the worker's dequeue: every request runs exactly once and completes exactly once",
+          .tags(.concurrency))
+    func raceWithDequeue() throws {
+        // A spinning worker dequeues at once; this thread serves each request right
+        // after submitting it: both orders of the compare-exchange and the fetch-or occur.
+        let engine = try IOEngine(configuration: testConfiguration(workers: 1, slots: 64, spin: 200_000))
+        defer { engine.shutdown() }
+        let iterations = scaled(2000)
+        let counter = RunCounter()
+        var served = 0, running = 0, done = 0
+        var completions: [IOCompletion] = []
+        completions.reserveCapacity(iterations)
+        for i in 0..<iterations {
+            var handle: RequestHandle?
+            while handle == nil {
+                do { handle = try engine.submit(counter.request, tag: UInt64(i)) } catch { engine.reap(rearm: false) { completions.append($0) } }
+            }
+            // Every third request waits a little, so the worker sometimes wins.
+            if i % 3 == 0 { for _ in 0..<Int.random(in: 0..<200) { rtio_cpu_relax() } }
+            switch engine.serveHere(handle!) {
+            case .served: served += 1
+            case .running: running += 1
+            case .alreadyDone: done += 1
+            }
+            engine.reap(rearm: false) { completions.append($0) }
+        }
+        completions += reapAll(engine, count: iterations - completions.count)
+        try #require(completions.count == iterations)
+        #expect(Set(completions.map(\.tag)).count == iterations, "a request completed twice")
+        #expect(completions.allSatisfy { $0.result == 7 })
+        #expect(completions.filter { $0.worker == nil }.count == served)
+        #expect(counter.runs == iterations, "runs \(counter.runs): served \(served), running \(running), done \(done)")
+        #expect(reapAll(engine, count: 1, seconds: 0.2).isEmpty)
+        #expect(waitUntil(seconds: 10) { engine.core.slab.quiescentFreeCount() == 64 })
+        #expect(waitUntil(seconds: 10) { engine.workerSnapshots()[0].readsBySubmitters == served })
+        print("serveHere-vs-dequeue: served \(served), running \(running), already done \(done) of \(iterations)")
+    }
+
+    @Test("workerHandler delivery: the handler gets the served completion once, on the serving thread",
+          .tags(.concurrency))
+    func workerHandler() throws {
+        let log = AnnotatedMutex<[(IOCompletion, pid_t)]>([])
+        var configuration = testConfiguration(workers: 1, slots: 8)
+        configuration.completionDelivery = .workerHandler { c in log.withLock { $0.append((c, rtio_gettid())) } }
+        let engine = try IOEngine(configuration: configuration)
+        let hold = Hold(), counter = RunCounter()
+        defer { hold.release(); engine.shutdown() }
+        try engine.submit(hold.request, tag: 1)
+        try #require(hold.waitStarted())
+        let handle = try engine.submit(counter.request, tag: 2)
+        #expect(engine.serveHere(handle) == .served)
+        let entries = log.withLock { $0 }
+        #expect(entries.count == 1)
+        #expect(entries.first?.0 == IOCompletion(tag: 2, result: 7, worker: nil))
+        #expect(entries.first?.1 == rtio_gettid())
+        hold.release()
+        #expect(waitUntil(seconds: 10) { log.withLock { $0.count } == 2 })
+        #expect(counter.runs == 1)
+        #expect(engine.workerSnapshots()[0].readsBySubmitters == 1)
+    }
+
+    @Test("perform (async) served here: the awaiting task gets the real result", .tags(.concurrency))
+    func performServed() async throws {
+        let engine = try IOEngine(configuration: testConfiguration(workers: 1, slots: 8))
+        let hold = Hold(), counter = RunCounter()
+        defer { hold.release(); engine.shutdown() }
+        try engine.submit(hold.request, tag: 1)
+        try #require(hold.waitStarted())
+        // The async caller has no handle: a submit with a continuation is what
+        // perform makes; serve the only other queued slot by scanning handles.
+        let request = counter.request
+        let task = Task { try await engine.perform(request) }
+        // The perform's slot is the next one the LIFO free list hands out after tag 1's.
+        var servedResult: ServeHereResult = .alreadyDone
+        let deadline = rtio_monotonic_ns() + 10_000_000_000
+        outer: while rtio_monotonic_ns() < deadline {
+            for slot in 0..<UInt32(8) {
+                let word = engine.core.slab.state(slot).pointee.load(ordering: .acquiring)
+                let generation = RequestState.generation(word)
+                guard word & RequestState.phaseMask == RequestState.queued, generation != 0 else { continue }
+                servedResult = engine.serveHere(RequestHandle(slot: slot, generation: generation))
+                if servedResult == .served { break outer }
+            }
+            usleep(100)
+        }
+        #expect(servedResult == .served)
+        #expect(try await task.value == 7)
+        #expect(counter.runs == 1)
+        hold.release()
+        #expect(reapAll(engine, count: 1).map(\.tag) == [1])
+    }
+}
+
+@Suite("Engine: real-time share charges the CPU the kernel bills")
+struct RealtimeShareCPUTests {
+    /// CPU time the kernel bills to a worker between the engine's clock reads
+    /// (a rest slice's wake-up, a fault) counts against the next window: the
+    /// worker's real real-time use stays at its share. Without the carry a
+    /// worker with 10 µs slices ran at 93–95 % of its CPU with an 85 % share
+    /// and reached the kernel's RT throttle (ms stalls).
+    @Test("CPU burnt while the share thinks the worker sleeps is carried into the next window")
+    func unchargedCPUIsCarried() throws {
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: WorkerCounters.byteCount, alignment: 128)
+        defer { memory.deallocate() }
+        let counters = WorkerCounters(initializing: memory)
+        let allowance: Int64 = 5_000_000  // 50 % of a 10 ms window
+        let t0 = rtio_monotonic_ns()
+        var share = RealtimeShare(allowanceNanoseconds: allowance, rest: .slices, counters: counters, now: t0)
+        share.willSleep(now: t0, restoringPolicy: false)
+        // 3 ms of this thread's CPU, counted by the thread's own CPU clock: exact
+        // however long the wall clock takes on a loaded machine.
+        let cpuStart = rtio_thread_cpu_ns()
+        var sink: UInt64 = 0
+        while rtio_thread_cpu_ns() &- cpuStart < 3_000_000 { sink &+= 1 }
+        #expect(sink > 0)
+        // The sleep "ends" at its start: nothing of the burn is charged by the wall clock.
+        share.waitEnded(now: t0)
+        // The next window: its share starts with the 3 ms the kernel billed.
+        let next = t0 &+ UInt64(RealtimeShare.windowNanoseconds)
+        share.account(now: next)
+        let plan = share.planWait(budget: 1_000_000_000, idleNanoseconds: 0, now: next, hasWork: false)
+        guard case .wait(let spin, _) = plan else {
+            Issue.record("expected a spin within the share, got \(plan)")
+            return
+        }
+        #expect(spin <= allowance - 3_000_000, "spin \(spin) ns: the uncharged 3 ms were not carried")
+        #expect(spin > 0)
+        // The window after it owes nothing more (the carry is not charged twice).
+        let after = next &+ UInt64(RealtimeShare.windowNanoseconds)
+        share.account(now: after)
+        let fresh = share.planWait(budget: 1_000_000_000, idleNanoseconds: 0, now: after, hasWork: false)
+        guard case .wait(let spin2, _) = fresh else {
+            Issue.record("expected a spin, got \(fresh)")
+            return
+        }
+        #expect(spin2 > allowance - 1_000_000, "spin \(spin2) ns after a window without burn")
+    }
+}
