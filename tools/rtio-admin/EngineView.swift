@@ -61,7 +61,7 @@ struct EngineView: Encodable {
         var wakes: UInt64
         var demotions: UInt64
         var restoreFailures: UInt64
-        /// Reads submitters ran themselves while this worker rested (not in `completed`).
+        /// Requests of this worker that hosts ran themselves: reads during its rests, `serveHere` (not in `completed`).
         var readsBySubmitters: UInt64
         var busyNanoseconds: UInt64
         var serviceTime: Latency

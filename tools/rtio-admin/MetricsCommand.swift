@@ -165,7 +165,7 @@ enum MetricsText {
                 counter("rtio_worker_wakes_total", "Times a submitter woke the worker.", w.wakes)
                 counter("rtio_worker_demotions_total", "Real-time-share rests spent demoted to SCHED_OTHER.", w.demotions)
                 counter("rtio_worker_restore_failures_total", "Restores of the real-time policy the kernel refused.", w.restoreFailures)
-                counter("rtio_worker_submitter_reads_total", "Reads submitters ran themselves while the worker rested.", w.readsBySubmitters)
+                counter("rtio_worker_submitter_reads_total", "Requests of the worker that hosts ran themselves (reads during its rests, serveHere).", w.readsBySubmitters)
                 registry.counter(name: "rtio_worker_busy_seconds_total", labels: wl, help: "Time spent executing requests.")
                     .increment(by: Double(w.busyNanoseconds) / 1e9)
                 registry.gauge(name: "rtio_worker_queue_depth", labels: wl, help: "Requests waiting in the worker's ring.")

@@ -28,23 +28,17 @@ struct IOEngineBenchDriver {
     private(set) var servedHere = 0
     /// Outstanding requests in submission order (tags below `capacity`), and
     /// each tag's handle: preallocated, no allocation per request.
-    private let capacity = 1024
-    private var order: UnsafeMutablePointer<UInt64>
-    private var handles: UnsafeMutablePointer<RequestHandle>
-    private var done: UnsafeMutablePointer<Bool>
+    private let capacity = Outstanding.capacity
+    private let outstanding = Outstanding()
+    private var order: UnsafeMutablePointer<UInt64> { outstanding.order }
+    private var handles: UnsafeMutablePointer<RequestHandle> { outstanding.handles }
+    private var done: UnsafeMutablePointer<Bool> { outstanding.done }
     private var head = 0
     private var tail = 0
     /// When the current oldest request became the oldest (or was last tried).
     private var headSince: UInt64 = 0
 
-    init(spinNanoseconds: UInt64) {
-        self.spinNanoseconds = spinNanoseconds
-        order = .allocate(capacity: capacity)
-        handles = .allocate(capacity: capacity)
-        handles.initialize(repeating: RequestHandle(slot: 0, generation: 0), count: capacity)
-        done = .allocate(capacity: capacity)
-        done.initialize(repeating: false, count: capacity)
-    }
+    init(spinNanoseconds: UInt64) { self.spinNanoseconds = spinNanoseconds }
 
     /// Submits one read; false (nothing queued) when the engine refuses it.
     @inline(__always)
@@ -126,5 +120,23 @@ struct IOEngineBenchDriver {
     /// Reaps until nothing is in flight (before shutting the engine down).
     mutating func drain(_ engine: IOEngine) {
         while inFlight > 0 { _ = reap(engine, wait: true) { _, _ in } }
+    }
+}
+
+/// The driver's preallocated bookkeeping of outstanding requests, freed with the driver.
+private final class Outstanding {
+    static let capacity = 1024
+    let order = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
+    let handles = UnsafeMutablePointer<RequestHandle>.allocate(capacity: capacity)
+    let done = UnsafeMutablePointer<Bool>.allocate(capacity: capacity)
+    init() {
+        order.initialize(repeating: 0, count: Self.capacity)
+        handles.initialize(repeating: RequestHandle(slot: 0, generation: 0), count: Self.capacity)
+        done.initialize(repeating: false, count: Self.capacity)
+    }
+    deinit {
+        order.deallocate()
+        handles.deallocate()
+        done.deallocate()
     }
 }

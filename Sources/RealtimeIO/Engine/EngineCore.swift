@@ -314,7 +314,8 @@ final class EngineCore: @unchecked Sendable {
 }
 
 extension EngineCore {
-    /// Reads submitters ran themselves during `worker`'s rests, reaped so far.
+    /// Requests of `worker` that hosts ran themselves (reads during its rests,
+    /// `serveHere`), reaped so far.
     func readsBySubmitters(worker: Int) -> Int {
         guard worker >= 0 && worker < submitterReadsCount else { return 0 }
         return submitterReads[worker].load(ordering: .relaxed)

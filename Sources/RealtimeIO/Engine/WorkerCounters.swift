@@ -21,9 +21,10 @@ package struct WorkerCounters: @unchecked Sendable {
         case busyNanoseconds, parks, wakes, submittedByOverflow
         /// Duty-cycle rests spent demoted to SCHED_OTHER, and restores the kernel refused.
         case demotions, restoreFailures
-        /// Reads submitters ran themselves while this worker rested
-        /// (``EngineConfiguration/submitterReadsDuringRest``): the reaper's count,
-        /// copied by the worker after each rest (so it lags until those are reaped).
+        /// Requests of this worker that hosts ran themselves (reads during its
+        /// rests, ``IOEngine/serveHere(_:)``): the reaper's count, copied by the
+        /// worker after each rest (so it lags until those are reaped, and until the
+        /// next rest for requests served while it was awake).
         case readsBySubmitters
         /// Requests in the worker's own io_uring now, and the most at once
         /// (``EngineConfiguration/WorkerGroup/inFlight``; 0 without a ring).

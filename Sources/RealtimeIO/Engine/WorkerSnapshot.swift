@@ -62,9 +62,10 @@ public struct WorkerSnapshot: Sendable, Codable {
     public var wakeSyscalls: Int
     /// Real-time-share rests spent demoted to SCHED_OTHER (see ``EngineConfiguration/RealtimeShareRest``).
     public var demotions: Int
-    /// Reads that submitters ran themselves while this worker rested
-    /// (``EngineConfiguration/submitterReadsDuringRest``), counted as they are
-    /// reaped; not in ``completed``.
+    /// Requests queued for this worker that hosts ran themselves: reads
+    /// during its rests (``EngineConfiguration/submitterReadsDuringRest``) and
+    /// requests served by ``IOEngine/serveHere(_:)``, counted as they are
+    /// reaped (or delivered to the worker handler); not in ``completed``.
     public var readsBySubmitters: Int
     /// Time spent executing requests, in nanoseconds.
     public var busyNanoseconds: UInt64
