@@ -255,31 +255,30 @@ public func rtio_submit_fallocate_h(
     return submitReturningHandle(handle, .fallocate(FileDescriptor(rawValue: fd), m, at: offset, length: len), tag, out)
 }
 
+/// The engine and request handle of a call that takes both: -EINVAL for a
+/// NULL engine, a zero handle or one this engine never issued.
+private func withIssuedRequest(
+    _ handle: UnsafeMutableRawPointer?, _ request: UInt64, _ body: (IOEngine, RequestHandle) -> Int32
+) -> Int32 {
+    guard let handle, let requestHandle = RequestHandle(rawValue: request) else { return -EINVAL }
+    return withEngine(handle) { engine in
+        engine.issued(requestHandle) ? body(engine, requestHandle) : -EINVAL
+    }
+}
+
 /// rtio_cancel: RTIO_CANCELED 0, RTIO_NOTCANCELED 1, RTIO_ALLDONE 2 (the AIO_* values).
 @_cdecl("rtio_cancel")
 public func rtio_cancel(_ handle: UnsafeMutableRawPointer?, _ request: UInt64) -> Int32 {
-    guard let handle, let requestHandle = RequestHandle(rawValue: request) else { return -EINVAL }
-    return withEngine(handle) { engine in
-        guard engine.issued(requestHandle) else { return -EINVAL }
-        switch engine.cancel(requestHandle) {
-        case .cancelled: return 0
-        case .running: return 1
-        case .alreadyDone: return 2
-        }
+    withIssuedRequest(handle, request) { engine, h in
+        switch engine.cancel(h) { case .cancelled: 0; case .running: 1; case .alreadyDone: 2 }
     }
 }
 
 /// rtio_serve_here: RTIO_SERVED 0, RTIO_NOTSERVED 1 (running), RTIO_ALLDONE 2.
 @_cdecl("rtio_serve_here")
 public func rtio_serve_here(_ handle: UnsafeMutableRawPointer?, _ request: UInt64) -> Int32 {
-    guard let handle, let requestHandle = RequestHandle(rawValue: request) else { return -EINVAL }
-    return withEngine(handle) { engine in
-        guard engine.issued(requestHandle) else { return -EINVAL }
-        switch engine.serveHere(requestHandle) {
-        case .served: return 0
-        case .running: return 1
-        case .alreadyDone: return 2
-        }
+    withIssuedRequest(handle, request) { engine, h in
+        switch engine.serveHere(h) { case .served: 0; case .running: 1; case .alreadyDone: 2 }
     }
 }
 

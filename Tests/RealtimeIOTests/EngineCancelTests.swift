@@ -192,24 +192,20 @@ struct EngineCancelTests {
     @Test("workerHandler delivery: the handler gets the cancelled completion once, on the cancelling thread",
           .tags(.concurrency))
     func workerHandler() throws {
-        let log = AnnotatedMutex<[(IOCompletion, pid_t)]>([])
-        var configuration = testConfiguration(workers: 1, slots: 8)
-        configuration.completionDelivery = .workerHandler { c in log.withLock { $0.append((c, rtio_gettid())) } }
-        let engine = try IOEngine(configuration: configuration)
-        let hold = Hold(), counter = RunCounter()
+        let log = HandlerLog()
+        let (engine, hold) = try engineWithHeldWorker { $0.completionDelivery = log.delivery }
+        let counter = RunCounter()
         // Released on every exit: shutdown waits for the held worker.
         defer { hold.release(); engine.shutdown() }
-        try engine.submit(hold.request, tag: 1)
-        try #require(hold.waitStarted())
         let handle = try engine.submit(counter.request, tag: 2)
         #expect(engine.cancel(handle) == .cancelled)
-        let atCancel = log.withLock { $0.map { ($0.0, $0.1) } }
+        let atCancel = log.snapshot
         #expect(atCancel.count == 1 && atCancel.first?.0 == IOCompletion(tag: 2, result: -Int(ECANCELED), worker: 0))
         #expect(atCancel.first?.1 == rtio_gettid())
         hold.release()
-        #expect(waitUntil(seconds: 10) { log.withLock { $0.count } == 2 })
+        #expect(waitUntil(seconds: 10) { log.count == 2 })
         #expect(waitUntil(seconds: 10) { engine.core.slab.quiescentFreeCount() == 8 })
-        #expect(counter.runs == 0 && log.withLock { $0.count } == 2)
+        #expect(counter.runs == 0 && log.count == 2)
     }
 
     @Test("cancel, then shutdown(.cancel): every request completes exactly once", .tags(.concurrency))

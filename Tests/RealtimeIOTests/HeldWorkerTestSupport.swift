@@ -1,4 +1,5 @@
 import Synchronization
+import CRealtimeIOShims
 @testable import RealtimeIO
 
 #if canImport(Glibc)
@@ -45,4 +46,41 @@ final class RunCounter: @unchecked Sendable {
     deinit { word.deallocate() }
     var runs: Int { word.pointee.load(ordering: .acquiring) }
     var request: IORequest { .custom(countRun, context: UnsafeMutableRawPointer(word)) }
+}
+
+/// The held worker did not start its blocking call within 10 s.
+struct HeldWorkerDidNotStart: Error {}
+
+/// An engine of one worker (`testConfiguration`, group "t") whose worker is
+/// held in a blocking call — the request with tag 1 — until `hold.release()`,
+/// so requests submitted next stay queued. `configure` adjusts the
+/// configuration first. Release and shut down on every exit:
+/// `defer { hold.release(); engine.shutdown() }`.
+func engineWithHeldWorker(
+    slots: Int = 8, configure: (inout EngineConfiguration) -> Void = { _ in }
+) throws -> (engine: IOEngine, hold: Hold) {
+    var configuration = testConfiguration(workers: 1, slots: slots)
+    configure(&configuration)
+    let engine = try IOEngine(configuration: configuration)
+    let hold = Hold()
+    do {
+        try engine.submit(hold.request, tag: 1)
+        guard hold.waitStarted() else { throw HeldWorkerDidNotStart() }
+    } catch {
+        hold.release()
+        engine.shutdown()
+        throw error
+    }
+    return (engine, hold)
+}
+
+/// The completions a worker handler received, each with the thread it ran on.
+final class HandlerLog: Sendable {
+    let entries = AnnotatedMutex<[(IOCompletion, pid_t)]>([])
+    /// A delivery that appends to this log.
+    var delivery: EngineConfiguration.CompletionDelivery {
+        .workerHandler { [self] c in self.entries.withLock { $0.append((c, rtio_gettid())) } }
+    }
+    var count: Int { entries.withLock { $0.count } }
+    var snapshot: [(IOCompletion, pid_t)] { entries.withLock { $0 } }
 }

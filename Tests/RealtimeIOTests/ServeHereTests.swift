@@ -22,8 +22,7 @@ struct ServeHereTests {
     @Test("a read queued behind a stuck worker is served on the calling thread: its bytes, one completion, the worker skips it",
           .tags(.concurrency))
     func readBehindStuckWorker() throws {
-        let engine = try IOEngine(configuration: testConfiguration(workers: 1, slots: 8))
-        let hold = Hold()
+        let (engine, hold) = try engineWithHeldWorker()
         // Released on every exit: shutdown waits for the held worker.
         defer { hold.release(); engine.shutdown() }
         let file = try TemporaryFile(size: 8192)
@@ -33,9 +32,6 @@ struct ServeHereTests {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
         defer { buffer.deallocate() }
         buffer.initializeMemory(as: UInt8.self, repeating: 0)
-
-        try engine.submit(hold.request, tag: 1)
-        try #require(hold.waitStarted())
         let handle = try engine.submit(.read(file.fd, into: buffer, at: 4096), tag: 2)
         #expect(engine.serveHere(handle) == .served)
         // Ran before serveHere returned, on this thread, while the worker is still stuck.
@@ -57,14 +53,11 @@ struct ServeHereTests {
 
     @Test("a custom request served here runs on the serving thread, once", .tags(.concurrency))
     func customRunsOnCaller() throws {
-        let engine = try IOEngine(configuration: testConfiguration(workers: 1, slots: 8))
-        let hold = Hold()
+        let (engine, hold) = try engineWithHeldWorker()
         defer { hold.release(); engine.shutdown() }
         let ranOn = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 1)
         ranOn.initialize(to: Atomic(0))
         defer { ranOn.deallocate() }
-        try engine.submit(hold.request, tag: 1)
-        try #require(hold.waitStarted())
         let handle = try engine.submit(.custom(recordThread, context: UnsafeMutableRawPointer(ranOn)), tag: 2)
         #expect(engine.serveHere(handle) == .served)
         #expect(ranOn.pointee.load(ordering: .acquiring) == Int(rtio_gettid()))
@@ -139,33 +132,26 @@ struct ServeHereTests {
     @Test("workerHandler delivery: the handler gets the served completion once, on the serving thread",
           .tags(.concurrency))
     func workerHandler() throws {
-        let log = AnnotatedMutex<[(IOCompletion, pid_t)]>([])
-        var configuration = testConfiguration(workers: 1, slots: 8)
-        configuration.completionDelivery = .workerHandler { c in log.withLock { $0.append((c, rtio_gettid())) } }
-        let engine = try IOEngine(configuration: configuration)
-        let hold = Hold(), counter = RunCounter()
+        let log = HandlerLog()
+        let (engine, hold) = try engineWithHeldWorker { $0.completionDelivery = log.delivery }
+        let counter = RunCounter()
         defer { hold.release(); engine.shutdown() }
-        try engine.submit(hold.request, tag: 1)
-        try #require(hold.waitStarted())
         let handle = try engine.submit(counter.request, tag: 2)
         #expect(engine.serveHere(handle) == .served)
-        let entries = log.withLock { $0 }
-        #expect(entries.count == 1)
-        #expect(entries.first?.0 == IOCompletion(tag: 2, result: 7, worker: nil))
+        let entries = log.snapshot
+        #expect(entries.count == 1 && entries.first?.0 == IOCompletion(tag: 2, result: 7, worker: nil))
         #expect(entries.first?.1 == rtio_gettid())
         hold.release()
-        #expect(waitUntil(seconds: 10) { log.withLock { $0.count } == 2 })
+        #expect(waitUntil(seconds: 10) { log.count == 2 })
         #expect(counter.runs == 1)
         #expect(engine.workerSnapshots()[0].readsBySubmitters == 1)
     }
 
     @Test("perform (async) served here: the awaiting task gets the real result", .tags(.concurrency))
     func performServed() async throws {
-        let engine = try IOEngine(configuration: testConfiguration(workers: 1, slots: 8))
-        let hold = Hold(), counter = RunCounter()
+        let (engine, hold) = try engineWithHeldWorker()
+        let counter = RunCounter()
         defer { hold.release(); engine.shutdown() }
-        try engine.submit(hold.request, tag: 1)
-        try #require(hold.waitStarted())
         // The async caller has no handle: a submit with a continuation is what
         // perform makes; serve the only other queued slot by scanning handles.
         let request = counter.request
@@ -218,21 +204,19 @@ struct RealtimeShareCPUTests {
         // The next window: its share starts with the 3 ms the kernel billed.
         let next = t0 &+ UInt64(RealtimeShare.windowNanoseconds)
         share.account(now: next)
-        let plan = share.planWait(budget: 1_000_000_000, idleNanoseconds: 0, now: next, hasWork: false)
-        guard case .wait(let spin, _) = plan else {
-            Issue.record("expected a spin within the share, got \(plan)")
-            return
-        }
+        let spin = try #require(Self.spin(of: share.planWait(budget: 1_000_000_000, idleNanoseconds: 0, now: next, hasWork: false)))
         #expect(spin <= allowance - 3_000_000, "spin \(spin) ns: the uncharged 3 ms were not carried")
         #expect(spin > 0)
         // The window after it owes nothing more (the carry is not charged twice).
         let after = next &+ UInt64(RealtimeShare.windowNanoseconds)
         share.account(now: after)
-        let fresh = share.planWait(budget: 1_000_000_000, idleNanoseconds: 0, now: after, hasWork: false)
-        guard case .wait(let spin2, _) = fresh else {
-            Issue.record("expected a spin, got \(fresh)")
-            return
-        }
+        let spin2 = try #require(Self.spin(of: share.planWait(budget: 1_000_000_000, idleNanoseconds: 0, now: after, hasWork: false)))
         #expect(spin2 > allowance - 1_000_000, "spin \(spin2) ns after a window without burn")
+    }
+
+    /// The spin of a `.wait` plan; nil for a rest.
+    private static func spin(of plan: RealtimeShare.WaitPlan) -> Int64? {
+        if case .wait(let spin, _) = plan { return spin }
+        return nil
     }
 }
