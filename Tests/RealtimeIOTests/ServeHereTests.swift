@@ -147,6 +147,35 @@ struct ServeHereTests {
         #expect(engine.workerSnapshots()[0].readsBySubmitters == 1)
     }
 
+    @Test("reap(spinFor:serving:after:): the wait serves a request the stuck worker never takes, and not before its time",
+          .tags(.concurrency))
+    func waitServes() throws {
+        let (engine, hold) = try engineWithHeldWorker()
+        let counter = RunCounter()
+        defer { hold.release(); engine.shutdown() }
+        let handle = try engine.submit(counter.request, tag: 2)
+        // A spin shorter than `after`: the wait times out and nothing is served.
+        var got: [IOCompletion] = []
+        let early = engine.reap(
+            waitingUpTo: .milliseconds(20), spinFor: .milliseconds(5), serving: handle, after: .seconds(10)) { got.append($0) }
+        #expect(early == 0 && got.isEmpty && counter.runs == 0)
+        // Within the spin: served here after 200 µs, delivered by this call.
+        let start = rtio_monotonic_ns()
+        let n = engine.reap(waitingUpTo: .seconds(20), spinFor: .seconds(10), serving: handle, after: .microseconds(200)) {
+            got.append($0)
+        }
+        #expect(rtio_monotonic_ns() &- start >= 200_000)
+        #expect(n == 1 && got == [IOCompletion(tag: 2, result: 7, worker: nil)])
+        #expect(counter.runs == 1)
+        // A request the worker takes is its own: released, the worker runs both.
+        let second = RunCounter()
+        try engine.submit(second.request, tag: 3)
+        hold.release()
+        #expect(reapAll(engine, count: 2).map(\.tag).sorted() == [1, 3])
+        #expect(second.runs == 1 && counter.runs == 1)
+        #expect(engine.workerSnapshots()[0].readsBySubmitters == 1)
+    }
+
     @Test("perform (async) served here: the awaiting task gets the real result", .tags(.concurrency))
     func performServed() async throws {
         let (engine, hold) = try engineWithHeldWorker()

@@ -89,6 +89,64 @@ extension IOEngine {
         }
     }
 
+    /// Waits and reaps as ``reap(waitingUpTo:spinFor:maximum:_:)`` does and,
+    /// while it spins, serves `request` on this thread (``serveHere(_:)``) once
+    /// no worker has taken it: at once if its worker rests past its real-time
+    /// share, or when `serveAfter` has passed since the call began. So a host
+    /// that waits for one request never waits out a worker's rest slice, or a
+    /// worker whose CPU is taken by an interrupt or the hypervisor.
+    ///
+    /// Serving happens only within `spin` (a host that sleeps is not waiting
+    /// on its CPU); a request a worker already took completes normally.
+    /// `request` must not have been reaped yet. The served request's system
+    /// calls run on this thread: use it for requests that cannot block for
+    /// long, such as page-cached reads.
+    @discardableResult
+    public func reap(
+        waitingUpTo timeout: Duration? = nil, spinFor spin: Duration, maximum: Int = .max,
+        serving request: RequestHandle, after serveAfter: Duration = .microseconds(2),
+        _ body: (IOCompletion) -> Void
+    ) -> Int {
+        let delivered = reap(maximum: maximum, rearm: false, body)
+        if delivered > 0 { return delivered }
+        var serving: Serving? = Serving(engine: self, request: request, after: serveAfter)
+        let deadline = Self.deadline(timeout)
+        let spinNanoseconds = max(0, spin.nanoseconds)
+        while true {
+            let ready = waitForCompletions(deadline: deadline, spinNanoseconds: spinNanoseconds, serving: &serving)
+            let delivered = reap(maximum: maximum, rearm: false, body)
+            if delivered > 0 || !ready { return delivered }
+        }
+    }
+
+    /// The request a waiting host serves itself, and when.
+    struct Serving {
+        let request: RequestHandle
+        /// The worker it was queued on (nil: on demand, or not this engine's).
+        let worker: Int?
+        let serveAt: UInt64
+        var done = false
+
+        init(engine: IOEngine, request: RequestHandle, after: Duration) {
+            self.request = request
+            serveAt = rtio_monotonic_ns() &+ UInt64(max(0, after.nanoseconds))
+            // Read once: the record's target does not change while the request is queued.
+            if Int(request.slot) < engine.core.slab.count {
+                let target = Int(engine.core.slab.record(request.slot).pointee.target)
+                worker = target >= 0 ? target : nil
+            } else {
+                worker = nil
+            }
+        }
+
+        /// While spinning at `now`: serves the request if it is due.
+        mutating func check(_ engine: IOEngine, now: UInt64) {
+            guard !done, now >= serveAt || worker.map(engine.workerRests) == true else { return }
+            done = true
+            _ = engine.serveHere(request)
+        }
+    }
+
     /// `CLOCK_MONOTONIC` ns at which a wait of `timeout` ends; nil for none.
     static func deadline(_ timeout: Duration?) -> UInt64? {
         guard let timeout else { return nil }
@@ -104,6 +162,16 @@ extension IOEngine {
     func waitForCompletions(
         deadline: UInt64?, spinNanoseconds: Int64, interruptFD: Int32 = -1, probe: (WaitStep) -> Void = { _ in }
     ) -> Bool {
+        var none: Serving? = nil
+        return waitForCompletions(
+            deadline: deadline, spinNanoseconds: spinNanoseconds, interruptFD: interruptFD, serving: &none, probe: probe)
+    }
+
+    /// The wait, serving `serving`'s request while it spins (see ``Serving``).
+    func waitForCompletions(
+        deadline: UInt64?, spinNanoseconds: Int64, interruptFD: Int32 = -1, serving: inout Serving?,
+        probe: (WaitStep) -> Void = { _ in }
+    ) -> Bool {
         processEvents()
         if hasReadyCompletions() { return true }
         if spinNanoseconds > 0 {
@@ -114,6 +182,7 @@ extension IOEngine {
                     if hasReadyCompletions() { return true }
                 }
                 let now = rtio_monotonic_ns()
+                serving?.check(self, now: now)
                 if now >= spinEnd || deadline.map({ now >= $0 }) == true { break }
                 processEvents()
             }
