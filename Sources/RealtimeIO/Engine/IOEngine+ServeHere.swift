@@ -59,10 +59,16 @@ extension IOEngine {
     /// slot cannot have been reused). One relaxed load of the worker's wake-up
     /// word; no syscall.
     public func workerRests(handling handle: RequestHandle) -> Bool {
-        guard Int(handle.slot) < core.slab.count else { return false }
+        queuedWorker(handle).map(workerRests) ?? false
+    }
+
+    /// The preallocated worker `handle`'s request was queued on (nil: on
+    /// demand, served, or not this engine's slot). Reads the record's
+    /// `target`, stable while the request is queued.
+    func queuedWorker(_ handle: RequestHandle) -> Int? {
+        guard Int(handle.slot) < core.slab.count else { return nil }
         let target = Int(core.slab.record(handle.slot).pointee.target)
-        guard target >= 0 && target < workers.count else { return false }
-        return rings[target]._withUnsafeGuaranteedRef { $0.wakeup.isResting }
+        return target >= 0 && target < workers.count ? target : nil
     }
 
     /// True while worker `worker` (an index into ``workerSnapshots()``) sleeps

@@ -130,13 +130,8 @@ extension IOEngine {
         init(engine: IOEngine, request: RequestHandle, after: Duration) {
             self.request = request
             serveAt = rtio_monotonic_ns() &+ UInt64(max(0, after.nanoseconds))
-            // Read once: the record's target does not change while the request is queued.
-            if Int(request.slot) < engine.core.slab.count {
-                let target = Int(engine.core.slab.record(request.slot).pointee.target)
-                worker = target >= 0 ? target : nil
-            } else {
-                worker = nil
-            }
+            // Read once, not per spin: the record's line is the worker's while it serves.
+            worker = engine.queuedWorker(request)
         }
 
         /// While spinning at `now`: serves the request if it is due.

@@ -140,27 +140,29 @@ extension RequestSlab {
     /// served here; on ``ServeHereResult/served`` the caller owns the host side
     /// of the slot, runs the request and must deliver its completion.
     func tryServeHere(_ handle: RequestHandle) -> ServeHereResult {
-        guard Int(handle.slot) < count else { return .alreadyDone }
-        let word = state(handle.slot)
-        let queued = RequestState.word(generation: handle.generation, phase: RequestState.queued)
-        let (exchanged, observed) = word.pointee.compareExchange(
-            expected: queued, desired: queued | RequestState.cancelled | RequestState.servedHere,
-            successOrdering: .acquiringAndReleasing, failureOrdering: .relaxed)
-        if exchanged { return .served }
-        guard RequestState.generation(observed) == handle.generation else { return .alreadyDone }
-        let phase = observed & RequestState.phaseMask
-        return phase == RequestState.queued | RequestState.dequeued ? .running : .alreadyDone
+        switch tryWithdraw(handle, marking: RequestState.cancelled | RequestState.servedHere) {
+        case .cancelled: .served
+        case .running: .running
+        case .alreadyDone: .alreadyDone
+        }
     }
 
     /// What ``IOEngine/cancel(_:)`` found; on ``CancelResult/cancelled`` the
     /// caller now owns the host side of the slot and must deliver its
     /// completion. `.alreadyDone` also for a slot outside this slab.
     func tryCancel(_ handle: RequestHandle) -> CancelResult {
+        tryWithdraw(handle, marking: RequestState.cancelled)
+    }
+
+    /// Withdraws a request still exactly `(g, queued)` by adding `bits` (one
+    /// compare-exchange): `.cancelled` when it did, `.running` when a worker
+    /// has it, `.alreadyDone` otherwise (also for a slot outside this slab).
+    private func tryWithdraw(_ handle: RequestHandle, marking bits: UInt64) -> CancelResult {
         guard Int(handle.slot) < count else { return .alreadyDone }
         let word = state(handle.slot)
         let queued = RequestState.word(generation: handle.generation, phase: RequestState.queued)
         let (exchanged, observed) = word.pointee.compareExchange(
-            expected: queued, desired: queued | RequestState.cancelled,
+            expected: queued, desired: queued | bits,
             successOrdering: .acquiringAndReleasing, failureOrdering: .relaxed)
         if exchanged { return .cancelled }
         guard RequestState.generation(observed) == handle.generation else { return .alreadyDone }
