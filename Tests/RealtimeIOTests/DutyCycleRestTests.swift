@@ -23,6 +23,12 @@ private let busy200Microseconds: CustomBlockingCall = { _ in
     return 0
 }
 
+/// Blocked for 200 µs (a request that takes wall time, not CPU: a device read, a pipe).
+private let sleep200Microseconds: CustomBlockingCall = { _ in
+    usleep(200)
+    return 0
+}
+
 /// CPU time a thread of this process has used, in ns (`schedstat`'s first field).
 private func workerCPUTime(_ tid: Int32) throws -> UInt64 {
     let text = try String(contentsOfFile: "/proc/self/task/\(tid)/schedstat", encoding: .utf8)
@@ -70,6 +76,45 @@ struct DutyCycleRestTests {
         // Idle again: parked, and parked real-time.
         #expect(waitUntil(seconds: 5) { engine.workerSnapshots()[0].state == "parked" })
         #expect(ThreadScheduling.read(tid: tid) == .fifo(priority: 3))
+    }
+
+    /// The same backlog of requests that block instead of burning CPU: 40 ms
+    /// of wall time in which the worker uses a few µs of CPU per request. The
+    /// wall clock alone charged it all and demoted the worker in every
+    /// window; the CPU clock decides, so it runs real-time throughout.
+    @Test("a worker blocked in its requests is not demoted for time it did not run",
+          arguments: [EngineConfiguration.RealtimeShareRest.park, .slices])
+    func blockedWorkerKeepsPolicy(rest: EngineConfiguration.RealtimeShareRest) throws {
+        var config = try restConfiguration(rest)
+        config.spinBudget = .zero
+        config.realtimeSharePercent = 50
+        config.ringCapacity = 256
+        config.requestsInFlight = 256
+        let engine = try IOEngine(configuration: config)
+        defer { engine.shutdown() }
+        let tid = engine.workerThreadIDs[0]
+        let cpuBefore = try workerCPUTime(tid)
+        let refused = SharedCounter()
+        let submitter = try NativeThread.spawn(attributes: ThreadAttributes(cpus: [0], name: "dc-submit")) {
+            for tag in 0..<200 {
+                do { try engine.submit(.custom(sleep200Microseconds, context: nil), tag: UInt64(tag)) } catch { refused.add() }
+            }
+        }
+        submitter.join()
+        #expect(refused.value == 0)
+        let done = reapAll(engine, count: 200)
+        let cpu = Int64(try workerCPUTime(tid) - cpuBefore)
+        #expect(Set(done.map(\.tag)) == Set(0..<200))
+        let snap = engine.workerSnapshots()[0]
+        // ≥ 40 ms of blocked wall time in 10 ms windows, each past the 5 ms share by the wall clock.
+        #expect(snap.maxQueueDepth >= 10, "no backlog formed (max queue depth \(snap.maxQueueDepth))")
+        // Each demotion needs a window in which the worker really ran its share
+        // (5 ms less the 0.1 ms margin) on the CPU: the kernel's count bounds them.
+        // Blocked, the worker uses a few µs per request — ~1 ms for all 200 — so
+        // none; the wall clock alone demoted it in every window (4–5 times).
+        let allowed = cpu / (5_000_000 - RealtimeShare.confirmMargin)
+        #expect(Int64(snap.demotions) <= allowed,
+                "demoted \(snap.demotions) times; its CPU time over the run, \(cpu) ns, explains at most \(allowed)")
     }
 
     @Test("a real-time worker rests as SCHED_OTHER, still serves, and parks real-time again")

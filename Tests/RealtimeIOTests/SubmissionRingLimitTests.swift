@@ -57,4 +57,14 @@ struct SubmissionRingLimitTests {
         slab.record(3).pointee.tag = 7
         #expect(slab.record(4).pointee.tag == 0)
     }
+
+    @Test("a request's round trip stays in its slot's first cache line")
+    func handOffLine() {
+        // What the worker reads to run a request, the result it writes and what
+        // the reaper reads back share the state word's line: one line moves each way.
+        #expect(RequestSlab.handOffBytes <= 64)
+        for field: PartialKeyPath<RequestRecord> in [\.opcode, \.fd, \.offset, \.length, \.buffer, \.tag, \.result] {
+            #expect(RequestSlab.recordOffset + MemoryLayout<RequestRecord>.offset(of: field)! < 64)
+        }
+    }
 }

@@ -67,11 +67,7 @@ extension EngineCore {
     /// The canceller, owning the host side of cancelled `slot`: completes it
     /// with `-ECANCELED` through the engine's delivery.
     func deliverCancelled(_ slot: UInt32) {
-        let record = slab.record(slot)
-        let now = rtio_monotonic_ns()
-        record.pointee.flags |= RequestFlags.cancelled
-        record.pointee.startedAt = now
-        record.pointee.finishedAt = now
+        slab.record(slot).pointee.flags |= RequestFlags.cancelled
         deliverPosted(slot, result: -Int(ECANCELED))
     }
 

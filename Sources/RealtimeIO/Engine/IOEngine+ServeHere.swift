@@ -41,10 +41,7 @@ extension IOEngine {
         // consumes the completion (IOCompletion.worker nil, like a read during a rest).
         let target = record.pointee.target
         if target >= 0 { record.pointee.target = -2 - target }
-        let start = rtio_monotonic_ns()
         let result = RequestExecution.run(record)
-        record.pointee.startedAt = start
-        record.pointee.finishedAt = rtio_monotonic_ns()
         core.deliverPosted(handle.slot, result: result)
         return .served
     }

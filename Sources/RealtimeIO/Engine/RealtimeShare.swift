@@ -36,6 +36,12 @@ import CRealtimeIOShims
 ///   timed rest is not.
 /// - Serving is charged per request, so a batch of long requests cannot run
 ///   past the share, or past a window's end, unnoticed.
+/// - The wall clock only proposes; the thread's CPU clock decides. Charging
+///   reads the wall clock (cheap), which counts a request blocked in the
+///   kernel — a device read, a pipe — as running. Before the share is acted
+///   on, `spent` is re-based on the CPU time the kernel billed
+///   (``verifySpent()``), so a worker that mostly waits for its device
+///   is never rested or demoted for time it did not run.
 struct RealtimeShare {
     static let windowNanoseconds: Int64 = 10_000_000
 
@@ -72,10 +78,16 @@ struct RealtimeShare {
     private var rest = RestByDemotion()
     /// The thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`) when the window began.
     private var cpuAtWindowStart: UInt64
-    /// Time spent demoted in the current window, up to `demotedSince`.
-    private var demotedNanoseconds: Int64 = 0
-    /// When the current demotion began (valid while demoted).
-    private var demotedSince: UInt64 = 0
+    /// CPU time used demoted (SCHED_OTHER, outside the RT throttle) in the
+    /// current window, up to `demotedCPUSince`. CPU, not wall, time: a demoted
+    /// worker blocked in a device read uses none.
+    private var demotedCPU: Int64 = 0
+    /// The thread's CPU clock when the current demotion began (valid while demoted).
+    private var demotedCPUSince: UInt64 = 0
+    /// What the window started with in `spent`: the previous window's uncharged CPU time.
+    private var carriedIn: Int64 = 0
+    /// The CPU clock confirmed the share used in this window (it only grows within one).
+    private var shareConfirmed = false
 
     init(
         allowanceNanoseconds: Int64, rest: EngineConfiguration.RealtimeShareRest, sliceNanoseconds: Int64 = 10_000,
@@ -105,7 +117,9 @@ struct RealtimeShare {
     mutating func account(now: UInt64) {
         if Int64(now &- windowStart) >= Self.windowNanoseconds {
             windowStart = now
-            spent = capped ? uncharged(now: now) : 0
+            carriedIn = capped ? uncharged() : 0
+            spent = carriedIn
+            shareConfirmed = false
             if rest.isDemoted || demoteToRest {
                 // A new window gives a demoted worker its policy back.
                 rest.windowStarted()
@@ -113,9 +127,26 @@ struct RealtimeShare {
             }
         } else if capped && !rest.isDemoted {
             spent += Int64(now &- mark)
+            if spent >= allowance && !shareConfirmed { verifySpent() }
         }
         mark = now
     }
+
+    /// The wall clock says the share is used: re-bases `spent` on the CPU time
+    /// the kernel billed this thread in the window (one syscall). Blocked time
+    /// drops out, so the share runs on; uncharged overhead comes in. Once the
+    /// CPU clock confirms the share (or leaves less than ``confirmMargin``,
+    /// which bounds the re-checks to a hundred per window), it is not read
+    /// again until the next window.
+    private mutating func verifySpent() {
+        let used = Int64(bitPattern: rtio_thread_cpu_ns() &- cpuAtWindowStart)
+        let real = max(0, carriedIn + used - demotedCPU)
+        spent = real
+        if real >= allowance - Self.confirmMargin { shareConfirmed = true; spent = max(real, allowance) }
+    }
+
+    /// Closer than this to the allowance, the CPU clock's verdict is taken as "used".
+    static let confirmMargin: Int64 = 100_000
 
     /// The next wait at `now`, after ``account(now:)``. `idleNanoseconds`:
     /// time since the worker last finished a request (or started);
@@ -177,7 +208,7 @@ struct RealtimeShare {
         account(now: now)
         sleeping = true
         guard restoringPolicy, rest.isDemoted else { return }
-        demotedNanoseconds += Int64(now &- demotedSince)
+        demotedCPU += Int64(bitPattern: rtio_thread_cpu_ns() &- demotedCPUSince)
         rest.restore()
         counters.set(.restoreFailures, rest.restoreFailures)
     }
@@ -210,7 +241,7 @@ struct RealtimeShare {
         guard rest.demote() else { return false }
         if !wasDemoted {
             counters.set(.demotions, rest.demotions)
-            demotedSince = mark
+            demotedCPUSince = rtio_thread_cpu_ns()
         }
         return true
     }
@@ -229,13 +260,14 @@ struct RealtimeShare {
     /// Reading the thread's CPU clock once per window (one syscall per 10 ms)
     /// and carrying the difference keeps the real use at the share.
     /// Demoted time is SCHED_OTHER, outside the throttle: not counted.
-    private mutating func uncharged(now: UInt64) -> Int64 {
+    private mutating func uncharged() -> Int64 {
         let cpu = rtio_thread_cpu_ns()
-        if rest.isDemoted { demotedNanoseconds += Int64(now &- demotedSince); demotedSince = now }
+        if rest.isDemoted { demotedCPU += Int64(bitPattern: cpu &- demotedCPUSince); demotedCPUSince = cpu }
         let used = Int64(bitPattern: cpu &- cpuAtWindowStart)
-        let overhead = used - spent - demotedNanoseconds
+        // What this window charged itself (without what it carried in) against what it used.
+        let overhead = used - (spent - carriedIn) - demotedCPU
         cpuAtWindowStart = cpu
-        demotedNanoseconds = 0
+        demotedCPU = 0
         return min(max(0, overhead), allowance)
     }
 }

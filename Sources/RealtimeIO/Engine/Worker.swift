@@ -360,9 +360,8 @@ final class Worker: @unchecked Sendable {
         _ slot: UInt32, _ record: UnsafeMutablePointer<RequestRecord>, result: Int, start: UInt64, end: UInt64,
         threadBusy: Bool
     ) -> Bool {
+        // Line 0 only (RequestRecord): the host reads nothing else back.
         record.pointee.result = result
-        record.pointee.startedAt = start
-        record.pointee.finishedAt = end
         counters.add(.completed, 1)
         if result < 0 { counters.add(.errors, 1) }
         if threadBusy { counters.add(.busyNanoseconds, end &- start) }

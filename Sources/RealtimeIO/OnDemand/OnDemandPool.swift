@@ -24,7 +24,7 @@ import RealtimeIOLinux
 ///
 /// ## Description
 /// Requests are slot indices of a ``RequestSlab``; a worker runs the slot's
-/// record, stores `result`, `startedAt` and `finishedAt`, and hands the slot to
+/// record, stores `result`, and hands the slot to
 /// `onCompletion` on its own thread. The queue and every counter live under one
 /// `Mutex` (priority-inheriting on Linux); idle workers sleep on a futex
 /// semaphore and exit after `idleTimeout`.
@@ -105,7 +105,7 @@ package final class OnDemandPool: @unchecked Sendable {
     ///   - slab: the records submitted slot indices refer to; outlives the pool.
     ///   - onCompletion: runs on the worker thread once per submitted slot (but
     ///     for one cancelled by the host, whose canceller delivered it), after
-    ///     `result`, `startedAt` and `finishedAt` are set (`result` is `-ECANCELED`
+    ///     `result` is set (`-ECANCELED`
     ///     and the record flagged cancelled on `shutdown(.cancel)`, `-EAGAIN` if no
     ///     worker could ever be created). Runs on the shutdown or spawning thread in
     ///     those two cases. It must not block.
@@ -304,9 +304,8 @@ package final class OnDemandPool: @unchecked Sendable {
                 // Queued → running, or skip a request the host cancelled (its
                 // completion was delivered by the canceller; RequestState).
                 if slab.beginService(slot) {
-                    let start = rtio_monotonic_ns()
                     let result = RequestExecution.run(slab.record(slot))
-                    finish(slot, result: result, startedAt: start, cancelled: false)
+                    finish(slot, result: result, cancelled: false)
                 }
                 // Counted at the next lock round trip (no extra lock per request), so
                 // `completed` never runs ahead of what the owner has been handed.
@@ -324,12 +323,9 @@ package final class OnDemandPool: @unchecked Sendable {
     }
 
     /// Stores the outcome in the record and hands the slot to the owner.
-    private func finish(_ slot: UInt32, result: Int, startedAt: UInt64, cancelled: Bool) {
+    private func finish(_ slot: UInt32, result: Int, cancelled: Bool) {
         let record = slab.record(slot)
-        let now = rtio_monotonic_ns()
-        record.pointee.startedAt = startedAt
         record.pointee.result = result
-        record.pointee.finishedAt = now
         if cancelled { record.pointee.flags |= RequestFlags.cancelled }
         slab.markFinished(slot)  // before delivery: afterwards the slot may be reused
         onCompletion(slot)
@@ -359,7 +355,7 @@ package final class OnDemandPool: @unchecked Sendable {
             }
             guard let (slot, error) = next else { return }
             guard slab.beginService(slot) else { continue }
-            finish(slot, result: -Int(error.rawValue), startedAt: rtio_monotonic_ns(), cancelled: false)
+            finish(slot, result: -Int(error.rawValue), cancelled: false)
         }
     }
 
@@ -400,7 +396,7 @@ package final class OnDemandPool: @unchecked Sendable {
                 return slot
             }) {
                 guard slab.beginService(slot) else { continue }
-                finish(slot, result: -Int(ECANCELED), startedAt: rtio_monotonic_ns(), cancelled: true)
+                finish(slot, result: -Int(ECANCELED), cancelled: true)
             }
         }
         // Idle workers wake, see the lifecycle and exit; busy ones exit when the queue is empty.

@@ -85,6 +85,14 @@ package final class RequestSlab: @unchecked Sendable {
     /// Offset of a slot's record after its state word.
     @usableFromInline static let recordOffset = MemoryLayout<Atomic<UInt64>>.stride
 
+    /// Bytes from a slot's start through the last field of a request's round
+    /// trip (``RequestRecord``'s line 0: the state word, what the worker reads,
+    /// `result`, `tag`, `submittedAt`). At most 64: slots start on a cache line,
+    /// so a hand-off moves one line each way.
+    package static var handOffBytes: Int {
+        recordOffset + MemoryLayout<RequestRecord>.offset(of: \.submittedAt)! + MemoryLayout<UInt64>.size
+    }
+
     /// The state word and `MemoryLayout<RequestRecord>.stride`, rounded up to 64 bytes.
     package static var recordByteStride: Int {
         CacheLine.roundUp(recordOffset + MemoryLayout<RequestRecord>.stride, to: 64)

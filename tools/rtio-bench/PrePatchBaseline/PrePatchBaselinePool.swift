@@ -78,7 +78,7 @@ package final class PrePatchBaselinePool: @unchecked Sendable {
     /// - Parameters:
     ///   - slab: the records submitted slot indices refer to; outlives the pool.
     ///   - onCompletion: runs on the worker thread once per submitted slot, after
-    ///     `result`, `startedAt` and `finishedAt` are set. It must not block.
+    ///     `result` is set. It must not block.
     /// - Throws: `Errno.invalidArgument` when `maxThreads < 1` or `idleTimeout <= 0`.
     package init(
         slab: RequestSlab, maxThreads: Int = 64, idleTimeout: Duration = .seconds(10),
@@ -168,8 +168,7 @@ package final class PrePatchBaselinePool: @unchecked Sendable {
                 countedIdle = false
                 timedOut = false
                 idleDeadline = 0
-                let start = rtio_monotonic_ns()
-                finish(slot, result: RequestExecution.run(slab.record(slot)), startedAt: start)
+                finish(slot, result: RequestExecution.run(slab.record(slot)))
                 justCompleted = true
             case .wait:
                 countedIdle = true
@@ -182,11 +181,8 @@ package final class PrePatchBaselinePool: @unchecked Sendable {
         }
     }
 
-    private func finish(_ slot: UInt32, result: Int, startedAt: UInt64) {
-        let record = slab.record(slot)
-        record.pointee.startedAt = startedAt
-        record.pointee.result = result
-        record.pointee.finishedAt = rtio_monotonic_ns()
+    private func finish(_ slot: UInt32, result: Int) {
+        slab.record(slot).pointee.result = result
         onCompletion(slot)
     }
 
@@ -197,7 +193,7 @@ package final class PrePatchBaselinePool: @unchecked Sendable {
             s.completed += 1
             return (slot, s.lastCreationError ?? .resourceTemporarilyUnavailable)
         }) {
-            finish(slot, result: -Int(error.rawValue), startedAt: rtio_monotonic_ns())
+            finish(slot, result: -Int(error.rawValue))
         }
     }
 
@@ -216,7 +212,7 @@ package final class PrePatchBaselinePool: @unchecked Sendable {
                 s.completed += 1
                 return slot
             }) {
-                finish(slot, result: -Int(ECANCELED), startedAt: rtio_monotonic_ns())
+                finish(slot, result: -Int(ECANCELED))
             }
         }
         idleWake.post(maxThreads)
