@@ -89,4 +89,30 @@ struct BenchDirectTests {
             }
         }
     }
+
+    /// The yardstick engine is a real hand-off: its reads run on its one worker, on the CPU the
+    /// submitter does not use, and every checked read carries the file's bytes.
+    @Test("handoff-floor: reads run on its worker on the other CPU and verify")
+    func handoffFloorReadsVerify() throws {
+        let bench = builtProduct("rtio-bench")
+        try requireExecutable(bench)
+        let dir = NSTemporaryDirectory() + "rtio-bench-floor-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try run(bench, ["throughput", "--engines", "handoff-floor", "--depths", "1,8", "--duration", "0.3",
+                                     "--warmup", "0.05", "--file-size", "8", "--out", "\(dir)/out", "--json", "\(dir)/result.json"])
+        try #require(result.status == 0, "rtio-bench failed:\n\(result.output)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/result.json"))
+        let doc = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let entries = try #require(doc["engines"] as? [[String: Any]])
+        #expect(entries.count == 2)
+        for entry in entries {
+            #expect(entry["skipped"] is NSNull, "skipped: \(entry["skipped"] ?? "")")
+            #expect((entry["verified_reads"] as? Int ?? 0) > 0, "no read was checked")
+            #expect(entry["verify_errors"] as? Int == 0 && entry["read_errors"] as? Int == 0, "\(entry)")
+            // One worker, pinned to the CPU the submitter (CPU 0) does not use.
+            #expect(entry["engine_threads"] as? [String] == ["rtio-bench x1 (OTHER, cpus 1)"], "\(entry["engine_threads"] ?? "")")
+            #expect((entry["worker_cpu_ns_per_op"] as? Int ?? 0) > 0, "the worker ran the reads")
+        }
+    }
 }

@@ -96,6 +96,7 @@ func allEngines() -> [any BenchEngine] {
         IOUringEngine(),
         LiburingEngine(mode: .async),
         LiburingEngine(mode: .sqpoll),
+        HandoffFloorEngine(),  // the yardstick: the least any hand-off costs here
     ]
     // ---- LEAD: the product's engines are plugged in here. ------------------------------------
     // `preallocBenchEngines()` lives in PreallocEngines.swift (until then, the placeholder in

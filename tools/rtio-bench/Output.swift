@@ -8,7 +8,8 @@
 //                 "submit_ns": {same keys}, "mallocs_per_op", "threads_created",
 //                 "minor_faults", "ctx_switches",
 //                 "cpu_ns_per_op", "worker_cpu_ns_per_op", "process_cpu_ns", "worker_cpu_ns",
-//                 "cpu_unaccounted_ns", "engine_threads", "handoff"}],
+//                 "cpu_unaccounted_ns", "engine_threads", "handoff",
+//                 "verified_reads", "verify_errors", "read_errors"}],
 //    "load_average": "1m 5m 15m" (at the end of the scenario)}
 // cpu_ns_per_op = process user+system CPU (RUSAGE_SELF; plus any task time RUSAGE_SELF missed,
 //   cpu_unaccounted_ns) over the recorded phase / reads; worker_cpu_ns_per_op = CPU of the
@@ -66,6 +67,7 @@ func engineHandoffLabel(_ name: String) -> String {
     case "io_uring-sqpoll": return "hand-off to the SQPOLL kernel thread pinned to the worker CPU, waits in io_uring_wait_cqe"
     case "glibc-aio": return "hand-off to glibc's AIO helpers (created in aio_read by the submitter), waits in aio_suspend"
     case "nio-pool": return "hand-off to NIOThreadPool threads (created in start, unpinned)"
+    case "handoff-floor": return "the floor, not a product: one SCHED_OTHER thread pinned to the other CPU spins, unbounded, on a one-line-per-request ring (request and result share the line)"
     case "prealloc-spin": return "hand-off to one preallocated worker (FIFO 10, pinned to the other CPU, spins 1 ms, rests in 50 µs slices; the waiting submitter serves its read itself (serveHere) when the worker rests or has taken nothing for 2 µs)"
     case "prealloc-park": return "hand-off to one preallocated worker (FIFO 10, pinned to the other CPU, parks at once)"
     case "prealloc-group": return "hand-off to a group of min(depth,32) preallocated workers (FIFO 10, the other CPU, park at once)"
@@ -291,6 +293,9 @@ struct ScenarioReport {
                 e["worker_cpu_ns"] = Int(r.workerCPUNs)
                 e["cpu_unaccounted_ns"] = Int(r.cpuUnaccountedNs)
                 e["engine_threads"] = r.engineThreads
+                e["verified_reads"] = r.verified
+                e["verify_errors"] = r.verifyErrors
+                e["read_errors"] = r.readErrors
                 if isOpenLoop {
                     e["submitter"] = r.submitterMode ?? ""
                     e["submitter_runqueue_ns"] = Int(r.submitterRunQueueNs)
