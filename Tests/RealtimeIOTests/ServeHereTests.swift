@@ -176,6 +176,51 @@ struct ServeHereTests {
         #expect(engine.workerSnapshots()[0].readsBySubmitters == 1)
     }
 
+    /// A SCHED_FIFO host pinned to its worker's CPU, above the worker's priority:
+    /// while the host runs, the worker cannot, so a read the host submits and then
+    /// waits for would wait until the host gives the CPU up — a spin that ends only
+    /// by sleeping. The engine's wait serves it instead: the read runs on the host
+    /// within the spin, and the worker (once it runs again) skips the cell.
+    @Test("a FIFO host on its worker's CPU: the wait serves the read the worker cannot reach",
+          .tags(.concurrency, .needsRoot))
+    func fifoHostOnWorkerCPU() throws {
+        let config = EngineConfiguration(
+            groups: [.init(name: "fh", workers: 1, cpus: try CPUList(parsing: "1"), scheduling: .fifo(priority: 3))],
+            ringCapacity: 8, requestsInFlight: 8, privilegePolicy: .required, spinBudget: .milliseconds(100))
+        let engine = try IOEngine(configuration: config)
+        defer { engine.shutdown() }
+        let file = try TemporaryFile(size: 8192)
+        var pattern = [UInt8](repeating: 0, count: 4096)
+        for i in pattern.indices { pattern[i] = UInt8(truncatingIfNeeded: i &* 13 &+ 5) }
+        _ = pattern.withUnsafeBytes { pwrite(file.fd.rawValue, $0.baseAddress, 4096, 4096) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
+        defer { buffer.deallocate() }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0)
+        let log = HandlerLog()
+        let fd = file.fd
+        let base = UInt(bitPattern: buffer.baseAddress)  // written only by the read, read after join
+        let host = try NativeThread.spawn(
+            attributes: ThreadAttributes(cpus: [1], scheduling: .fifo(priority: 20), name: "fifo-host")
+        ) {
+            // Running here, on CPU 1 at FIFO 20: the worker (FIFO 3, CPU 1 only) is not.
+            let into = UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: base), count: 4096)
+            guard let handle = try? engine.submit(.read(fd, into: into, at: 4096), tag: 9) else { return }
+            // Bounded: 2 s of spin at most, and only if serving failed (the worker then
+            // completes the read once the wait sleeps, with its own index: the test fails).
+            _ = engine.reap(waitingUpTo: .seconds(5), spinFor: .seconds(2), serving: handle, after: .microseconds(50)) { c in
+                log.entries.withLock { $0.append((c, rtio_gettid())) }
+            }
+        }
+        host.join()
+        let got = log.snapshot
+        #expect(got.map(\.0) == [IOCompletion(tag: 9, result: 4096, worker: nil)], "\(got)")
+        #expect(Array(buffer) == pattern)
+        // The worker passes the cell without running it: not a cancellation, counted as served by the host.
+        #expect(waitUntil(seconds: 10) { engine.core.slab.quiescentFreeCount() == 8 })
+        let worker = engine.workerSnapshots()[0]
+        #expect(worker.cancelled == 0 && worker.errors == 0 && worker.readsBySubmitters == 1)
+    }
+
     @Test("perform (async) served here: the awaiting task gets the real result", .tags(.concurrency))
     func performServed() async throws {
         let (engine, hold) = try engineWithHeldWorker()
