@@ -49,6 +49,9 @@ struct ServeHereTests {
         // Not a cancellation, not an error: counted as served by the host.
         #expect(worker.cancelled == 0 && worker.errors == 0)
         #expect(worker.readsBySubmitters == 1)
+        // And rtio-admin's copy (the status file's counter block) follows, with no rest in between.
+        #expect(waitUntil(seconds: 10) { engine.workers[0].counters[.readsBySubmitters] == 1 },
+                "status copy: \(engine.workers[0].counters[.readsBySubmitters])")
     }
 
     @Test("a custom request served here runs on the serving thread, once", .tags(.concurrency))

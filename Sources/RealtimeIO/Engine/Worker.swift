@@ -156,8 +156,14 @@ final class Worker: @unchecked Sendable {
         // time from here, across spins and timed rests alike.
         var idleSince = now
         var servedMeanwhile = false
+        // When publishReadsBySubmitters last ran.
+        var readsPublishedAt = now
         while true {
             share.account(now: now)
+            if now &- readsPublishedAt >= Self.bookkeepingNanoseconds {
+                publishReadsBySubmitters()
+                readsPublishedAt = now
+            }
             let plan = share.planWait(
                 budget: budget, idleNanoseconds: Int64(bitPattern: now &- idleSince), now: now,
                 hasWork: ring.hasPublishedEntryRelaxed() || (io.map { $0.inFlight > 0 && $0.hasCompletion } ?? false))
@@ -203,12 +209,7 @@ final class Worker: @unchecked Sendable {
                     ready = ring.hasPublishedEntry()
                 }
                 now = rtio_monotonic_ns()
-                if case .rest = plan {
-                    // Resting, not serving: for rtio-admin, the reads submitters ran
-                    // themselves meanwhile (the reaper's count; its line, read once per rest).
-                    let reads = UInt64(core.readsBySubmitters(worker: index))
-                    if counters[.readsBySubmitters] != reads { counters.set(.readsBySubmitters, reads) }
-                }
+                if case .rest = plan { publishReadsBySubmitters() }
                 if servedMeanwhile {
                     // Submitters ran reads themselves during the rest (reads during a
                     // rest): busy, not idle — the spin budget starts again.
@@ -264,7 +265,11 @@ final class Worker: @unchecked Sendable {
 
     /// For rtio-admin: the worker is about to sleep until a submit (or a completion) wakes it.
     @inline(__always)
-    private func publishParked() { counters.set(.state, WorkerCounters.State.parked.rawValue) }
+    private func publishParked() {
+        counters.set(.state, WorkerCounters.State.parked.rawValue)
+        // A syscall follows: the count is current however long the sleep.
+        publishReadsBySubmitters()
+    }
 
     /// For rtio-admin: back from such a sleep; the wake-up word's counts.
     @inline(__always)
@@ -272,6 +277,16 @@ final class Worker: @unchecked Sendable {
         counters.set(.state, WorkerCounters.State.spinning.rawValue)
         counters.set(.parks, UInt64(ring.wakeup.parks))
         counters.set(.wakes, UInt64(ring.wakeup.wakes))
+    }
+
+    /// For rtio-admin: the requests hosts ran themselves for this worker (reads
+    /// during its rests, ``IOEngine/serveHere(_:)``) — the reaper's count, on
+    /// the reaper's line: read after each rest and every 10 ms at most, never
+    /// per request.
+    @inline(__always)
+    private func publishReadsBySubmitters() {
+        let reads = UInt64(core.readsBySubmitters(worker: index))
+        if counters[.readsBySubmitters] != reads { counters.set(.readsBySubmitters, reads) }
     }
 
     /// For rtio-admin and snapshots: requests in `io` now, and the most at once.
@@ -303,6 +318,9 @@ final class Worker: @unchecked Sendable {
         if pushed { _ = core.notifyHost() }
         return any
     }
+
+    /// How often the loop refreshes figures kept elsewhere (10 ms).
+    static let bookkeepingNanoseconds: UInt64 = 10_000_000
 
     /// Requests taken per batch before the loop re-plans (share, stop).
     static let batch = 32
