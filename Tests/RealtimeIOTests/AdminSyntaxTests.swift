@@ -63,7 +63,9 @@ struct AdminSyntaxTests {
         sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
         sleeper.arguments = ["30"]
         try sleeper.run()
-        defer { sleeper.terminate(); sleeper.waitUntilExit() }
+        // SIGKILL, not terminate()'s SIGTERM: a child spawned from a dispatch thread inherits
+        // its blocked-signal mask (SIGTERM included), and sleep would run its 30 s.
+        defer { kill(sleeper.processIdentifier, SIGKILL); sleeper.waitUntilExit() }
         let plain = try admin(["show", "\(sleeper.processIdentifier)"])
         #expect(plain.status == 66 && plain.err.contains("no running RealtimeIO engine in pid \(sleeper.processIdentifier)"), "\(plain.err)")
         let metrics = try admin(["metrics", "--pid", "\(sleeper.processIdentifier)"])

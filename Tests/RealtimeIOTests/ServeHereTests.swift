@@ -244,9 +244,13 @@ struct ServeHereTests {
                 servedResult = engine.serveHere(RequestHandle(slot: slot, generation: generation))
                 if servedResult == .served { break outer }
             }
-            usleep(100)
+            // Suspends, never blocks: the perform task may need this very thread
+            // (the cooperative pool has one thread per CPU, two here).
+            try await Task.sleep(for: .microseconds(100))
         }
         #expect(servedResult == .served)
+        // Not served: the worker must run it, or the await below never returns.
+        if servedResult != .served { hold.release() }
         #expect(try await task.value == 7)
         #expect(counter.runs == 1)
         hold.release()
