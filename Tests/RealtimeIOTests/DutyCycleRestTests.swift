@@ -29,6 +29,20 @@ private let sleep200Microseconds: CustomBlockingCall = { _ in
     return 0
 }
 
+/// Submits 200 × `call` at once from a thread on CPU 0 (a submitter sharing CPU 1
+/// with the FIFO worker would be preempted after each submit and never build a
+/// backlog); returns how many were refused.
+private func submitBacklog(_ engine: IOEngine, _ call: CustomBlockingCall) throws -> Int {
+    let refused = SharedCounter()
+    let submitter = try NativeThread.spawn(attributes: ThreadAttributes(cpus: [0], name: "dc-submit")) {
+        for tag in 0..<200 {
+            do { try engine.submit(.custom(call, context: nil), tag: UInt64(tag)) } catch { refused.add() }
+        }
+    }
+    submitter.join()
+    return refused.value
+}
+
 /// CPU time a thread of this process has used, in ns (`schedstat`'s first field).
 private func workerCPUTime(_ tid: Int32) throws -> UInt64 {
     let text = try String(contentsOfFile: "/proc/self/task/\(tid)/schedstat", encoding: .utf8)
@@ -52,16 +66,7 @@ struct DutyCycleRestTests {
         let engine = try IOEngine(configuration: config)
         defer { engine.shutdown() }
         let tid = engine.workerThreadIDs[0]
-        // Submitted from CPU 0 all at once: a submitter sharing CPU 1 with the
-        // FIFO worker would be preempted after each submit and never build a backlog.
-        let refused = SharedCounter()
-        let submitter = try NativeThread.spawn(attributes: ThreadAttributes(cpus: [0], name: "dc-submit")) {
-            for tag in 0..<200 {
-                do { try engine.submit(.custom(busy200Microseconds, context: nil), tag: UInt64(tag)) } catch { refused.add() }
-            }
-        }
-        submitter.join()
-        #expect(refused.value == 0)
+        #expect(try submitBacklog(engine, busy200Microseconds) == 0)
         let done = reapAll(engine, count: 200)
         let snap = engine.workerSnapshots()[0]
         #expect(Set(done.map(\.tag)) == Set(0..<200))
@@ -94,14 +99,7 @@ struct DutyCycleRestTests {
         defer { engine.shutdown() }
         let tid = engine.workerThreadIDs[0]
         let cpuBefore = try workerCPUTime(tid)
-        let refused = SharedCounter()
-        let submitter = try NativeThread.spawn(attributes: ThreadAttributes(cpus: [0], name: "dc-submit")) {
-            for tag in 0..<200 {
-                do { try engine.submit(.custom(sleep200Microseconds, context: nil), tag: UInt64(tag)) } catch { refused.add() }
-            }
-        }
-        submitter.join()
-        #expect(refused.value == 0)
+        #expect(try submitBacklog(engine, sleep200Microseconds) == 0)
         let done = reapAll(engine, count: 200)
         let cpu = Int64(try workerCPUTime(tid) - cpuBefore)
         #expect(Set(done.map(\.tag)) == Set(0..<200))

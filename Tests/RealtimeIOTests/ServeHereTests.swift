@@ -16,6 +16,25 @@ private let recordThread: CustomBlockingCall = { context in
     return 11
 }
 
+/// A file whose second 4 KiB page holds a known pattern (byte i = i × multiplier + 1),
+/// and a zeroed, page-aligned buffer to read it into. `deallocate()` the buffer.
+private struct PatternedPage {
+    let file: TemporaryFile
+    let pattern: [UInt8]
+    let buffer: UnsafeMutableRawBufferPointer
+
+    init(multiplier: Int) throws {
+        let file = try TemporaryFile(size: 8192)
+        let pattern = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* multiplier &+ 1) }
+        _ = pattern.withUnsafeBytes { pwrite(file.fd.rawValue, $0.baseAddress, 4096, 4096) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
+        buffer.initializeMemory(as: UInt8.self, repeating: 0)
+        (self.file, self.pattern, self.buffer) = (file, pattern, buffer)
+    }
+
+    func deallocate() { buffer.deallocate() }
+}
+
 @Suite("Engine: serveHere", .serialized)
 struct ServeHereTests {
 
@@ -25,13 +44,9 @@ struct ServeHereTests {
         let (engine, hold) = try engineWithHeldWorker()
         // Released on every exit: shutdown waits for the held worker.
         defer { hold.release(); engine.shutdown() }
-        let file = try TemporaryFile(size: 8192)
-        var pattern = [UInt8](repeating: 0, count: 4096)
-        for i in pattern.indices { pattern[i] = UInt8(truncatingIfNeeded: i &* 7 &+ 3) }
-        _ = pattern.withUnsafeBytes { pwrite(file.fd.rawValue, $0.baseAddress, 4096, 4096) }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
-        defer { buffer.deallocate() }
-        buffer.initializeMemory(as: UInt8.self, repeating: 0)
+        let page = try PatternedPage(multiplier: 7)
+        defer { page.deallocate() }
+        let (file, pattern, buffer) = (page.file, page.pattern, page.buffer)
         let handle = try engine.submit(.read(file.fd, into: buffer, at: 4096), tag: 2)
         #expect(engine.serveHere(handle) == .served)
         // Ran before serveHere returned, on this thread, while the worker is still stuck.
@@ -192,13 +207,9 @@ struct ServeHereTests {
             ringCapacity: 8, requestsInFlight: 8, privilegePolicy: .required, spinBudget: .milliseconds(100))
         let engine = try IOEngine(configuration: config)
         defer { engine.shutdown() }
-        let file = try TemporaryFile(size: 8192)
-        var pattern = [UInt8](repeating: 0, count: 4096)
-        for i in pattern.indices { pattern[i] = UInt8(truncatingIfNeeded: i &* 13 &+ 5) }
-        _ = pattern.withUnsafeBytes { pwrite(file.fd.rawValue, $0.baseAddress, 4096, 4096) }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
-        defer { buffer.deallocate() }
-        buffer.initializeMemory(as: UInt8.self, repeating: 0)
+        let page = try PatternedPage(multiplier: 13)
+        defer { page.deallocate() }
+        let (file, pattern, buffer) = (page.file, page.pattern, page.buffer)
         let log = HandlerLog()
         let fd = file.fd
         let base = UInt(bitPattern: buffer.baseAddress)  // written only by the read, read after join
