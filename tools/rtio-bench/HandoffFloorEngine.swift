@@ -39,7 +39,10 @@ final class HandoffFloorEngine: BenchEngine {
             precondition(posix_memalign(&raw, Self.cellBytes, count * Self.cellBytes) == 0, "posix_memalign")
             cells = raw!
             memset(cells, 0, count * Self.cellBytes)
-            for i in 0..<count { Self.state(cells + i * Self.cellBytes).initialize(to: Atomic(0)) }
+            for i in 0..<count {
+                Self.state(cells + i * Self.cellBytes).initialize(to: Atomic(0))
+                Self.request(cells + i * Self.cellBytes).initialize(to: Request())
+            }
             mask = count - 1
             self.fd = fd
         }
@@ -47,6 +50,10 @@ final class HandoffFloorEngine: BenchEngine {
 
         @inline(__always) static func state(_ cell: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Atomic<UInt64>> {
             cell.assumingMemoryBound(to: Atomic<UInt64>.self)
+        }
+        /// The request and its result, after the state word in the same line.
+        @inline(__always) static func request(_ cell: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Request> {
+            (cell + MemoryLayout<Atomic<UInt64>>.stride).assumingMemoryBound(to: Request.self)
         }
         @inline(__always) func cell(_ i: Int) -> UnsafeMutableRawPointer { cells + (i & mask) * Self.cellBytes }
 
@@ -60,16 +67,23 @@ final class HandoffFloorEngine: BenchEngine {
                     if stop.load(ordering: .relaxed) { return }
                     rtio_cpu_relax()
                 }
-                let offset = c.load(fromByteOffset: 8, as: Int64.self)
-                let buffer = c.load(fromByteOffset: 16, as: UnsafeMutableRawPointer.self)
-                let length = c.load(fromByteOffset: 24, as: Int.self)
-                var n = pread(fd, buffer, length, off_t(offset))
+                let r = Self.request(c)
+                var n = pread(fd, r.pointee.buffer, r.pointee.length, off_t(r.pointee.offset))
                 if n < 0 { n = -Int(errno) }
-                c.storeBytes(of: n, toByteOffset: 40, as: Int.self)
+                r.pointee.result = n
                 Self.state(c).pointee.store(2, ordering: .releasing)
                 next &+= 1
             }
         }
+    }
+
+    /// One cell's request and result (40 bytes: with the state word, one line).
+    private struct Request {
+        var offset: Int64 = 0
+        var buffer: UnsafeMutableRawPointer? = nil
+        var length = 0
+        var tag: UInt64 = 0
+        var result = 0
     }
 
     private var shared: Shared?
@@ -95,10 +109,7 @@ final class HandoffFloorEngine: BenchEngine {
         guard let s = shared else { return false }
         let c = s.cell(head)
         guard Shared.state(c).pointee.load(ordering: .acquiring) == 0 else { return false }
-        c.storeBytes(of: offset, toByteOffset: 8, as: Int64.self)
-        c.storeBytes(of: buffer, toByteOffset: 16, as: UnsafeMutableRawPointer.self)
-        c.storeBytes(of: length, toByteOffset: 24, as: Int.self)
-        c.storeBytes(of: tag, toByteOffset: 32, as: UInt64.self)
+        Shared.request(c).pointee = Request(offset: offset, buffer: buffer, length: length, tag: tag)
         Shared.state(c).pointee.store(1, ordering: .releasing)
         head &+= 1
         return true
@@ -113,15 +124,14 @@ final class HandoffFloorEngine: BenchEngine {
             while tail != head {
                 let c = s.cell(tail)
                 guard Shared.state(c).pointee.load(ordering: .acquiring) == 2 else { break }
-                let tag = c.load(fromByteOffset: 32, as: UInt64.self)
-                let result = c.load(fromByteOffset: 40, as: Int.self)
+                let (tag, result) = (Shared.request(c).pointee.tag, Shared.request(c).pointee.result)
                 Shared.state(c).pointee.store(0, ordering: .releasing)
                 tail &+= 1
                 delivered += 1
                 body(tag, result)
             }
             if delivered > 0 || !wait || tail == head { return delivered }
-            // Spin like the other engines' waits (bounded: 1 ms), then sleep in 50 µs steps.
+            // Spin up to 1 ms (a floor should not pay for a wake-up), then sleep in 50 µs steps.
             let now = rtio_monotonic_ns()
             if spinUntil == 0 { spinUntil = now &+ 1_000_000 }
             if now < spinUntil { rtio_cpu_relax() } else { usleep(50) }

@@ -23,8 +23,8 @@ package struct WorkerCounters: @unchecked Sendable {
         case demotions, restoreFailures
         /// Requests of this worker that hosts ran themselves (reads during its
         /// rests, ``IOEngine/serveHere(_:)``): the reaper's count, copied by the
-        /// worker after each rest (so it lags until those are reaped, and until the
-        /// next rest for requests served while it was awake).
+        /// worker after each rest, before each park and every 10 ms (so it lags
+        /// until those are reaped, and by up to 10 ms).
         case readsBySubmitters
         /// Requests in the worker's own io_uring now, and the most at once
         /// (``EngineConfiguration/WorkerGroup/inFlight``; 0 without a ring).
