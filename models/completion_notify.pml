@@ -6,7 +6,8 @@
  * with the host's loop around IOEngine.reap (drain, and when nothing was
  * found: re-arm, drain again) and, when reap returned 0, a sleep in poll(2)
  * on the non-blocking eventfd until it is readable. Completion rings are the
- * SPSC CompletionRing (push = tail store; drain = one tail load, then head).
+ * SPSC CompletionRing (push = the cell's sequence store, modelled as a count;
+ * drain = the cells up to the first not ready, then head).
  *
  * Each Promela statement is one atomic step; every interleaving is explored
  * under sequential consistency (the code makes the flag operations and the

@@ -60,8 +60,9 @@ struct SubmissionRingLimitTests {
 
     @Test("a request's round trip stays in its slot's first cache line")
     func handOffLine() {
-        // What the worker reads to run a request, the result it writes and what
-        // the reaper reads back share the state word's line: one line moves each way.
+        // What the worker reads to run a request and the result it writes share
+        // the state word's line (the reaper reads result and tag from the
+        // completion ring's cell, CompletionRingTests).
         #expect(RequestSlab.handOffBytes <= 64)
         for field: PartialKeyPath<RequestRecord> in [\.opcode, \.fd, \.offset, \.length, \.buffer, \.tag, \.result] {
             #expect(RequestSlab.recordOffset + MemoryLayout<RequestRecord>.offset(of: field)! < 64)

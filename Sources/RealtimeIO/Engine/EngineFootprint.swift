@@ -94,7 +94,7 @@ package struct EngineFootprint: Equatable, Sendable {
                  formula: "\(workers) workers × (\(configuration.ringCapacity) cells × 16 B + 3 lines)",
                  bytes: Self.multiply(workers, ring), allocation: .cacheAligned),
             Part(name: "completion rings", field: "requestsInFlight",
-                 formula: "\(workers) workers × \(CompletionRing.capacity(minimumCapacity: slots)) × 4 B",
+                 formula: "\(workers) workers × (\(CompletionRing.capacity(minimumCapacity: slots)) × \(CompletionRing.cellByteCount) B + 2 lines)",
                  bytes: Self.multiply(workers, completion), allocation: .cacheAligned),
             Part(name: "worker stacks", field: "groups[].stackPrefaultBytes",
                  formula: lockFuture ? "stackSize per worker (locked at creation)" : "stackPrefaultBytes per worker",

@@ -38,9 +38,9 @@ extension IOEngine {
             let index = w  // worker w's index is its position
             delivered += completionRings[w]._withUnsafeGuaranteedRef { ring in
                 slabRef._withUnsafeGuaranteedRef { slab in
-                    ring.drain(maximum: maximum - delivered) { slot in
-                        let r = slab.record(slot)
-                        let completion = IOCompletion(tag: r.pointee.tag, result: r.pointee.result, worker: index)
+                    // The cell carries tag and result: the record's line stays the worker's.
+                    ring.drain(maximum: maximum - delivered) { slot, result, tag in
+                        let completion = IOCompletion(tag: tag, result: result, worker: index)
                         slab.release(slot)
                         body(completion)
                     }

@@ -378,7 +378,8 @@ final class Worker: @unchecked Sendable {
         _ slot: UInt32, _ record: UnsafeMutablePointer<RequestRecord>, result: Int, start: UInt64, end: UInt64,
         threadBusy: Bool
     ) -> Bool {
-        // Line 0 only (RequestRecord): the host reads nothing else back.
+        // Line 0 (RequestRecord), for direct delivery; the host's reap reads
+        // the completion ring's cell instead.
         record.pointee.result = result
         counters.add(.completed, 1)
         if result < 0 { counters.add(.errors, 1) }
@@ -388,7 +389,7 @@ final class Worker: @unchecked Sendable {
 
         slabRef._withUnsafeGuaranteedRef { $0.markFinished(slot) }  // before delivery: afterwards the slot may be reused
         if coreRef._withUnsafeGuaranteedRef({ $0.deliverDirectly(slot, worker: index) }) { return false }
-        completions.push(slot)
+        completions.push(slot, result: result, tag: record.pointee.tag)
         return true
     }
 }
