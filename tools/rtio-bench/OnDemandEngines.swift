@@ -48,12 +48,31 @@ final class OnDemandBenchEngine: BenchEngine {
 
     private var engine: IOEngine?
     private var fd = FileDescriptor(rawValue: -1)
-    private var driver = IOEngineBenchDriver(spinNanoseconds: reapSpinNanoseconds)
+    /// The driver lives outside the object: reached through a pointer, its
+    /// mutating calls carry no dynamic exclusivity check (two runtime calls per
+    /// submit and per reap, measured with callgrind), as the other engines'
+    /// state carries none.
+    private let driverStorage: UnsafeMutablePointer<IOEngineBenchDriver> = {
+        let p = UnsafeMutablePointer<IOEngineBenchDriver>.allocate(capacity: 1)
+        p.initialize(to: IOEngineBenchDriver(spinNanoseconds: reapSpinNanoseconds))
+        return p
+    }()
+    private var driver: IOEngineBenchDriver {
+        unsafeAddress { UnsafePointer(driverStorage) }
+        unsafeMutableAddress { driverStorage }
+    }
+    /// `engine` without a retain and release per submit and per reap (the
+    /// strong reference above keeps it alive).
+    private var engineRef: Unmanaged<IOEngine>?
     /// The submitter's own creations when `start` returned (`start` and `stop` run on the submitter).
     private var submitterCreationsAtStart: UInt64 = 0
 
     init() {}
-    deinit { engine?.shutdown(.cancel) }
+    deinit {
+        engine?.shutdown(.cancel)
+        driverStorage.deinitialize(count: 1)
+        driverStorage.deallocate()
+    }
 
     func start(file: FileDescriptor, config: BenchEngineConfig) throws {
         fd = file
@@ -72,13 +91,15 @@ final class OnDemandBenchEngine: BenchEngine {
 
     @inline(__always)
     func submitRead(offset: Int64, buffer: UnsafeMutableRawPointer, length: Int, tag: UInt64) -> Bool {
-        guard let engine else { return false }
-        return driver.submitRead(engine, fd: fd, offset: offset, buffer: buffer, length: length, tag: tag, placement: .leastLoaded)
+        guard let engineRef else { return false }
+        return engineRef._withUnsafeGuaranteedRef { engine in
+            driver.submitRead(engine, fd: fd, offset: offset, buffer: buffer, length: length, tag: tag, placement: .leastLoaded)
+        }
     }
 
     func reapCompletions(wait: Bool, _ body: (UInt64, Int) -> Void) -> Int {
-        guard let engine else { return 0 }
-        return driver.reap(engine, wait: wait, body)
+        guard let engineRef else { return 0 }
+        return engineRef._withUnsafeGuaranteedRef { driver.reap($0, wait: wait, body) }
     }
 
     func stop() {
@@ -89,6 +110,7 @@ final class OnDemandBenchEngine: BenchEngine {
         engine.shutdown(.drain)  // joins every worker and the spawner thread
         threadsCreated = (stats?.threadsCreated ?? 0) + 1  // + the spawner thread
         fputs("   ondemand: workers created \(stats?.threadsCreated ?? 0) (+1 spawner), by the submitter \(bySubmitter), peak \(stats?.peakThreads ?? 0)\n", standardError())
+        engineRef = nil
         self.engine = nil
         fd = FileDescriptor(rawValue: -1)
     }
