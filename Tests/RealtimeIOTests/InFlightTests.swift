@@ -191,6 +191,42 @@ struct InFlightTests {
 
     /// Three threads submit 300 verified reads each to two workers that keep
     /// four in flight apiece: every read completes exactly once with its bytes.
+    /// A worker that has moved its requests into its io_uring has an empty
+    /// queue and nothing "in service", yet it is not idle. Four least-loaded
+    /// reads of empty pipes, each submitted once the previous one is in a
+    /// kernel: worker 0 takes the first, worker 1 (idle) the second, the tie
+    /// at one each goes to worker 0, the fourth to worker 1. Placement blind
+    /// to the io_uring sends all four to worker 0, which looks idle each time.
+    @Test("least-loaded placement counts the requests in a worker's io_uring", .tags(.needsRoot))
+    func placementCountsRequestsInKernel() throws {
+        let engine = try IOEngine(configuration: try inFlightConfiguration(inFlight: 4, workers: 2, slots: 16))
+        defer { engine.shutdown(.cancel) }
+        #expect(engine.degradations.isEmpty, "\(engine.degradations)")
+        let group = try #require(engine.group(named: "fly"))
+        let pipes = try (0..<4).map { _ in try Pipe() }
+        defer { pipes.forEach { $0.close() } }
+        let buffers = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 * 64, alignment: 64)
+        defer { buffers.deallocate() }
+        for (i, p) in pipes.enumerated() {
+            let slice = UnsafeMutableRawBufferPointer(rebasing: buffers[(i * 64)..<(i * 64 + 16)])
+            try engine.submit(.read(p.read, into: slice, at: 0), tag: UInt64(i), placement: .leastLoadedIn(group))
+            // In a kernel, as placement sees it, before the next placement.
+            #expect(waitUntil(seconds: 10) {
+                engine.workers.map { $0.ring.requestsInKernel }.reduce(0, +) == i + 1
+            }, "read \(i) never reached a worker's io_uring")
+        }
+        #expect(engine.workers.map { $0.ring.requestsInKernel } == [2, 2])
+        for (i, p) in pipes.enumerated() {
+            var byte = UInt8(0xB0 + i)
+            #expect(write(p.write.rawValue, &byte, 1) == 1)
+        }
+        let reads = reapAll(engine, count: 4).sorted { $0.tag < $1.tag }
+        #expect(reads.map(\.tag) == [0, 1, 2, 3])
+        #expect(reads.map(\.worker) == [0, 1, 0, 1], "placement: \(reads.map(\.worker))")
+        #expect(reads.allSatisfy { $0.result == 1 })
+        #expect(waitUntil(seconds: 10) { engine.workers.allSatisfy { $0.ring.requestsInKernel == 0 } })
+    }
+
     @Test("three submitting threads, two in-flight workers: every read once, with its data", .tags(.concurrency, .needsRoot))
     func manySubmittersExactlyOnce() throws {
         let engine = try IOEngine(configuration: try inFlightConfiguration(inFlight: 4, workers: 2, slots: 16))

@@ -229,11 +229,12 @@ extension IOEngine {
 
     /// The worker of `first...last` a least-loaded request goes to, at `now`:
     ///
-    /// 1. the first *idle* one: nothing queued and nothing in service;
+    /// 1. the first *idle* one: nothing queued, nothing in service and
+    ///    nothing in its own io_uring;
     /// 2. else, among workers whose request in service (if any) has run at
     ///    most ``longServiceNanoseconds``, the one with the least load
-    ///    (queued entries, plus one for the request in service), ties to the
-    ///    lowest index;
+    ///    (queued entries, plus one for the request in service, plus those in
+    ///    its io_uring), ties to the lowest index;
     /// 3. else (every worker serves a long request) the one whose request
     ///    started last, ties to the least load: the longer a request has run,
     ///    the likelier it is stuck (a blocked read, a stalled filesystem) and
@@ -242,7 +243,8 @@ extension IOEngine {
     ///
     /// A lightly loaded engine keeps one worker hot and lets the others park.
     /// Per worker it reads `enqueuePosition` (line 0 of its ring) and
-    /// `consumedCount` and the service mark (both on line 1); it stops at the
+    /// `consumedCount`, the service mark and the in-kernel count (all on
+    /// line 1); it stops at the
     /// first idle worker. Relaxed loads: a racing pop or service start or end
     /// makes one placement approximate, never wrong for correctness. Index
     /// loops, not iterators: unspecialised generic iteration allocates
@@ -255,16 +257,21 @@ extension IOEngine {
         var bestSince: UInt64 = 0
         var i = first
         while i <= last {
-            let (queued, since) = rings[i]._withUnsafeGuaranteedRef { ($0.approximateCount, $0.serviceStartedAt) }
+            let (queued, since, inKernel) = rings[i]._withUnsafeGuaranteedRef {
+                ($0.approximateCount, $0.serviceStartedAt, $0.requestsInKernel)
+            }
+            // Requests in the worker's io_uring load it but never hold it: it
+            // takes more while they wait in the kernel, so they are not "long".
             if since == 0 {
-                if queued == 0 { return i }
-                if bestIsLong || queued < bestLoad {
+                let load = queued &+ inKernel
+                if load == 0 { return i }
+                if bestIsLong || load < bestLoad {
                     best = i
-                    bestLoad = queued
+                    bestLoad = load
                     bestIsLong = false
                 }
             } else {
-                let load = queued &+ 1
+                let load = queued &+ inKernel &+ 1
                 // The worker's clock read may be later than ours: signed difference.
                 if Int64(bitPattern: now &- since) <= Self.longServiceNanoseconds {
                     if bestIsLong || load < bestLoad {

@@ -5,13 +5,15 @@
 ///
 /// ## Least-loaded placement and long requests
 /// ``leastLoaded`` and ``leastLoadedIn(_:)`` look at each candidate worker's
-/// queue *and* its request in service:
-/// 1. the first idle worker (nothing queued, nothing in service) takes the
-///    request;
+/// queue, its request in service *and* the requests in its own io_uring
+/// (``EngineConfiguration/WorkerGroup/inFlight``):
+/// 1. the first idle worker (nothing queued, nothing in service, nothing in
+///    its io_uring) takes the request;
 /// 2. otherwise a worker whose request in service has run longer than a
 ///    threshold (100 µs) is passed over as long as another candidate is not
 ///    in that state, whatever the queue lengths; among the others the one
-///    with the fewest queued entries plus in-service request wins;
+///    with the fewest queued entries plus in-service and in-io_uring
+///    requests wins;
 /// 3. if every candidate serves a long request, the one whose request
 ///    started last wins (the longer a request has run, the likelier it is
 ///    stuck), then the least loaded.

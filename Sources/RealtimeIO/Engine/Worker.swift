@@ -289,9 +289,10 @@ final class Worker: @unchecked Sendable {
         if counters[.readsBySubmitters] != reads { counters.set(.readsBySubmitters, reads) }
     }
 
-    /// For rtio-admin and snapshots: requests in `io` now, and the most at once.
+    /// For placement, rtio-admin and snapshots: requests in `io` now, and the most at once.
     @inline(__always)
     private func publishInFlight(_ io: WorkerIORing) {
+        if ring.requestsInKernel != io.inFlight { ring.setRequestsInKernel(io.inFlight) }
         let n = UInt64(io.inFlight)
         if counters[.inFlight] != n { counters.set(.inFlight, n) }
         if n > counters[.maxInFlight] { counters.set(.maxInFlight, n) }
@@ -349,8 +350,10 @@ final class Worker: @unchecked Sendable {
         let record = slabRef._withUnsafeGuaranteedRef { $0.record(slot) }
         let start = now
         if !cancel, let io, io.prepare(slot, record) {
-            // In the worker's io_uring: completed by reapCompletions.
+            // In the worker's io_uring: completed by reapCompletions. Placement
+            // sees it at once (the pop has just taken it off the queue count).
             record.pointee.startedAt = start
+            ring.setRequestsInKernel(io.inFlight)
             return false
         }
         // Placement reads the mark (see IOEngine.leastLoaded); it shares the

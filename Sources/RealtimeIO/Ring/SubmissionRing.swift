@@ -36,8 +36,9 @@ import Glibc
 /// ## Ownership
 /// - `enqueuePosition`: shared by producers (CAS).
 /// - `dequeuePosition`: the consumer's alone; producers never read it.
-/// - `consumedCount` and the service mark (``markServiceStarted(at:)``): the
-///   consumer writes them, anyone reads them. They share the consumer's cache
+/// - `consumedCount`, the service mark (``markServiceStarted(at:)``) and the
+///   count of requests in the consumer's own io_uring
+///   (``setRequestsInKernel(_:)``): the consumer writes them, anyone reads them. They share the consumer's cache
 ///   line with `dequeuePosition`, so a producer that reads
 ///   ``approximateCount`` and ``serviceStartedAt`` reads two lines, as it
 ///   read for the count alone.
@@ -62,6 +63,7 @@ package final class SubmissionRing: @unchecked Sendable {
     @usableFromInline let dequeuePosition: UnsafeMutablePointer<Int>
     @usableFromInline let consumedCount: UnsafeMutablePointer<Atomic<Int>>
     @usableFromInline let serviceStart: UnsafeMutablePointer<Atomic<UInt64>>
+    @usableFromInline let inKernel: UnsafeMutablePointer<Atomic<Int>>
     @usableFromInline let cells: UnsafeMutablePointer<Cell>
     /// The consumer's park/wake handshake.
     package let wakeup: ConsumerWakeup
@@ -91,6 +93,7 @@ package final class SubmissionRing: @unchecked Sendable {
         dequeuePosition = memory.initialize(0, at: line)
         consumedCount = memory.initialize(Atomic<Int>(0), at: line + 8)
         serviceStart = memory.initialize(Atomic<UInt64>(0), at: line + 16)
+        inKernel = memory.initialize(Atomic<Int>(0), at: line + 24)
         wakeup = ConsumerWakeup(initializing: memory.line(2))
         cells = memory.line(3).bindMemory(to: Cell.self, capacity: capacity)
         for i in 0..<capacity {
@@ -312,7 +315,24 @@ package final class SubmissionRing: @unchecked Sendable {
         serviceStart.pointee.load(ordering: .relaxed)
     }
 
+    /// Requests the consumer has moved into its own io_uring and not yet
+    /// completed (a worker with ``EngineConfiguration/WorkerGroup/inFlight``
+    /// above 1; always 0 otherwise). Advisory, for placement, like
+    /// ``serviceStartedAt``: such a worker has taken them off its queue but is
+    /// not idle.
+    @inlinable
+    package var requestsInKernel: Int {
+        inKernel.pointee.load(ordering: .relaxed)
+    }
+
     // MARK: consumer annotations (the consumer thread only)
+
+    /// Publishes how many requests the consumer holds in its io_uring. One
+    /// relaxed store to the consumer's own line; callers store only changes.
+    @inlinable
+    package func setRequestsInKernel(_ count: Int) {
+        inKernel.pointee.store(count, ordering: .relaxed)
+    }
 
     /// Marks the entry just taken as in service since `now` (non-zero).
     /// One relaxed store to the consumer's own line, which `tryPop` has just
