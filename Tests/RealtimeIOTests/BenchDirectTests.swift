@@ -115,4 +115,39 @@ struct BenchDirectTests {
             #expect((entry["worker_cpu_ns_per_op"] as? Int ?? 0) > 0, "the worker ran the reads")
         }
     }
+    /// The engines built on `IOEngine` (preallocated and on-demand) in the burst and the closed
+    /// loop: every read of every burst completes and verifies, and the closed loop completes
+    /// reads. A bench engine that refused every submit used to hang the burst (the README's first
+    /// command never ended) and showed a closed loop of zero reads without failing.
+    @Test("IOEngine-backed engines complete and verify every read of a burst and of a closed loop")
+    func engineBackedEnginesCompleteTheirReads() throws {
+        let bench = builtProduct("rtio-bench")
+        try requireExecutable(bench)
+        let dir = NSTemporaryDirectory() + "rtio-bench-engines-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let engines = ["prealloc-spin", "prealloc-park", "ondemand"]
+        func entries(_ arguments: [String], json: String) throws -> [[String: Any]] {
+            let result = try run(bench, arguments + ["--engines", engines.joined(separator: ","), "--file-size", "8",
+                                                     "--out", "\(dir)/out", "--json", json])
+            try #require(result.status == 0, "rtio-bench failed:\n\(result.output)")
+            let doc = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+            return try #require(doc["engines"] as? [[String: Any]])
+        }
+        let burst = try entries(["burst", "--reps", "2", "--burst", "16"], json: "\(dir)/burst.json")
+        #expect(burst.compactMap { $0["name"] as? String } == engines)
+        for entry in burst {
+            #expect(entry["skipped"] is NSNull, "\(entry["name"] ?? ""): skipped \(entry["skipped"] ?? "")")
+            #expect(entry["verified_reads"] as? Int == 2 * 16, "\(entry["name"] ?? ""): \(entry["verified_reads"] ?? "")")
+            #expect(entry["verify_errors"] as? Int == 0 && entry["read_errors"] as? Int == 0, "\(entry)")
+        }
+        let loop = try entries(["throughput", "--depths", "1", "--duration", "0.2", "--warmup", "0.05"],
+                               json: "\(dir)/throughput.json")
+        #expect(loop.count == engines.count)
+        for entry in loop {
+            #expect(entry["skipped"] is NSNull, "\(entry["name"] ?? ""): skipped \(entry["skipped"] ?? "")")
+            #expect((entry["verified_reads"] as? Int ?? 0) > 0, "\(entry["name"] ?? ""): no read completed")
+            #expect(entry["verify_errors"] as? Int == 0 && entry["read_errors"] as? Int == 0, "\(entry)")
+        }
+    }
 }

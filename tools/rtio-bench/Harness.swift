@@ -554,6 +554,10 @@ func runBurstRep(engine: any BenchEngine, file: TestFile, burst: Int, cpu: Int32
         if ok {
             result.submit.record(s1 &- s0)
             slot += 1
+        } else if completed == slot {
+            // Refused with nothing of ours in flight: waiting cannot help.
+            result.skipped = "refused read \(slot) of the burst with nothing in flight"
+            break
         } else {
             _ = engine.reapCompletions(wait: true, onCompletion)
         }
@@ -563,8 +567,12 @@ func runBurstRep(engine: any BenchEngine, file: TestFile, burst: Int, cpu: Int32
     // Threads this (submitting) thread created itself in the submit loop: the pthread_create
     // interposer's per-thread count, apart from what the process created meanwhile.
     rep.submitterThreadCreates = Int(rtio_thread_creations_by_current_thread() &- submitterCreations0)
-    while completed < burst { _ = engine.reapCompletions(wait: true, onCompletion) }
+    while completed < slot { _ = engine.reapCompletions(wait: true, onCompletion) }
     rtio_malloc_counter_track(false)
+    if result.skipped != nil {
+        engine.stop()
+        return nil
+    }
     ProcessCounters.now().apply(since: c0, to: &result)
     let now = currentTaskIDs()
     let created = now.subtracting(tasksBefore)

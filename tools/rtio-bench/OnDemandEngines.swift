@@ -82,7 +82,9 @@ final class OnDemandBenchEngine: BenchEngine {
             spinBudget: .nanoseconds(0), completionDelivery: .completionRing, tuneMalloc: false,
             onDemand: EngineConfiguration.OnDemand(maxThreads: 64, idleTimeout: .seconds(10), spawner: .spawnerThread))
         do {
-            engine = try IOEngine(configuration: configuration)
+            let engine = try IOEngine(configuration: configuration)
+            self.engine = engine
+            engineRef = Unmanaged.passUnretained(engine)
         } catch {
             throw BenchEngineSkip("IOEngine (on-demand) init failed: \(error)")
         }
