@@ -46,45 +46,25 @@ final class OnDemandBenchEngine: BenchEngine {
     private(set) var threadsCreated = 0
     var workerThreadIDs: [Int32] { engine?.onDemandWorkerThreadIDs ?? [] }
 
-    private var engine: IOEngine?
+    private var engine: IOEngine? { driven.engine }
     private var fd = FileDescriptor(rawValue: -1)
-    /// The driver lives outside the object: reached through a pointer, its
-    /// mutating calls carry no dynamic exclusivity check (two runtime calls per
-    /// submit and per reap, measured with callgrind), as the other engines'
-    /// state carries none.
-    private let driverStorage: UnsafeMutablePointer<IOEngineBenchDriver> = {
-        let p = UnsafeMutablePointer<IOEngineBenchDriver>.allocate(capacity: 1)
-        p.initialize(to: IOEngineBenchDriver(spinNanoseconds: reapSpinNanoseconds))
-        return p
-    }()
-    private var driver: IOEngineBenchDriver {
-        unsafeAddress { UnsafePointer(driverStorage) }
-        unsafeMutableAddress { driverStorage }
-    }
-    /// `engine` without a retain and release per submit and per reap (the
-    /// strong reference above keeps it alive).
-    private var engineRef: Unmanaged<IOEngine>?
+    /// The engine and its driver (`DrivenEngine`: no exclusivity check or reference count per call).
+    private let driven = DrivenEngine(spinNanoseconds: reapSpinNanoseconds)
     /// The submitter's own creations when `start` returned (`start` and `stop` run on the submitter).
     private var submitterCreationsAtStart: UInt64 = 0
 
     init() {}
-    deinit {
-        engine?.shutdown(.cancel)
-        driverStorage.deinitialize(count: 1)
-        driverStorage.deallocate()
-    }
 
     func start(file: FileDescriptor, config: BenchEngineConfig) throws {
         fd = file
-        driver.reset()
+        driven.driver.reset()
         let configuration = EngineConfiguration(
             groups: [], requestsInFlight: max(1, config.queueDepth), memoryLocking: .none, privilegePolicy: .bestEffort,
             spinBudget: .nanoseconds(0), completionDelivery: .completionRing, tuneMalloc: false,
             onDemand: EngineConfiguration.OnDemand(maxThreads: 64, idleTimeout: .seconds(10), spawner: .spawnerThread))
         do {
             let engine = try IOEngine(configuration: configuration)
-            self.engine = engine
-            engineRef = Unmanaged.passUnretained(engine)
+            driven.attach(engine)
         } catch {
             throw BenchEngineSkip("IOEngine (on-demand) init failed: \(error)")
         }
@@ -93,27 +73,22 @@ final class OnDemandBenchEngine: BenchEngine {
 
     @inline(__always)
     func submitRead(offset: Int64, buffer: UnsafeMutableRawPointer, length: Int, tag: UInt64) -> Bool {
-        guard let engineRef else { return false }
-        return engineRef._withUnsafeGuaranteedRef { engine in
-            driver.submitRead(engine, fd: fd, offset: offset, buffer: buffer, length: length, tag: tag, placement: .leastLoaded)
-        }
+        driven.submitRead(fd: fd, offset: offset, buffer: buffer, length: length, tag: tag, placement: .leastLoaded)
     }
 
     func reapCompletions(wait: Bool, _ body: (UInt64, Int) -> Void) -> Int {
-        guard let engineRef else { return 0 }
-        return engineRef._withUnsafeGuaranteedRef { driver.reap($0, wait: wait, body) }
+        driven.reap(wait: wait, body)
     }
 
     func stop() {
         guard let engine else { return }
-        driver.drain(engine)
+        driven.driver.drain(engine)
         let stats = engine.onDemandStatistics
         let bySubmitter = rtio_thread_creations_by_current_thread() &- submitterCreationsAtStart
         engine.shutdown(.drain)  // joins every worker and the spawner thread
         threadsCreated = (stats?.threadsCreated ?? 0) + 1  // + the spawner thread
         fputs("   ondemand: workers created \(stats?.threadsCreated ?? 0) (+1 spawner), by the submitter \(bySubmitter), peak \(stats?.peakThreads ?? 0)\n", standardError())
-        engineRef = nil
-        self.engine = nil
+        driven.detach()
         fd = FileDescriptor(rawValue: -1)
     }
 }

@@ -100,26 +100,12 @@ final class PreallocEngine: BenchEngine {
     /// nothing for 2 µs (`IOEngine.serveHere`), instead of reads during a rest in submit.
     private let servesStalled: Bool
     private var placement = Placement.worker(0)
-    private var engine: IOEngine?
+    private var engine: IOEngine? { driven.engine }
     private var fd = FileDescriptor(rawValue: -1)
     /// Submitter-side spin before sleeping on the eventfd in `reapCompletions(wait: true)`.
     /// `RTIO_BENCH_PREALLOC_REAP_SPIN_NS` overrides it (the experiment behind the default).
-    /// The driver lives outside the object: reached through a pointer, its
-    /// mutating calls carry no dynamic exclusivity check (two runtime calls per
-    /// submit and per reap, measured with callgrind), as the other engines'
-    /// state carries none.
-    private let driverStorage: UnsafeMutablePointer<IOEngineBenchDriver> = {
-        let p = UnsafeMutablePointer<IOEngineBenchDriver>.allocate(capacity: 1)
-        p.initialize(to: IOEngineBenchDriver(spinNanoseconds: reapSpinNanoseconds))
-        return p
-    }()
-    private var driver: IOEngineBenchDriver {
-        unsafeAddress { UnsafePointer(driverStorage) }
-        unsafeMutableAddress { driverStorage }
-    }
-    /// `engine` without a retain and release per submit and per reap (the
-    /// strong reference above keeps it alive).
-    private var engineRef: Unmanaged<IOEngine>?
+    /// The engine and its driver (`DrivenEngine`: no exclusivity check or reference count per call).
+    private let driven = DrivenEngine(spinNanoseconds: reapSpinNanoseconds)
 
     /// Cheap: no engine, no threads until `start`.
     init(
@@ -134,11 +120,6 @@ final class PreallocEngine: BenchEngine {
         self.workersPerDepth = workersPerDepth
     }
 
-    deinit {
-        engine?.shutdown(.cancel)
-        driverStorage.deinitialize(count: 1)
-        driverStorage.deallocate()
-    }
 
     /// The first online CPU that is not the submitter's (nil on a 1-CPU machine: float).
     private static func workerCPU(avoiding submitter: Int32) -> CPUList? {
@@ -155,19 +136,19 @@ final class PreallocEngine: BenchEngine {
 
     func start(file: FileDescriptor, config: BenchEngineConfig) throws {
         fd = file
-        driver.reset()
+        driven.driver.reset()
         if let text = getenv("RTIO_BENCH_PREALLOC_REAP_SPIN_NS"), let ns = UInt64(String(cString: text)) {
-            driver.spinNanoseconds = ns
+            driven.driver.spinNanoseconds = ns
         }
         // RTIO_BENCH_SERVE_AFTER_NS=N: serve a stalled head after N ns (0: never).
-        driver.serveAfterNanoseconds = servesStalled ? 2_000 : 0
+        driven.driver.serveAfterNanoseconds = servesStalled ? 2_000 : 0
         if let text = getenv("RTIO_BENCH_SERVE_AFTER_NS"), let ns = UInt64(String(cString: text)) {
-            driver.serveAfterNanoseconds = ns
+            driven.driver.serveAfterNanoseconds = ns
         }
         let depth = max(1, config.queueDepth)
         // A request the host served keeps its slot and ring cell until the worker
         // passes it (at its next slice during a rest): room for those too.
-        let slots = depth + (driver.serveAfterNanoseconds > 0 ? 256 : 0)
+        let slots = depth + (driven.driver.serveAfterNanoseconds > 0 ? 256 : 0)
         var ring = 2
         while ring < slots { ring <<= 1 }
         // Experiment knobs (the defaults are what the README's figures use):
@@ -190,7 +171,7 @@ final class PreallocEngine: BenchEngine {
         if let text = getenv("RTIO_BENCH_PREALLOC_REST"), let r = EngineConfiguration.RealtimeShareRest(rawValue: String(cString: text)) { rest = r }
         // A host that serves what arrives during a rest needs no short slices: 50 µs
         // (a fifth of the 10 µs default's timer wake-ups).
-        var slice = driver.serveAfterNanoseconds > 0 ? .microseconds(50) : defaults.realtimeShareRestSlice
+        var slice = driven.driver.serveAfterNanoseconds > 0 ? .microseconds(50) : defaults.realtimeShareRestSlice
         if let text = getenv("RTIO_BENCH_PREALLOC_SLICE_NS"), let ns = Int64(String(cString: text)) { slice = .nanoseconds(ns) }
         // RTIO_BENCH_PREALLOC_SPIN_NS=N: the spin budget (idle time before the worker parks).
         var spinBudget = Int64(spinBudgetNanoseconds)
@@ -203,7 +184,7 @@ final class PreallocEngine: BenchEngine {
         if inFlight > 1, let text = getenv("RTIO_BENCH_RING_IN_FLIGHT"), let n = Int(String(cString: text)) { inFlight = n }
         // RTIO_BENCH_PREALLOC_READS_DURING_REST=0: reads always wait for the worker (the engine's default is on).
         // A serving host does not read in submit (submit stays syscall-free).
-        var readsDuringRest = driver.serveAfterNanoseconds > 0 ? false : defaults.submitterReadsDuringRest
+        var readsDuringRest = driven.driver.serveAfterNanoseconds > 0 ? false : defaults.submitterReadsDuringRest
         if let text = getenv("RTIO_BENCH_PREALLOC_READS_DURING_REST") { readsDuringRest = String(cString: text) != "0" }
         let configuration = EngineConfiguration(
             groups: [.init(name: "bench", workers: workers, cpus: groupCPUs(submitter: config.submitterCPU),
@@ -217,8 +198,7 @@ final class PreallocEngine: BenchEngine {
             submitterReadsDuringRest: readsDuringRest)
         do {
             let engine = try IOEngine(configuration: configuration)
-            self.engine = engine
-            engineRef = Unmanaged.passUnretained(engine)
+            driven.attach(engine)
             degradations = engine.degradations.map(\.description)
             for line in degradations { fputs("   \(name): degraded: \(line)\n", standardError()) }
             threadsCreated = engine.workerCount
@@ -229,20 +209,16 @@ final class PreallocEngine: BenchEngine {
 
     @inline(__always)
     func submitRead(offset: Int64, buffer: UnsafeMutableRawPointer, length: Int, tag: UInt64) -> Bool {
-        guard let engineRef else { return false }
-        return engineRef._withUnsafeGuaranteedRef { engine in
-            driver.submitRead(engine, fd: fd, offset: offset, buffer: buffer, length: length, tag: tag, placement: placement)
-        }
+        driven.submitRead(fd: fd, offset: offset, buffer: buffer, length: length, tag: tag, placement: placement)
     }
 
     func reapCompletions(wait: Bool, _ body: (UInt64, Int) -> Void) -> Int {
-        guard let engineRef else { return 0 }
-        return engineRef._withUnsafeGuaranteedRef { driver.reap($0, wait: wait, body) }
+        driven.reap(wait: wait, body)
     }
 
     func stop() {
         guard let engine else { return }
-        driver.drain(engine)
+        driven.driver.drain(engine)
         if getenv("RTIO_BENCH_WORKER_HISTOGRAMS") != nil, let w = engine.workerSnapshots().first {
             // Where a tail comes from: queue wait (worker late) vs service (the read itself).
             func line(_ label: String, _ buckets: [UInt64]) -> String {
@@ -251,11 +227,10 @@ final class PreallocEngine: BenchEngine {
             }
             fputs("   \(name) queue wait: \(line("q", w.queueWaitHistogram))\n", standardError())
             fputs("   \(name) service:    \(line("s", w.serviceTimeHistogram))\n", standardError())
-            fputs("   \(name) parks \(w.parks) wakes \(w.wakes) wake syscalls \(w.wakeSyscalls) demotions \(w.demotions) served here \(driver.servedHere) by submitters \(w.readsBySubmitters)\n", standardError())
+            fputs("   \(name) parks \(w.parks) wakes \(w.wakes) wake syscalls \(w.wakeSyscalls) demotions \(w.demotions) served here \(driven.driver.servedHere) by submitters \(w.readsBySubmitters)\n", standardError())
         }
         engine.shutdown(.drain)  // joins the worker
-        engineRef = nil
-        self.engine = nil
+        driven.detach()
         fd = FileDescriptor(rawValue: -1)
     }
 }

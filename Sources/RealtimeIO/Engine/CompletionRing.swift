@@ -11,13 +11,11 @@ import Glibc
 /// The capacity is at least the engine's slot count, so a push can never find
 /// it full: at most `requestsInFlight` requests exist at once.
 ///
-/// ## Why cells with sequence numbers, not a shared tail
-/// A reap used to load the ring's `tail`, then the entry, then the record's
-/// first line for `tag` and `result`: three lines the worker had just written,
-/// one after the other (each load needs the one before). Now the consumer
-/// reads one cell — 32 bytes, two to a line — whose sequence number says
-/// whether it is ready, and the payload comes in the same line. The record
-/// stays where it is (the worker's).
+/// ## One line per completion
+/// The consumer reads one cell — 32 bytes, two to a line — whose sequence
+/// number says whether it is ready and whose payload is all the reap delivers.
+/// There is no shared tail to load first, and the request's record is not
+/// read back (docs/DESIGN.md, "Completion rings").
 ///
 /// ## Ordering
 /// For the cell of position `p` (cell `p & mask`): the producer writes the

@@ -244,11 +244,10 @@ extension IOEngine {
     /// A lightly loaded engine keeps one worker hot and lets the others park.
     /// Per worker it reads `enqueuePosition` (line 0 of its ring) and
     /// `consumedCount`, the service mark and the in-kernel count (all on
-    /// line 1); it stops at the
-    /// first idle worker. Relaxed loads: a racing pop or service start or end
-    /// makes one placement approximate, never wrong for correctness. Index
-    /// loops, not iterators: unspecialised generic iteration allocates
-    /// coroutine frames in debug builds.
+    /// line 1); it stops at the first idle worker. Relaxed loads: a racing
+    /// pop or service start or end makes one placement approximate, never
+    /// wrong for correctness. Index loops, not iterators: unspecialised
+    /// generic iteration allocates coroutine frames in debug builds.
     @inline(__always)
     func leastLoaded(_ first: Int, _ last: Int, now: UInt64) -> Int {
         var best = first

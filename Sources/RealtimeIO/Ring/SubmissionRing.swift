@@ -38,10 +38,10 @@ import Glibc
 /// - `dequeuePosition`: the consumer's alone; producers never read it.
 /// - `consumedCount`, the service mark (``markServiceStarted(at:)``) and the
 ///   count of requests in the consumer's own io_uring
-///   (``setRequestsInKernel(_:)``): the consumer writes them, anyone reads them. They share the consumer's cache
-///   line with `dequeuePosition`, so a producer that reads
-///   ``approximateCount`` and ``serviceStartedAt`` reads two lines, as it
-///   read for the count alone.
+///   (``setRequestsInKernel(_:)``): the consumer writes them, anyone reads
+///   them. They share the consumer's cache line with `dequeuePosition`, so a
+///   producer that reads ``approximateCount``, ``serviceStartedAt`` and
+///   ``requestsInKernel`` reads two lines, as it read for the count alone.
 /// - A cell between claim and publish belongs to its claiming producer; between
 ///   publish and release, to the consumer.
 /// - Only one thread at a time may call the consumer methods (`tryPop`,
