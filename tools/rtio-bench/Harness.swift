@@ -423,6 +423,10 @@ func runOpenLoop(engine: any BenchEngine, file: TestFile, rate: Double, maxInFli
         phase($0, record: $1)
     }
     window.end.apply(since: window.start, to: &result)
+    if result.ops == 0 {
+        // An engine that refused every read would otherwise show a row of zeros.
+        result.skipped = "completed no read in the measured window (every submit refused?)"
+    }
     window.cpu.apply(tasksBefore: tasksBefore, to: &result)
     result.threadsCreated = window.threadsCreated
     result.engineThreads = window.threads
@@ -493,6 +497,10 @@ func runClosedLoop(engine: any BenchEngine, file: TestFile, depth: Int, params: 
 
     let window = warmUpAndMeasure(engine, tasksBefore: tasksBefore, params: params) { phase($0, record: $1) }
     window.end.apply(since: window.start, to: &result)
+    if result.ops == 0 {
+        // An engine that refused every read would otherwise show a row of zeros.
+        result.skipped = "completed no read in the measured window (every submit refused?)"
+    }
     window.cpu.apply(tasksBefore: tasksBefore, to: &result)
     result.threadsCreated = window.threadsCreated
     result.engineThreads = window.threads
