@@ -1,5 +1,4 @@
 @testable import RealtimeIO
-import Synchronization
 import Testing
 
 #if canImport(Glibc)

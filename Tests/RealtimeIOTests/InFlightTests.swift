@@ -189,15 +189,13 @@ struct InFlightTests {
         #expect(completions.allSatisfy { $0.result == -Int(ECANCELED) }, "\(completions)")
     }
 
-    /// Three threads submit 300 verified reads each to two workers that keep
-    /// four in flight apiece: every read completes exactly once with its bytes.
     /// A worker that has moved its requests into its io_uring has an empty
     /// queue and nothing "in service", yet it is not idle. Four least-loaded
     /// reads of empty pipes, each submitted once the previous one is in a
     /// kernel: worker 0 takes the first, worker 1 (idle) the second, the tie
     /// at one each goes to worker 0, the fourth to worker 1. Placement blind
     /// to the io_uring sends all four to worker 0, which looks idle each time.
-    @Test("least-loaded placement counts the requests in a worker's io_uring", .tags(.needsRoot))
+    @Test("least-loaded placement counts the requests in a worker's io_uring", .tags(.concurrency, .needsRoot))
     func placementCountsRequestsInKernel() throws {
         let engine = try IOEngine(configuration: try inFlightConfiguration(inFlight: 4, workers: 2, slots: 16))
         defer { engine.shutdown(.cancel) }
@@ -227,6 +225,8 @@ struct InFlightTests {
         #expect(waitUntil(seconds: 10) { engine.workers.allSatisfy { $0.ring.requestsInKernel == 0 } })
     }
 
+    /// Three threads submit 300 verified reads each to two workers that keep
+    /// four in flight apiece: every read completes exactly once with its bytes.
     @Test("three submitting threads, two in-flight workers: every read once, with its data", .tags(.concurrency, .needsRoot))
     func manySubmittersExactlyOnce() throws {
         let engine = try IOEngine(configuration: try inFlightConfiguration(inFlight: 4, workers: 2, slots: 16))

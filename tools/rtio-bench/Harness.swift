@@ -423,14 +423,19 @@ func runOpenLoop(engine: any BenchEngine, file: TestFile, rate: Double, maxInFli
         phase($0, record: $1)
     }
     window.end.apply(since: window.start, to: &result)
-    if result.ops == 0 {
-        // An engine that refused every read would otherwise show a row of zeros.
-        result.skipped = "completed no read in the measured window (every submit refused?)"
-    }
+    skipIfNoReadCompleted(&result)
     window.cpu.apply(tasksBefore: tasksBefore, to: &result)
     result.threadsCreated = window.threadsCreated
     result.engineThreads = window.threads
     return result
+}
+
+/// An engine that completed no read in the measured window (it refused every submit) is
+/// reported as skipped, not as a row of zeros.
+func skipIfNoReadCompleted(_ result: inout EngineResult) {
+    if result.ops == 0 && result.skipped == nil {
+        result.skipped = "completed no read in the measured window (every submit refused?)"
+    }
 }
 
 /// Closed loop: keep `depth` reads in flight; latency from the submit call.
@@ -497,10 +502,7 @@ func runClosedLoop(engine: any BenchEngine, file: TestFile, depth: Int, params: 
 
     let window = warmUpAndMeasure(engine, tasksBefore: tasksBefore, params: params) { phase($0, record: $1) }
     window.end.apply(since: window.start, to: &result)
-    if result.ops == 0 {
-        // An engine that refused every read would otherwise show a row of zeros.
-        result.skipped = "completed no read in the measured window (every submit refused?)"
-    }
+    skipIfNoReadCompleted(&result)
     window.cpu.apply(tasksBefore: tasksBefore, to: &result)
     result.threadsCreated = window.threadsCreated
     result.engineThreads = window.threads
